@@ -3,7 +3,7 @@
  * through `commands/index.ts`; errors caused by user input (UserError) print one line and exit 2.
  */
 import { Command, CommanderError } from "commander";
-import { UserError } from "@blvnet/core";
+import { BACKEND_PRIORITY, checkBackend, isOrtBackend, ORT_BACKENDS, requestedBackend, UserError } from "@blvnet/core";
 import { registerCommands } from "./commands/index.js";
 import { VERSION } from "./version.js";
 
@@ -11,9 +11,20 @@ export function buildProgram(): Command {
   const program = new Command("blvnet")
     .description("Reproduce and benchmark bLVNet-TAM (NeurIPS 2019) and its baselines (TSN, TSM, 3D CNNs)")
     .version(VERSION, "-V, --version")
-    .option("--backend <name>", "compute backend: tensorflow | wasm | cpu (default: best available; env BLVNET_BACKEND)")
+    .option("--backend <name>", "compute backend: tensorflow | wasm | cpu, or ort | ort-cuda (onnxruntime inference) (default: best available; env BLVNET_BACKEND)")
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", async () => {
+      // Fail fast (exit 2, one line) on an unknown or uninstalled backend, whatever the command.
+      const asked = requestedBackend(program.opts().backend);
+      if (asked && !isOrtBackend(asked)) {
+        // ort backends are checked by the commands that run them (bench speed)
+        if (!(BACKEND_PRIORITY as readonly string[]).includes(asked)) {
+          throw new UserError(`unknown backend "${asked}"; choose one of ${BACKEND_PRIORITY.join(", ")} (tfjs) or ${ORT_BACKENDS.join(", ")} (onnxruntime)`);
+        }
+        await checkBackend(asked);
+      }
+    });
   registerCommands(program);
   return program;
 }

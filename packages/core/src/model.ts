@@ -40,6 +40,9 @@ export function inputShape(spec: InputSpec, clips: number): number[] {
   }
 }
 
+/** Observer of a named intermediate tensor of a forward pass (see `VideoModel.forward`). */
+export type Tap<T> = (name: string, x: T) => void;
+
 export abstract class VideoModel extends Module {
   /** Registry name, e.g. "blvnet-tam". */
   abstract readonly family: string;
@@ -49,8 +52,12 @@ export abstract class VideoModel extends Module {
   abstract readonly numClasses: number;
   /** The options the model was built with (normalised, for provenance). */
   abstract readonly options: Record<string, unknown>;
-  /** x in `inputSpec.layout` -> logits [N, numClasses] (for "(NT)CHW" models: the feature map). */
-  abstract forward<T>(ops: Ops<T>, x: T): T;
+  /**
+   * x in `inputSpec.layout` -> logits [N, numClasses] (for "(NT)CHW" models: the feature map).
+   * `tap`, when given, is called with named intermediates (the golden `intermediates` names, e.g.
+   * "stem_out", "layer1_out") so `verify --stages` can find the first stage that diverges.
+   */
+  abstract forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T;
 }
 
 export type OptionType = "int" | "float" | "string" | "boolean";

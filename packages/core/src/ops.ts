@@ -100,6 +100,28 @@ export interface Ops<T> {
   concatChannels(xs: T[]): T;
   /** [N*S, K] -> [N, K]: mean over each run of `segments` consecutive rows (consensus). */
   segmentMean(x: T, segments: number): T;
+
+  // ---- memory hints (optional; interpreters that hold no tensor memory leave them out) --------
+  /**
+   * Evaluate `fn` and free every tensor it created except its result (tfjs: `tf.tidy`). Models wrap
+   * blocks in it so that long clips at 224x224 fit in memory. Call through `scoped(ops, fn)`.
+   */
+  scope?(fn: () => T): T;
+  /**
+   * The caller will not use `x` again (tfjs: dispose). Only for tensors the model itself created,
+   * never for its input. Call through `release(ops, ...xs)`.
+   */
+  release?(x: T): void;
+}
+
+/** `ops.scope(fn)` where the interpreter has it, else just `fn()`. */
+export function scoped<T>(ops: Ops<T>, fn: () => T): T {
+  return ops.scope ? ops.scope(fn) : fn();
+}
+
+/** `ops.release(x)` for each x where the interpreter has it (no-op elsewhere). */
+export function release<T>(ops: Ops<T>, ...xs: T[]): void {
+  if (ops.release) for (const x of xs) ops.release(x);
 }
 
 export function pair(v: Pair | undefined, dflt: number): [number, number] {

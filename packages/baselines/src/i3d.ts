@@ -1,0 +1,125 @@
+/**
+ * I3D-ResNet-50/101 as released with the non-local paper (Wang et al., CVPR 2018;
+ * facebookresearch/video-nonlocal-net `lib/models/resnet_video.py`, `obtain_arc` arc 2/4, the
+ * 8-frame models; SlowFast's `I3D_8x8_R50` is the same network):
+ *  - conv1 5x7x7, stride (1,2,2); pool1 max 1x3x3, stride (1,2,2);
+ *  - res2 = layer1, then pool2 = max 2x1x1 with temporal stride 2 (the only temporal downsampling);
+ *  - bottlenecks (stride on the 1x3x3) whose first 1x1 is inflated to 3x1x1 in: every res2 block,
+ *    blocks 0,2 of res3, 0,2,4,... of res4, block 1 of res5 ("inflate every other block");
+ *  - global average pool, (dropout,) fc.
+ * Names follow torchvision's 2D ResNet (`conv1`, `bn1`, `layer1.0.conv1.weight` of shape
+ * [64, 64, 3, 1, 1], `layer1.0.downsample.{0,1}`, `fc`), i.e. an inflated torchvision checkpoint.
+ * Deviation: the Caffe2 pool1 uses no padding; we pad it by (0,1,1) like torchvision/SlowFast, so
+ * 224 input gives 56x56 after pool1 (the Caffe2 model gets 55x55; parameters are unaffected).
+ * Input (N, 3, T, H, W); T >= 2 (pool2 halves it).
+ */
+import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
+import { Sequential, Stage, type Tap } from "./layers.js";
+
+const STAGE_BLOCKS: Record<number, number[]> = { 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
+export const I3D_DEPTHS = [50, 101];
+
+/** Whether block `index` of stage `stage` (0..3) has a 3x1x1 first conv (non-local code's use_temp_convs). */
+export function i3dInflated(stage: number, index: number): boolean {
+  if (stage === 0) return true;
+  if (stage === 3) return index % 2 === 1;
+  return index % 2 === 0;
+}
+
+export class Bottleneck3d extends Module {
+  readonly conv1: Conv3d;
+  readonly bn1: BatchNorm;
+  readonly conv2: Conv3d;
+  readonly bn2: BatchNorm;
+  readonly conv3: Conv3d;
+  readonly bn3: BatchNorm;
+  readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, stride: number, temporalKernel: number, downsample: boolean) {
+    super();
+    const out = planes * 4;
+    const kt = temporalKernel;
+    this.conv1 = this.child("conv1", new Conv3d(inplanes, planes, [kt, 1, 1], { padding: [kt >> 1, 0, 0] }));
+    this.bn1 = this.child("bn1", new BatchNorm(planes));
+    this.conv2 = this.child("conv2", new Conv3d(planes, planes, [1, 3, 3], { stride: [1, stride, stride], padding: [0, 1, 1] }));
+    this.bn2 = this.child("bn2", new BatchNorm(planes));
+    this.conv3 = this.child("conv3", new Conv3d(planes, out, 1));
+    this.bn3 = this.child("bn3", new BatchNorm(out));
+    this.downsample = downsample
+      ? this.child("downsample", new Sequential([new Conv3d(inplanes, out, 1, { stride: [1, stride, stride] }), new BatchNorm(out)]))
+      : null;
+  }
+
+  forward<T>(ops: Ops<T>, x: T): T {
+    let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
+    out = ops.relu(this.bn2.forward(ops, this.conv2.forward(ops, out)));
+    out = this.bn3.forward(ops, this.conv3.forward(ops, out));
+    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
+    return ops.relu(ops.add(out, identity));
+  }
+}
+
+export interface I3dConfig {
+  depth: number;
+  frames: number;
+  size: number;
+  numClasses: number;
+  dropout: number;
+  id: string;
+  options: Record<string, unknown>;
+}
+
+export class I3DResNet extends VideoModel {
+  readonly family = "i3d";
+  readonly id: string;
+  readonly inputSpec: InputSpec;
+  readonly numClasses: number;
+  readonly options: Record<string, unknown>;
+  readonly dropout: number;
+  readonly conv1: Conv3d;
+  readonly bn1: BatchNorm;
+  readonly layers: Stage[];
+  readonly fc: Linear;
+
+  constructor(cfg: I3dConfig) {
+    super();
+    this.id = cfg.id;
+    this.numClasses = cfg.numClasses;
+    this.options = cfg.options;
+    this.dropout = cfg.dropout;
+    this.inputSpec = { layout: "NCTHW", frames: cfg.frames, size: cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+    const blocks = STAGE_BLOCKS[cfg.depth];
+    if (!blocks) throw new Error(`I3D depth ${cfg.depth} is not one of ${I3D_DEPTHS.join(", ")}`);
+    this.conv1 = this.child("conv1", new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] }));
+    this.bn1 = this.child("bn1", new BatchNorm(64));
+    let inplanes = 64;
+    this.layers = blocks.map((n, s) => {
+      const planes = 64 << s;
+      const stage: Bottleneck3d[] = [];
+      for (let i = 0; i < n; i++) {
+        const stride = i === 0 && s > 0 ? 2 : 1;
+        const down = i === 0 && (stride !== 1 || inplanes !== planes * 4);
+        stage.push(new Bottleneck3d(inplanes, planes, stride, i3dInflated(s, i) ? 3 : 1, down));
+        inplanes = planes * 4;
+      }
+      return this.child(`layer${s + 1}`, new Stage(stage));
+    });
+    this.fc = this.child("fc", new Linear(inplanes, cfg.numClasses));
+  }
+
+  /** (N, 3, T, H, W) -> logits (N, numClasses). */
+  forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
+    x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
+    x = ops.maxPool3d(x, { kernel: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1] });
+    tap?.("stem_out", x);
+    this.layers.forEach((layer, i) => {
+      x = layer.forward(ops, x);
+      if (i === 0) x = ops.maxPool3d(x, { kernel: [2, 1, 1], stride: [2, 1, 1] });
+      tap?.(`layer${i + 1}_out`, x);
+    });
+    x = ops.globalAvgPool(x);
+    tap?.("pool", x);
+    x = ops.dropout(x, this.dropout, this.training);
+    return this.fc.forward(ops, x);
+  }
+}

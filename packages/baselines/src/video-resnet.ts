@@ -1,0 +1,163 @@
+/**
+ * torchvision.models.video ResNets (Tran et al. 2018, "A Closer Look at Spatiotemporal Convolutions"):
+ * `r3d_18` (3x3x3 everywhere), `mc3_18` (3x3x3 in layer1, 1x3x3 after) and `r2plus1d_18`
+ * (each 3x3x3 factorised into 1x3x3 -> BN -> ReLU -> 3x1x1 with `midplanes` in between), with
+ * torchvision's names: `stem.{0,1,3,4}`, `layer1.0.conv1.0.weight` (or `.conv1.0.{0,1,3}` for R(2+1)D),
+ * `layer2.0.downsample.{0,1}`, `fc`. Depth 34 ([3,4,6,3] basic blocks) is the same builder.
+ * Input (N, 3, T, H, W).
+ */
+import { BatchNorm, Conv3d, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
+import { type Layer, RELU, Sequential, Stage, type Tap } from "./layers.js";
+
+export const VIDEO_ARCHS = ["r3d", "mc3", "r2plus1d"] as const;
+export type VideoArch = (typeof VIDEO_ARCHS)[number];
+
+/** Kinetics-400 statistics used by torchvision's video models. */
+export const KINETICS_MEAN: [number, number, number] = [0.43216, 0.394666, 0.37645];
+export const KINETICS_STD: [number, number, number] = [0.22803, 0.22145, 0.216989];
+
+const STAGE_BLOCKS: Record<number, number[]> = { 18: [2, 2, 2, 2], 34: [3, 4, 6, 3] };
+export const VIDEO_DEPTHS = [18, 34];
+
+/** One "3x3x3-like" conv of a block: what torchvision calls a conv builder. */
+interface ConvBuilder {
+  make(inC: number, outC: number, mid: number, stride: number): Layer;
+  /** Stride (t, h, w) of the block's 1x1x1 downsample shortcut. */
+  downsampleStride(stride: number): [number, number, number];
+}
+
+const full3d: ConvBuilder = {
+  make: (i, o, _m, s) => new Conv3d(i, o, 3, { stride: s, padding: 1 }),
+  downsampleStride: (s) => [s, s, s],
+};
+
+const noTemporal: ConvBuilder = {
+  make: (i, o, _m, s) => new Conv3d(i, o, [1, 3, 3], { stride: [1, s, s], padding: [0, 1, 1] }),
+  downsampleStride: (s) => [1, s, s],
+};
+
+const twoPlusOne: ConvBuilder = {
+  make: (i, o, m, s) =>
+    new Sequential([
+      new Conv3d(i, m, [1, 3, 3], { stride: [1, s, s], padding: [0, 1, 1] }),
+      new BatchNorm(m),
+      RELU,
+      new Conv3d(m, o, [3, 1, 1], { stride: [s, 1, 1], padding: [1, 0, 0] }),
+    ]),
+  downsampleStride: (s) => [s, s, s],
+};
+
+function buildersOf(arch: VideoArch): ConvBuilder[] {
+  switch (arch) {
+    case "r3d":
+      return [full3d, full3d, full3d, full3d];
+    case "mc3":
+      return [full3d, noTemporal, noTemporal, noTemporal];
+    case "r2plus1d":
+      return [twoPlusOne, twoPlusOne, twoPlusOne, twoPlusOne];
+  }
+}
+
+/** R(2+1)D's middle width: keeps the (2+1)D pair's parameter count close to one 3x3x3 conv. */
+export function midplanes(inplanes: number, planes: number): number {
+  return Math.floor((inplanes * planes * 27) / (inplanes * 9 + 3 * planes));
+}
+
+/** torchvision video BasicBlock: conv1 = (conv, BN, ReLU), conv2 = (conv, BN), shortcut, add, ReLU. */
+export class BasicBlock3d extends Module {
+  readonly conv1: Sequential;
+  readonly conv2: Sequential;
+  readonly downsample: Sequential | null;
+
+  constructor(inplanes: number, planes: number, builder: ConvBuilder, stride: number, downsample: boolean) {
+    super();
+    const mid = midplanes(inplanes, planes);
+    this.conv1 = this.child("conv1", new Sequential([builder.make(inplanes, planes, mid, stride), new BatchNorm(planes), RELU]));
+    this.conv2 = this.child("conv2", new Sequential([builder.make(planes, planes, mid, 1), new BatchNorm(planes)]));
+    this.downsample = downsample
+      ? this.child("downsample", new Sequential([new Conv3d(inplanes, planes, 1, { stride: builder.downsampleStride(stride) }), new BatchNorm(planes)]))
+      : null;
+  }
+
+  forward<T>(ops: Ops<T>, x: T): T {
+    const out = this.conv2.forward(ops, this.conv1.forward(ops, x));
+    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
+    return ops.relu(ops.add(out, identity));
+  }
+}
+
+export interface VideoResNetConfig {
+  arch: VideoArch;
+  depth: number;
+  frames: number;
+  size: number;
+  numClasses: number;
+  dropout: number;
+  id: string;
+  options: Record<string, unknown>;
+}
+
+export class VideoResNet extends VideoModel {
+  readonly family: string;
+  readonly id: string;
+  readonly inputSpec: InputSpec;
+  readonly numClasses: number;
+  readonly options: Record<string, unknown>;
+  readonly dropout: number;
+  readonly stem: Sequential;
+  readonly layers: Stage[];
+  readonly fc: Linear;
+
+  constructor(cfg: VideoResNetConfig) {
+    super();
+    this.family = cfg.arch;
+    this.id = cfg.id;
+    this.numClasses = cfg.numClasses;
+    this.options = cfg.options;
+    this.dropout = cfg.dropout;
+    this.inputSpec = { layout: "NCTHW", frames: cfg.frames, size: cfg.size, channels: 3, mean: KINETICS_MEAN, std: KINETICS_STD };
+    const blocks = STAGE_BLOCKS[cfg.depth];
+    if (!blocks) throw new Error(`video ResNet depth ${cfg.depth} is not one of ${VIDEO_DEPTHS.join(", ")}`);
+    this.stem = this.child(
+      "stem",
+      cfg.arch === "r2plus1d"
+        ? new Sequential([
+            new Conv3d(3, 45, [1, 7, 7], { stride: [1, 2, 2], padding: [0, 3, 3] }),
+            new BatchNorm(45),
+            RELU,
+            new Conv3d(45, 64, [3, 1, 1], { stride: 1, padding: [1, 0, 0] }),
+            new BatchNorm(64),
+            RELU,
+          ])
+        : new Sequential([new Conv3d(3, 64, [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3] }), new BatchNorm(64), RELU]),
+    );
+    const builders = buildersOf(cfg.arch);
+    let inplanes = 64;
+    this.layers = blocks.map((n, s) => {
+      const planes = 64 << s;
+      const stageBlocks: BasicBlock3d[] = [];
+      for (let i = 0; i < n; i++) {
+        const stride = i === 0 && s > 0 ? 2 : 1;
+        const down = i === 0 && (stride !== 1 || inplanes !== planes);
+        stageBlocks.push(new BasicBlock3d(inplanes, planes, builders[s], stride, down));
+        inplanes = planes;
+      }
+      return this.child(`layer${s + 1}`, new Stage(stageBlocks));
+    });
+    this.fc = this.child("fc", new Linear(inplanes, cfg.numClasses));
+  }
+
+  /** (N, 3, T, H, W) -> logits (N, numClasses). */
+  forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
+    x = this.stem.forward(ops, x);
+    tap?.("stem_out", x);
+    this.layers.forEach((layer, i) => {
+      x = layer.forward(ops, x);
+      tap?.(`layer${i + 1}_out`, x);
+    });
+    x = ops.globalAvgPool(x);
+    tap?.("pool", x);
+    x = ops.dropout(x, this.dropout, this.training);
+    return this.fc.forward(ops, x);
+  }
+}

@@ -1,0 +1,62 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { provenance } from "../provenance.js";
+import type { Row } from "../sweep/rows.js";
+import { readRows, writeRows } from "../sweep/store.js";
+import { mergeRuns, publish } from "./publish.js";
+
+function row(kind: "profile" | "speed" | "accuracy", frames: number, metrics: Row, extra: Row = {}): Row {
+  const key = `${kind}|blvnet-tam|depth=50|f${frames}|s224|b1|${extra.backend ?? "analytic"}||seed${extra.seed ?? ""}`;
+  return {
+    ...provenance({ backend: String(extra.backend ?? "analytic") }),
+    kind, key, model: "blvnet-tam", model_id: `blvnet-tam-50-a2-b4-f${frames / 2}x2`, depth: 50, temporal: "tam",
+    frames, size: 224, batch: 1, dataset: "", seed: "", ...metrics, ...extra,
+  };
+}
+
+function runDir(rows: Row[]): string {
+  const dir = mkdtempSync(join(tmpdir(), "blvnet-run-"));
+  writeRows(join(dir, "results.csv"), rows);
+  return dir;
+}
+
+describe("publish", () => {
+  const profile16 = row("profile", 16, { params: 25020142, macs: 23.851303e9, saved_activation_bytes: 743.184082 * 2 ** 20 });
+  const profile32 = row("profile", 32, { params: 25020142, macs: 47.702606e9, saved_activation_bytes: 1485.90918 * 2 ** 20 });
+  const speed16 = row("speed", 16, { latency_ms: 812.5, clips_per_s: 1.23 }, { backend: "ort" });
+  const acc = [0, 1, 2].map((seed) => row("accuracy", 16, { top1: 60 + seed, top5: 90 }, { backend: "wasm", seed, dataset: "synthetic" }));
+  acc.forEach((r, i) => (r.key = `accuracy|seed${i}`));
+
+  it("merges shards into the same rows as one run, sorted by key", () => {
+    const whole = mergeRuns([runDir([profile16, profile32, speed16, ...acc])]);
+    const sharded = mergeRuns([runDir([profile32, acc[1]]), runDir([speed16, profile16, acc[0], acc[2]])]);
+    expect(sharded).toEqual(whole);
+    expect(whole).toHaveLength(6);
+  });
+
+  it("rejects duplicate keys, rows without provenance and rows without their metrics", () => {
+    expect(() => mergeRuns([runDir([profile16]), runDir([profile16])])).toThrow(/duplicate row/);
+    expect(() => mergeRuns([runDir([{ ...profile16, git_commit: "" }])])).toThrow(/missing git_commit/);
+    expect(() => mergeRuns([runDir([{ ...speed16, latency_ms: "" }])])).toThrow(/speed row without a numeric latency_ms/);
+    expect(() => mergeRuns(["/nonexistent/run"])).toThrow(/no results.csv/);
+  });
+
+  it("writes the CSV, tables next to the official figures, plots and a report", () => {
+    const out = mkdtempSync(join(tmpdir(), "blvnet-pub-"));
+    const res = publish({ runDirs: [runDir([profile16, profile32, speed16, ...acc])], outDir: out });
+    for (const f of ["results.csv", "tables.md", "report.html", "accuracy-vs-gflops.svg", "memory-vs-frames.svg", "throughput-vs-frames.svg"]) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(readRows(join(out, "results.csv"))).toHaveLength(6);
+    expect(res.files.length).toBeGreaterThanOrEqual(6);
+    const md = readFileSync(join(out, "tables.md"), "utf8");
+    // our profile row sits next to the official count of the same config (blvnet-tam-50-f8x2 = 23.851 GMACs)
+    expect(md).toMatch(/\| blvnet-tam-50-a2-b4-f8x2 \| 16 \| 224 \| 25.02 \| 23.851 \| 743.2 \| 25.02 \| 23.851 \| 743.2 \| 0.00% \|/);
+    expect(md).toMatch(/61.0 ± 1.0/); // mean ± std over the three seeds
+    expect(md).toMatch(/IBM\/bLVNet-TAM README/); // published figures
+    const svg = readFileSync(join(out, "accuracy-vs-gflops.svg"), "utf8");
+    expect(svg).toMatch(/bLVNet-TAM \(published, SSv1\)/);
+  });
+});

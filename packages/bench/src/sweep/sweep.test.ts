@@ -1,0 +1,86 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { mergeRuns } from "../publish/publish.js";
+import { type Row, validateRow } from "./rows.js";
+import { runSweep, type Runner } from "./run.js";
+import { runProfile } from "./runners/profile.js";
+import { expandSweep, parseShard, shardJobs, type SweepSpec } from "./spec.js";
+import { readRows } from "./store.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
+
+/** A small real sweep: analytic profiles of three model families over two frame counts. */
+const spec: SweepSpec = {
+  name: "test",
+  kinds: ["profile"],
+  frames: [8, 16],
+  sizes: [64],
+  batches: [1],
+  backends: ["analytic"],
+  models: [
+    { model: "blvnet-tam", options: { depth: 50, width: 16 } },
+    { model: "tsm", options: { depth: 50, width: 16 } },
+    { model: "tsn", options: { depth: 50, width: 16 } },
+  ],
+};
+
+const measured = (rows: Row[]) => rows.map((r) => [r.key, r.model_id, r.params, r.macs, r.saved_activation_bytes].join("|")).sort();
+
+describe("sweeps", () => {
+  it("expands a spec into unique, stably ordered keys and shards it into disjoint slices", () => {
+    const jobs = expandSweep(spec);
+    expect(jobs).toHaveLength(6);
+    expect(new Set(jobs.map((j) => j.key)).size).toBe(6);
+    expect(expandSweep(spec).map((j) => j.key)).toEqual(jobs.map((j) => j.key));
+    const a = shardJobs(jobs, parseShard("0/2"));
+    const b = shardJobs(jobs, parseShard("1/2"));
+    expect([...a, ...b].map((j) => j.key).sort()).toEqual(jobs.map((j) => j.key).sort());
+    expect(() => parseShard("2/2")).toThrow(/--shard/);
+    expect(() => parseShard("x")).toThrow(/--shard/);
+  });
+
+  it("writes one valid row per job with provenance", async () => {
+    const dir = tmp();
+    const s = await runSweep(spec, { outDir: dir, runners: { profile: runProfile }, progress: false });
+    expect(s.failed).toEqual([]);
+    const rows = readRows(join(dir, "results.csv"));
+    expect(rows).toHaveLength(6);
+    for (const r of rows) expect(validateRow(r, "row")).toEqual([]);
+    expect(rows.every((r) => r.git_commit && r.date && r.device)).toBe(true);
+  });
+
+  it("resumes a killed sweep without redoing finished rows", async () => {
+    const dir = tmp();
+    // First process: finishes 2 jobs, then "dies" inside the third (its promise never settles).
+    let calls = 0;
+    const dying: Runner = (job) => (++calls <= 2 ? runProfile(job) : new Promise(() => {}));
+    void runSweep(spec, { outDir: dir, runners: { profile: dying }, progress: false });
+    await new Promise((r) => setTimeout(r, 500));
+    const before = readRows(join(dir, "results.csv"));
+    expect(before).toHaveLength(2);
+
+    const redone: string[] = [];
+    const counting: Runner = (job) => (redone.push(job.key), runProfile(job));
+    const s = await runSweep(spec, { outDir: dir, runners: { profile: counting }, progress: false });
+    expect(s.skipped).toBe(2);
+    expect(redone).toHaveLength(4);
+    for (const r of before) expect(redone).not.toContain(r.key);
+    const after = readRows(join(dir, "results.csv"));
+    expect(after).toHaveLength(6);
+    // the rows of the first process are kept as they were (same dates)
+    for (const r of before) expect(after.find((x) => x.key === r.key)?.date).toBe(r.date);
+  });
+
+  it("publishes two shards as the same rows as one unsharded run", async () => {
+    const whole = tmp();
+    const s0 = tmp();
+    const s1 = tmp();
+    await runSweep(spec, { outDir: whole, runners: { profile: runProfile }, progress: false });
+    await runSweep(spec, { outDir: s0, shard: parseShard("0/2"), runners: { profile: runProfile }, progress: false });
+    await runSweep(spec, { outDir: s1, shard: parseShard("1/2"), runners: { profile: runProfile }, progress: false });
+    expect(readRows(join(s0, "results.csv")).length).toBe(3);
+    expect(measured(mergeRuns([s0, s1]))).toEqual(measured(mergeRuns([whole])));
+  });
+});

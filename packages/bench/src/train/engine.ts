@@ -1,0 +1,58 @@
+/**
+ * What the training loop needs from an engine: one optimizer step on a batch, logits for
+ * evaluation, and the full state (weights + optimizer buffers) as a tensor map for checkpoints.
+ * `tfjs` runs the model through the TfOps interpreter with tf.variableGrads; a later engine can
+ * compile a whole SGD step to one ONNX graph behind the same interface.
+ */
+import type { TensorMap } from "@blvnet/core";
+
+export const ENGINES = ["tfjs", "ort"] as const;
+export type EngineKind = (typeof ENGINES)[number];
+
+/** torch.optim.SGD hyper-parameters (dampening 0). */
+export interface SgdConfig {
+  momentum: number;
+  weightDecay: number;
+  /** Nesterov momentum (the official train.py uses it). */
+  nesterov: boolean;
+  /** Global gradient-norm clip (torch.nn.utils.clip_grad_norm_); 0 or undefined = off. */
+  clipGradNorm?: number;
+}
+
+export interface StepResult {
+  /** Mean softmax cross-entropy of the batch. */
+  loss: number;
+  /** Rows whose arg-max logit is the label. */
+  correct: number;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+}
+
+/** Key prefix of the momentum buffers in `state()`: `optimizer.momentum_buffer.<param name>`. */
+export const MOMENTUM_PREFIX = "optimizer.momentum_buffer.";
+
+export interface TrainingEngine {
+  readonly kind: EngineKind;
+  /**
+   * One SGD step on a batch (input in the model's layout, one label per row). Throws
+   * NonFiniteLossError, without touching the weights, when the loss or a gradient is not finite.
+   */
+  step(input: Float32Array, shape: number[], labels: Int32Array, lr: number): Promise<StepResult>;
+  /** Eval-mode logits [rows, classes], row-major. */
+  evalLogits(input: Float32Array, shape: number[]): Promise<Float32Array>;
+  /** Weights and buffers under their state_dict names plus MOMENTUM_PREFIX entries, PyTorch layout. */
+  state(): TensorMap;
+  /** Restore what `state()` returned. */
+  load(state: TensorMap): void;
+  dispose(): void;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(`non-finite ${Number.isFinite(loss) ? `gradient (norm ${gradNorm})` : `loss (${loss})`}`);
+    this.name = "NonFiniteLossError";
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The training loop: epochs of batches from a @blvnet/data loader, one engine step per batch at the
+ * scheduled learning rate, a log row per step, a checkpoint every epoch (and every `saveEvery`
+ * steps), optional validation per epoch. Everything random is counter-based (data: seed, epoch,
+ * sample; dropout: seed, step), so `resume` replays a killed run exactly: it reloads the newest
+ * checkpoint and skips the batches of the current epoch that were already trained on.
+ */
+import { performance } from "node:perf_hooks";
+import cliProgress from "cli-progress";
+import { UserError, type VideoModel } from "@blvnet/core";
+import type { Batch, Loader } from "@blvnet/data";
+import { loadLatestCheckpoint, saveCheckpoint, TRAIN_STATE_FORMAT, type LoopState } from "./checkpoint.js";
+import { NonFiniteLossError, type TrainingEngine } from "./engine.js";
+import { CsvJsonLog, EPOCH_COLUMNS, STEP_COLUMNS, type EpochRow, type StepRow } from "./log.js";
+import { ClassificationTally, crossEntropy, ranking, averageViews, softmaxRows } from "./metrics.js";
+import { learningRate, type ScheduleConfig } from "./schedule.js";
+
+export interface TrainLoopOptions {
+  model: VideoModel;
+  /** Registry name of the model (recorded in checkpoints, checked on resume). */
+  modelName: string;
+  engine: TrainingEngine;
+  train: Loader;
+  /** Validation loader: evaluated after every epoch when given. */
+  val?: Loader;
+  schedule: Omit<ScheduleConfig, "stepsPerEpoch">;
+  epochs: number;
+  outDir: string;
+  /** Seeds the loader and the engine were made with (recorded; checked on resume). */
+  dataSeed: number;
+  dropoutSeed: number;
+  /** Continue from the newest checkpoint in outDir. */
+  resume?: boolean;
+  /** Stop (after checkpointing) once this many optimizer steps are done in all. */
+  maxSteps?: number;
+  /** Checkpoint every N steps as well as every epoch. */
+  saveEvery?: number;
+  /** Checkpoints kept on disk (default 2). */
+  keep?: number;
+  /** Settings recorded in the checkpoint; a resume with different values is refused. */
+  settings: Record<string, unknown>;
+  /** Show a progress bar on stderr (default true). */
+  progress?: boolean;
+  /** Messages (resume notes, epoch summaries). */
+  log?: (message: string) => void;
+}
+
+export interface TrainSummary {
+  /** "done" after the last epoch, "stopped" at --max-steps. */
+  status: "done" | "stopped";
+  epoch: number;
+  globalStep: number;
+  lastLoss: number;
+  /** Directory of the newest checkpoint. */
+  checkpoint: string;
+  seconds: number;
+  clipsPerSecond: number;
+  resumedFrom: number | null;
+}
+
+/** Settings that must not change between a run and its resume (the rest may, e.g. --max-steps). */
+const FIXED_ON_RESUME = ["batch", "frames", "size", "lr", "lrScheduler", "lrSteps", "warmupEpochs", "momentum", "weightDecay", "nesterov", "clipGrad", "epochs", "seed", "engine", "backend", "data"];
+
+function checkResumable(saved: LoopState, opts: TrainLoopOptions): void {
+  if (saved.model.name !== opts.modelName || saved.model.id !== opts.model.id) {
+    throw new UserError(`--resume: the checkpoint in ${opts.outDir} is for model ${saved.model.id} (${saved.model.name}), not ${opts.model.id}`);
+  }
+  for (const k of FIXED_ON_RESUME) {
+    const a = JSON.stringify(saved.settings[k]);
+    const b = JSON.stringify(opts.settings[k]);
+    if (a !== b) throw new UserError(`--resume: setting ${k} was ${a} in the checkpointed run, now ${b}; resume with the same settings`);
+  }
+}
+
+export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
+  const log = opts.log ?? ((m: string) => console.error(m));
+  const stepsPerEpoch = opts.train.batchesPerEpoch;
+  const schedule: ScheduleConfig = { ...opts.schedule, stepsPerEpoch };
+  const steps = new CsvJsonLog<StepRow>(opts.outDir, "steps", STEP_COLUMNS);
+  const epochs = new CsvJsonLog<EpochRow>(opts.outDir, "epochs", EPOCH_COLUMNS);
+
+  let state: LoopState = {
+    format: TRAIN_STATE_FORMAT,
+    epoch: 0,
+    stepInEpoch: 0,
+    globalStep: 0,
+    samplesSeen: 0,
+    dataSeed: opts.dataSeed,
+    dropoutSeed: opts.dropoutSeed,
+    lr: learningRate(schedule, 0, 0),
+    schedule: { ...schedule },
+    model: { name: opts.modelName, id: opts.model.id, options: { ...opts.model.options } },
+    settings: opts.settings,
+    lastLoss: NaN,
+  };
+  let resumedFrom: number | null = null;
+  let lastCheckpoint = "";
+  if (opts.resume) {
+    const ck = loadLatestCheckpoint(opts.outDir);
+    if (!ck) throw new UserError(`--resume: no checkpoint in ${opts.outDir} (expected checkpoints/latest.json)`);
+    checkResumable(ck.state, opts);
+    const savedSteps = (ck.state.schedule as { stepsPerEpoch?: number }).stepsPerEpoch;
+    if (savedSteps !== stepsPerEpoch) {
+      throw new UserError(`--resume: the run had ${savedSteps} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`);
+    }
+    opts.engine.load(ck.tensors);
+    state = { ...ck.state, settings: opts.settings };
+    resumedFrom = state.globalStep;
+    lastCheckpoint = ck.dir;
+    log(`resuming from ${ck.dir}: epoch ${state.epoch + 1}, ${state.stepInEpoch} of ${stepsPerEpoch} steps done, step ${state.globalStep} in all`);
+  }
+  steps.open(resumedFrom);
+  epochs.open(resumedFrom);
+
+  const started = performance.now();
+  let clipsThisSession = 0;
+  const checkpoint = () => {
+    const saved = saveCheckpoint(opts.outDir, opts.engine.state(), state, opts.keep ?? 2);
+    lastCheckpoint = saved.dir;
+  };
+  const summary = (status: TrainSummary["status"]): TrainSummary => {
+    const seconds = (performance.now() - started) / 1000;
+    return { status, epoch: state.epoch, globalStep: state.globalStep, lastLoss: state.lastLoss, checkpoint: lastCheckpoint, seconds, clipsPerSecond: seconds > 0 ? clipsThisSession / seconds : 0, resumedFrom };
+  };
+
+  if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
+    log(`--max-steps ${opts.maxSteps}: ${state.globalStep} steps are done already`);
+    return summary("stopped");
+  }
+  const totalSteps = Math.min(opts.epochs * stepsPerEpoch, opts.maxSteps ?? Infinity);
+  const bar = opts.progress === false ? null : progressBar();
+  bar?.start(totalSteps, state.globalStep, { epoch: state.epoch + 1, loss: "-", acc: "-", cps: "-" });
+  try {
+    while (state.epoch < opts.epochs) {
+      const epoch = state.epoch;
+      const skip = state.stepInEpoch;
+      let seen = 0;
+      let epochLoss = 0;
+      let epochCorrect = 0;
+      let epochClips = 0;
+      for await (const batch of opts.train.epoch(epoch)) {
+        if (seen++ < skip) continue; // trained on before the interruption
+        const lr = learningRate(schedule, epoch, state.stepInEpoch);
+        const t0 = performance.now();
+        const result = await stepOrExplain(opts.engine, batch, lr, state, lastCheckpoint);
+        const seconds = (performance.now() - t0) / 1000;
+        const clips = batch.labels.length;
+        state = { ...state, stepInEpoch: state.stepInEpoch + 1, globalStep: state.globalStep + 1, samplesSeen: state.samplesSeen + clips, lr, lastLoss: result.loss };
+        clipsThisSession += clips;
+        epochLoss += result.loss * clips;
+        epochCorrect += result.correct;
+        epochClips += clips;
+        steps.append({
+          epoch: epoch + 1,
+          step: state.globalStep,
+          step_in_epoch: state.stepInEpoch,
+          lr,
+          loss: result.loss,
+          acc: result.correct / clips,
+          grad_norm: result.gradNorm,
+          clips,
+          seconds,
+          clips_per_s: clips / seconds,
+        });
+        const elapsed = (performance.now() - started) / 1000;
+        bar?.update(state.globalStep, { epoch: epoch + 1, loss: result.loss.toFixed(4), acc: (result.correct / clips).toFixed(3), cps: (clipsThisSession / elapsed).toFixed(2) });
+        if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
+          checkpoint();
+          return summary("stopped");
+        }
+        if (opts.saveEvery && state.globalStep % opts.saveEvery === 0) checkpoint();
+      }
+      // End of the epoch: advance, validate, checkpoint.
+      state = { ...state, epoch: epoch + 1, stepInEpoch: 0 };
+      const val = opts.val ? await validate(opts.engine, opts.val) : null;
+      epochs.append({
+        epoch: epoch + 1,
+        step: state.globalStep,
+        lr: state.lr,
+        train_loss: epochClips ? epochLoss / epochClips : "",
+        train_acc: epochClips ? epochCorrect / epochClips : "",
+        val_top1: val?.top1 ?? "",
+        val_top5: val?.top5 ?? "",
+        val_loss: val?.loss ?? "",
+        seconds: (performance.now() - started) / 1000,
+      });
+      checkpoint();
+      const valText = val ? `, val top-1 ${(100 * val.top1).toFixed(1)}%` : "";
+      if (bar) bar.update(state.globalStep);
+      log(`epoch ${epoch + 1}/${opts.epochs}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`);
+    }
+    return summary("done");
+  } finally {
+    bar?.stop();
+  }
+}
+
+async function stepOrExplain(engine: TrainingEngine, batch: Batch, lr: number, state: LoopState, lastCheckpoint: string) {
+  if (batch.views !== 1) throw new Error(`training batches must have one view per video, got ${batch.views}`);
+  try {
+    return await engine.step(batch.input, batch.shape, batch.labels, lr);
+  } catch (e) {
+    if (!(e instanceof NonFiniteLossError)) throw e;
+    const where = `epoch ${state.epoch + 1}, step ${state.globalStep + 1} (lr ${lr.toPrecision(4)})`;
+    const keep = lastCheckpoint
+      ? `the last good checkpoint is kept: ${lastCheckpoint} (step ${pointerStep(lastCheckpoint)})`
+      : "no checkpoint had been written yet";
+    throw new UserError(`training stopped: ${e.message} at ${where}; ${keep}. Lower --lr, add --warmup-epochs or --clip-grad, then --resume`, 3);
+  }
+}
+
+const pointerStep = (dir: string) => Number(/step-(\d+)$/.exec(dir)?.[1] ?? NaN);
+
+export interface ValidationResult {
+  top1: number;
+  top5: number;
+  loss: number;
+  videos: number;
+}
+
+/** Video-level top-1/top-5 and loss over a (test-mode) loader, with the engine's eval logits. */
+export async function validate(engine: TrainingEngine, loader: Loader): Promise<ValidationResult> {
+  const k = loader.dataset.numClasses;
+  const tally = new ClassificationTally(k);
+  let lossSum = 0;
+  for await (const batch of loader.epoch(0)) {
+    const probs = averageViews(softmaxRows(await engine.evalLogits(batch.input, batch.shape), k), k, batch.views);
+    lossSum += crossEntropy(probs, k, batch.labels) * batch.labels.length;
+    for (let v = 0; v < batch.labels.length; v++) tally.add(batch.labels[v]!, ranking(probs, k, v));
+  }
+  return { top1: tally.top1Accuracy, top5: tally.top5Accuracy, loss: lossSum / Math.max(1, tally.count), videos: tally.count };
+}
+
+function progressBar(): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    {
+      format: "train {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | acc {acc} | {cps} clips/s | ETA {eta_formatted}",
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      etaBuffer: 20,
+      hideCursor: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}

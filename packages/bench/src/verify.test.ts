@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { compareRecord, formatResult, verifyFiles, verifyGolden } from "./verify.js";
+import { loadGolden, type TensorRecord } from "./golden.js";
+
+const golden = (name: string) => new URL(`../../../fixtures/golden/${name}.json`, import.meta.url).pathname;
+
+// The public bLVNet and TAM goldens (the TSM one belongs to the baselines' tests).
+const FILES = ["small-blvnet-tam-50-f4x2-64", "small-blvnet-tam-50-f4x2-64-2clips", "tam-c64-t8-bf3", "tam-c64-t8-bf5"];
+
+describe("verify against the official goldens", () => {
+  it("passes every bLVNet-TAM and TAM golden within tolerance, stage by stage", async () => {
+    const results = await verifyFiles(FILES.map(golden), { stages: true });
+    for (const r of results) {
+      expect(r.error, r.name).toBeUndefined();
+      expect(r.params, r.name).toMatchObject({ ok: true });
+      expect(r.maxRelErr, formatResult(r)).toBeLessThanOrEqual(r.tol);
+      expect(r.tol).toBe(1e-4);
+      expect(r.passed).toBe(true);
+      expect(r.firstDiverging, r.name).toBeUndefined();
+      expect(r.stages!.every((s) => s.basis !== "missing"), r.name).toBe(true);
+    }
+    expect(results.map((r) => r.model)).toEqual(["blvnet-tam", "blvnet-tam", "tam", "tam"]);
+    // the 1-clip golden stores full stage tensors: those must be compared on data, not samples
+    expect(results[0].stages!.find((s) => s.name === "layer3_out")!.basis).toBe("data");
+  });
+
+  it("fails a wrong output and names the first state_dict mismatch", async () => {
+    const g = loadGolden(golden("tam-c64-t8-bf3"));
+    g.params[1] = { ...g.params[1], key: "nxt.weight" };
+    const data = Buffer.from(g.output.data_f32_b64!, "base64");
+    data.writeFloatLE(data.readFloatLE(400) + 0.01, 400);
+    g.output.data_f32_b64 = data.toString("base64");
+    const r = await verifyGolden(g);
+    expect(r.passed).toBe(false);
+    expect(r.maxRelErr).toBeGreaterThan(1e-4);
+    expect(r.params.firstMismatch).toMatch(/entry #1: golden nxt.weight \[64,1,1,1\], model next.weight/);
+  });
+
+  it("reports a golden that no model builds as a failed result, and still runs the others", async () => {
+    const g = loadGolden(golden("tam-c64-t8-bf3"));
+    const dir = mkdtempSync(join(tmpdir(), "verify-"));
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...g, family: "nonesuch" }));
+    const [r, ok] = await verifyFiles([bad, golden("tam-c64-t8-bf5")]);
+    expect(r.passed).toBe(false);
+    expect(r.error).toMatch(/no model builds golden family "nonesuch"/);
+    expect(formatResult(r)).toMatch(/^FAIL tam-c64-t8-bf3 /);
+    expect(ok.passed).toBe(true);
+    rmSync(dir, { recursive: true });
+  });
+});
+
+describe("stage comparison", () => {
+  // rows 2k and 2k+1 equal; the golden stores rows 0, 2 only (data_rows step 2)
+  const ours = Float32Array.from([1, 2, 1, 2, 3, -4, 3, -4]);
+  const record = (stored: number[]): TensorRecord => ({
+    shape: [4, 2],
+    stats: { numel: 8, sum: 0, sum_abs: 0, sum_sq: 0, min: -4, max: 3 },
+    samples: { index: [0, 5], values: [1, -4] },
+    data_f32_b64: Buffer.from(Float32Array.from(stored).buffer).toString("base64"),
+    data_rows: { step: 2 },
+  });
+
+  it("compares the stored rows of a step-2 record", () => {
+    expect(compareRecord("s", ours, record([1, 2, 3, -4]))).toMatchObject({ maxRelErr: 0, basis: "data" });
+    expect(compareRecord("s", ours, record([1, 2, 3, -3])).maxRelErr).toBeCloseTo(1 / 4);
+  });
+
+  it("falls back to samples and flags a size mismatch", () => {
+    const { data_f32_b64: _, data_rows: __, ...noData } = record([]);
+    expect(compareRecord("s", ours, noData)).toMatchObject({ maxRelErr: 0, basis: "samples" });
+    expect(compareRecord("s", ours.subarray(0, 6), noData).maxRelErr).toBe(Infinity);
+  });
+});

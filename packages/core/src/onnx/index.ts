@@ -1,0 +1,3 @@
+export * from "./graph.js";
+export * from "./onnxops.js";
+export * from "./export.js";

@@ -1,0 +1,6 @@
+export * from "./tfops.js";
+export * from "./store.js";
+export * from "./layouts.js";
+export * from "./backend.js";
+export * from "./run.js";
+export * from "./train.js";
