@@ -1,4 +1,5 @@
 /** Measured speed rows: inference latency and clips/s (and a tfjs training step where asked). */
+import { loadavg } from "node:os";
 import { fillDeterministic } from "@blvnet/core";
 import { checkSpeedBackend, defaultThreads, measureSpeed } from "../../speed/measure.js";
 import type { Job } from "../spec.js";
@@ -39,7 +40,8 @@ export function speedRunner(s: SpeedSettings) {
         // the process peak RSS covers every earlier job of the sweep: only `bench speed` (one model per process) reports it
         peak_rss_bytes: "",
       },
-      note: [`p50=${r.latency.p50.toFixed(2)}ms sd=${r.latency.sd.toFixed(2)}ms n=${r.latency.samples}`, `setup=${r.setupMs.toFixed(0)}ms`, ...r.notes].join("; "),
+      // the machine's load when the job ended: speed figures from a busy machine are flagged by it
+      note: [`load1=${loadavg()[0].toFixed(2)}`, `p50=${r.latency.p50.toFixed(2)}ms sd=${r.latency.sd.toFixed(2)}ms n=${r.latency.samples}`, `setup=${r.setupMs.toFixed(0)}ms`, ...r.notes].join("; "),
     };
   };
 }
