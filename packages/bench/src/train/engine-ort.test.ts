@@ -141,8 +141,10 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
     };
     const t = await stepOf("tfjs", 1);
     const o = await stepOf("ort", 1);
-    // Float32 noise floor of the tfjs step itself: the same step on inputs 1 +- 2^-20 away.
-    const floors = [await stepOf("tfjs", 1 + 2 ** -20), await stepOf("tfjs", 1 - 2 ** -20)];
+    // Float32 noise floor of the tfjs step itself: the same step on inputs 1 +- 2^-20 away (run
+    // only when some tensor misses the strict bounds below).
+    let floors: Awaited<ReturnType<typeof stepOf>>[] | null = null;
+    const floorRuns = async () => (floors ??= [await stepOf("tfjs", 1 + 2 ** -20), await stepOf("tfjs", 1 - 2 ** -20)]);
 
     expect(Math.abs(o.r.loss - t.r.loss)).toBeLessThan(1e-4 * Math.max(1, t.r.loss));
     expect(Math.abs(o.r.gradNorm - t.r.gradNorm) / t.r.gradNorm).toBeLessThan(2e-2);
@@ -154,13 +156,15 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
     // Updated weights / BN statistics: the issue's 1e-4, unless the tfjs step's own float32 noise
     // floor is higher (chaotic configurations: BN over few values, gradient norms in the thousands);
     // momentum buffers (the raw step direction): 1e-3 or 8x that floor.
-    const floorOf = (k: string, want: Float32Array) => Math.max(...floors.map((f) => relErr(f.state.get(k)!.data as Float32Array, want)));
+    const floorOf = async (k: string, want: Float32Array) => Math.max(...(await floorRuns()).map((f) => relErr(f.state.get(k)!.data as Float32Array, want)));
     const w = compareStates(floats32(o.state, false), floats32(t.state, false), start);
     let over1e4 = 0;
     for (const [k, want] of floats32(t.state, false)) {
       const err = relErr(floats32(o.state, false).get(k)!, want);
-      if (err >= 1e-4) over1e4++;
-      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floorOf(k, want).toExponential(2)}`).toBeLessThan(Math.max(1e-4, 8 * floorOf(k, want)));
+      if (err < 1e-4) continue;
+      over1e4++;
+      const floor = await floorOf(k, want);
+      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
     }
     const mo = floats32(o.state, true);
     const mt = floats32(t.state, true);
@@ -168,12 +172,13 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
     let worstRatio = 0;
     let where = "";
     for (const [k, want] of mt) {
-      const floor = floorOf(k, want);
       const err = relErr(mo.get(k)!, want);
-      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(Math.max(1e-3, 8 * floor));
-      if (err / Math.max(floor, 1e-7) > worstRatio) [worstRatio, where] = [err / Math.max(floor, 1e-7), k];
+      if (err < 1e-3) continue;
+      const floor = await floorOf(k, want);
+      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
+      if (err / floor > worstRatio) [worstRatio, where] = [err / floor, k];
     }
-    console.log(`${name} train-BN: loss ${t.r.loss} vs ${o.r.loss}, grad norm ${t.r.gradNorm} vs ${o.r.gradNorm}, worst weight ${w.worstTensor.toExponential(2)} (${w.where}; ${over1e4} tensors >= 1e-4), worst momentum/noise-floor ratio ${worstRatio.toFixed(2)} (${where})`);
+    console.log(`${name} train-BN: loss ${t.r.loss} vs ${o.r.loss}, grad norm ${t.r.gradNorm} vs ${o.r.gradNorm}, worst weight ${w.worstTensor.toExponential(2)} (${w.where}; ${over1e4} tensors >= 1e-4), ${floors ? `worst momentum/noise-floor ratio ${worstRatio.toFixed(2)} (${where})` : "momentum buffers within 1e-3"}`);
   });
 
   it("state() / load() round trip resumes the same trajectory", async () => {

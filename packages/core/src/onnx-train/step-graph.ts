@@ -112,8 +112,8 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
   // The norm and the update run on flat views (see OnnxTrainOps: fast elementwise paths); Reshape is an alias.
   const flatGrads = new Map(trainable.map(([p]) => [p, p.shape.length === 1 ? grads.get(p)! : e.reshape(grads.get(p)!, [p.numel])]));
   // Global gradient norm over every gradient, then the clip coefficient.
-  const sumSquares = trainable.map(([p]) => e.reduceSumSquare(flatGrads.get(p)!, null, false));
-  e.g.addNode("Sqrt", [e.sum(sumSquares)], [STEP_IO.gradNorm]);
+  const sumSquares = new Map(trainable.map(([p]) => [p, e.reduceSumSquare(flatGrads.get(p)!, null, false)]));
+  e.g.addNode("Sqrt", [e.sum([...sumSquares.values()])], [STEP_IO.gradNorm]);
   const clip = hyper.clipGradNorm ?? 0;
   const coef = clip > 0 ? e.op("Min", [e.op("Div", [e.scalar(clip), e.add(STEP_IO.gradNorm, e.scalar(1e-6))]), e.scalar(1)]) : null;
 
@@ -123,6 +123,11 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
   const momentumSlots: MomentumSlot[] = [];
   for (const [p, name] of trainable) {
     let d = flatGrads.get(p)!;
+    // Without clipping, `lr + 0 * |g|^2` (== lr bit for bit while finite; a non-finite step is
+    // discarded anyway) makes each update read its own norm term: onnxruntime orders execution by a
+    // DFS from the graph outputs, so each parameter's norm term and update then run as soon as its
+    // gradient is complete (still in cache, buffer freed early) instead of all after the backward.
+    const lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(sumSquares.get(p)!, 0));
     if (coef) d = e.mul(d, coef);
     if (wd !== 0) d = e.add(d, e.scale(name, wd));
     let step = d;
@@ -132,7 +137,7 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
       momentumSlots.push(slot);
       step = hyper.nesterov ? e.add(d, e.scale(slot.output, momentum)) : slot.output;
     }
-    e.g.addNode("Sub", [name, e.mul(step, STEP_IO.lr)], [nextName(name)]);
+    e.g.addNode("Sub", [name, e.mul(step, lr)], [nextName(name)]);
     updated.set(p, nextName(name));
   }
   const statsOut = new Map<Param, string>();
