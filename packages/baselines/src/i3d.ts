@@ -14,7 +14,7 @@
  * Input (N, 3, T, H, W); T >= 2 (pool2 halves it).
  */
 import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
-import { Sequential, Stage, type Tap } from "./layers.js";
+import { residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
 
 const STAGE_BLOCKS: Record<number, number[]> = { 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
 export const I3D_DEPTHS = [50, 101];
@@ -54,8 +54,7 @@ export class Bottleneck3d extends Module {
     let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     out = ops.relu(this.bn2.forward(ops, this.conv2.forward(ops, out)));
     out = this.bn3.forward(ops, this.conv3.forward(ops, out));
-    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
-    return ops.relu(ops.add(out, identity));
+    return residual(ops, out, x, this.downsample);
   }
 }
 
@@ -92,19 +91,9 @@ export class I3DResNet extends VideoModel {
     if (!blocks) throw new Error(`I3D depth ${cfg.depth} is not one of ${I3D_DEPTHS.join(", ")}`);
     this.conv1 = this.child("conv1", new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] }));
     this.bn1 = this.child("bn1", new BatchNorm(64));
-    let inplanes = 64;
-    this.layers = blocks.map((n, s) => {
-      const planes = 64 << s;
-      const stage: Bottleneck3d[] = [];
-      for (let i = 0; i < n; i++) {
-        const stride = i === 0 && s > 0 ? 2 : 1;
-        const down = i === 0 && (stride !== 1 || inplanes !== planes * 4);
-        stage.push(new Bottleneck3d(inplanes, planes, stride, i3dInflated(s, i) ? 3 : 1, down));
-        inplanes = planes * 4;
-      }
-      return this.child(`layer${s + 1}`, new Stage(stage));
-    });
-    this.fc = this.child("fc", new Linear(inplanes, cfg.numClasses));
+    const { stages, outChannels } = resnetStages(blocks, 64, 4, (p) => new Bottleneck3d(p.inplanes, p.planes, p.stride, i3dInflated(p.stage, p.index) ? 3 : 1, p.downsample));
+    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
+    this.fc = this.child("fc", new Linear(outChannels, cfg.numClasses));
   }
 
   /** (N, 3, T, H, W) -> logits (N, numClasses). */

@@ -42,3 +42,47 @@ export class Stage<B extends Layer = Layer> extends Module {
 
 /** Optional observer of named intermediate tensors (golden `intermediates` use the same names). */
 export type Tap<T> = (name: string, x: T) => void;
+
+/** A residual block's ending: add the (projected) shortcut, then ReLU. */
+export function residual<T>(ops: Ops<T>, branch: T, x: T, downsample: Layer | null): T {
+  return ops.relu(ops.add(branch, downsample ? downsample.forward(ops, x) : x));
+}
+
+/** One block's place in torchvision's ResNet layout. */
+export interface BlockPlan {
+  /** 0..3 (torchvision's layer1..layer4). */
+  stage: number;
+  /** Index inside the stage. */
+  index: number;
+  inplanes: number;
+  planes: number;
+  stride: number;
+  /** Whether the shortcut needs a 1x1 projection (stride or channels change). */
+  downsample: boolean;
+}
+
+/**
+ * torchvision's ResNet stage layout: stage s has `base << s` planes (x `expansion` out), the first
+ * block of every stage after the first strides by 2 and projects its shortcut when the shape changes.
+ * Returns the stages (to be registered as `layer1..4`) and the channels they end with.
+ */
+export function resnetStages<B extends Layer>(
+  blocks: readonly number[],
+  base: number,
+  expansion: number,
+  make: (plan: BlockPlan) => B,
+): { stages: Stage<B>[]; outChannels: number } {
+  let inplanes = base;
+  const stages = blocks.map((n, stage) => {
+    const planes = base << stage;
+    const built: B[] = [];
+    for (let index = 0; index < n; index++) {
+      const stride = index === 0 && stage > 0 ? 2 : 1;
+      const downsample = index === 0 && (stride !== 1 || inplanes !== planes * expansion);
+      built.push(make({ stage, index, inplanes, planes, stride, downsample }));
+      inplanes = planes * expansion;
+    }
+    return new Stage(built);
+  });
+  return { stages, outChannels: inplanes };
+}

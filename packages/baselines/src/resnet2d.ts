@@ -8,7 +8,7 @@
  * Works on per-frame maps [N*T, C, H, W].
  */
 import { BatchNorm, Conv2d, Linear, Module, type Ops } from "@blvnet/core";
-import { type Layer, Stage, type Tap } from "./layers.js";
+import { type Layer, residual, resnetStages, type Stage, type Tap } from "./layers.js";
 
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 export const RESNET_DEPTHS: ResNetDepth[] = [18, 34, 50, 101, 152];
@@ -89,8 +89,7 @@ export class BasicBlock extends Module {
   forward<T>(ops: Ops<T>, x: T): T {
     let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     out = this.bn2.forward(ops, this.conv2.forward(ops, out));
-    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
-    return ops.relu(ops.add(out, identity));
+    return residual(ops, out, x, this.downsample);
   }
 }
 
@@ -121,8 +120,7 @@ export class Bottleneck extends Module {
     let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     out = ops.relu(this.bn2.forward(ops, this.conv2.forward(ops, out)));
     out = this.bn3.forward(ops, this.conv3.forward(ops, out));
-    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
-    return ops.relu(ops.add(out, identity));
+    return residual(ops, out, x, this.downsample);
   }
 }
 
@@ -152,25 +150,17 @@ export class ResNet2d extends Module {
     if (!Number.isInteger(width) || width < 1) throw new Error(`ResNet width must be a positive integer, got ${width}`);
     this.conv1 = this.child("conv1", new Conv2d(3, width, 7, { stride: 2, padding: 3 }));
     this.bn1 = this.child("bn1", new BatchNorm(width));
-    let inplanes = width;
-    this.layers = spec.blocks.map((n, s) => {
-      const planes = width << s;
-      const blocks: Layer[] = [];
-      for (let i = 0; i < n; i++) {
-        const stride = i === 0 && s > 0 ? 2 : 1;
-        const site: BlockSite = { stage: s + 1, index: i, inChannels: inplanes, stageBlocks: spec.blocks };
-        const wrap: WrapConv = (c) => cfg.hooks?.wrapBranchConv?.(c, site) ?? c;
-        const down = i === 0 && (stride !== 1 || inplanes !== planes * expansion);
-        const block: Layer = spec.bottleneck
-          ? new Bottleneck(inplanes, planes, stride, down, wrap)
-          : new BasicBlock(inplanes, planes, stride, down, wrap);
-        blocks.push(cfg.hooks?.wrapBlock?.(block, site) ?? block);
-        inplanes = planes * expansion;
-      }
-      return this.child(`layer${s + 1}`, new Stage(blocks));
+    const { stages, outChannels } = resnetStages(spec.blocks, width, expansion, (p): Layer => {
+      const site: BlockSite = { stage: p.stage + 1, index: p.index, inChannels: p.inplanes, stageBlocks: spec.blocks };
+      const wrap: WrapConv = (c) => cfg.hooks?.wrapBranchConv?.(c, site) ?? c;
+      const block: Layer = spec.bottleneck
+        ? new Bottleneck(p.inplanes, p.planes, p.stride, p.downsample, wrap)
+        : new BasicBlock(p.inplanes, p.planes, p.stride, p.downsample, wrap);
+      return cfg.hooks?.wrapBlock?.(block, site) ?? block;
     });
-    this.featureDim = inplanes;
-    this.fc = cfg.numClasses > 0 ? this.child("fc", new Linear(inplanes, cfg.numClasses)) : null;
+    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
+    this.featureDim = outChannels;
+    this.fc = cfg.numClasses > 0 ? this.child("fc", new Linear(outChannels, cfg.numClasses)) : null;
   }
 
   /** [N, 3, H, W] -> pooled features [N, featureDim]. */

@@ -7,7 +7,7 @@
  * Input (N, 3, T, H, W).
  */
 import { BatchNorm, Conv3d, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
-import { type Layer, RELU, Sequential, Stage, type Tap } from "./layers.js";
+import { type Layer, RELU, residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
 
 export const VIDEO_ARCHS = ["r3d", "mc3", "r2plus1d"] as const;
 export type VideoArch = (typeof VIDEO_ARCHS)[number];
@@ -80,9 +80,7 @@ export class BasicBlock3d extends Module {
   }
 
   forward<T>(ops: Ops<T>, x: T): T {
-    const out = this.conv2.forward(ops, this.conv1.forward(ops, x));
-    const identity = this.downsample ? this.downsample.forward(ops, x) : x;
-    return ops.relu(ops.add(out, identity));
+    return residual(ops, this.conv2.forward(ops, this.conv1.forward(ops, x)), x, this.downsample);
   }
 }
 
@@ -132,19 +130,9 @@ export class VideoResNet extends VideoModel {
         : new Sequential([new Conv3d(3, 64, [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3] }), new BatchNorm(64), RELU]),
     );
     const builders = buildersOf(cfg.arch);
-    let inplanes = 64;
-    this.layers = blocks.map((n, s) => {
-      const planes = 64 << s;
-      const stageBlocks: BasicBlock3d[] = [];
-      for (let i = 0; i < n; i++) {
-        const stride = i === 0 && s > 0 ? 2 : 1;
-        const down = i === 0 && (stride !== 1 || inplanes !== planes);
-        stageBlocks.push(new BasicBlock3d(inplanes, planes, builders[s], stride, down));
-        inplanes = planes;
-      }
-      return this.child(`layer${s + 1}`, new Stage(stageBlocks));
-    });
-    this.fc = this.child("fc", new Linear(inplanes, cfg.numClasses));
+    const { stages, outChannels } = resnetStages(blocks, 64, 1, (p) => new BasicBlock3d(p.inplanes, p.planes, builders[p.stage]!, p.stride, p.downsample));
+    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
+    this.fc = this.child("fc", new Linear(outChannels, cfg.numClasses));
   }
 
   /** (N, 3, T, H, W) -> logits (N, numClasses). */

@@ -6,7 +6,7 @@
  * (The synthetic benchmark of @blvnet/data is the real test: see synthetic.bench.ts.)
  *
  *   npx tsx --conditions=source packages/bench/src/train/motion-sanity.bench.ts [--steps 150]
- *     [--size 64] [--models "blvnet-tam:depth=50,width=16;tsn:depth=50,width=16"] [--out results/bench/motion-sanity]
+ *     [--size 64] [--engine tfjs|ort] [--models "blvnet-tam:depth=50,width=16;tsn:depth=50,width=16"] [--out results/bench/motion-sanity]
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +16,7 @@ import { Rng } from "@blvnet/data";
 import { provenance } from "../provenance.js";
 import { createModel } from "../registry.js";
 import { initForTraining } from "./init.js";
-import { TfjsEngine } from "./tfjs-engine.js";
+import { createTrainingEngine, parseEngine } from "./engines.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -28,6 +28,7 @@ const { values: a } = parseArgs({
     lr: { type: "string", default: "0.01" },
     models: { type: "string", default: "blvnet-tam:depth=50,width=16;tsn:depth=50,width=16" },
     backend: { type: "string", default: "wasm" },
+    engine: { type: "string", default: "tfjs" },
     seed: { type: "string", default: "0" },
   },
 });
@@ -60,7 +61,7 @@ async function run(spec: string) {
   const model = createModel(name!, { ...opts, frames: T, size: S, numClasses: 2, dropout: 0.5 });
   const seed = Number(a.seed);
   initForTraining(model, seed);
-  const engine = new TfjsEngine(model, { momentum: 0.9, weightDecay: 5e-4, nesterov: true, seed });
+  const engine = createTrainingEngine(parseEngine(a.engine!), model, { momentum: 0.9, weightDecay: 5e-4, nesterov: true }, seed);
   const rng = new Rng(seed + 1);
   const batch = Number(a.batch);
   const started = performance.now();
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const prov = provenance({ backend, seed: Number(a.seed) });
   writeFileAtomic(join(out, "summary.csv"), stringify(rows.map((r) => ({ ...r, ...prov })), { header: true }));
   const md = [
-    `Moving square, left vs right (chance 50%): ${S}x${S}, ${T} frames, ${a.steps} SGD steps of ${a.batch} clips, lr ${a.lr}, backend ${backend}, commit ${prov.git_commit}.`,
+    `Moving square, left vs right (chance 50%): ${S}x${S}, ${T} frames, ${a.steps} SGD steps of ${a.batch} clips, lr ${a.lr}, engine ${a.engine}, backend ${backend}, commit ${prov.git_commit}.`,
     "",
     "| model | train acc (last 25 steps) | test acc (128 clips) | train time |",
     "|---|---|---|---|",
