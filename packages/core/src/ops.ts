@@ -72,6 +72,11 @@ export interface Ops<T> {
   batchNorm(x: T, bn: BatchNormParams, training: boolean): T;
   relu(x: T): T;
   add(a: T, b: T): T;
+  /**
+   * Optional n-ary sum of same-shaped tensors (PyTorch `torch.stack(xs).sum(0)`), for interpreters
+   * that count it as one reduction (the shape tracer). Call through `sumOf(ops, thunks)`.
+   */
+  sum?(xs: T[]): T;
   /** Inverted dropout (PyTorch semantics); identity when !training or p == 0. */
   dropout(x: T, p: number, training: boolean): T;
 
@@ -122,6 +127,24 @@ export function scoped<T>(ops: Ops<T>, fn: () => T): T {
 /** `ops.release(x)` for each x where the interpreter has it (no-op elsewhere). */
 export function release<T>(ops: Ops<T>, ...xs: T[]): void {
   if (ops.release) for (const x of xs) ops.release(x);
+}
+
+/**
+ * The sum of the tensors the thunks make. Where the interpreter has an n-ary `sum` all are made, then
+ * summed at once; elsewhere they are made one at a time and added into a running sum, freeing each
+ * addend, so at most three of them are alive at once.
+ */
+export function sumOf<T>(ops: Ops<T>, thunks: (() => T)[]): T {
+  if (thunks.length === 0) throw new Error("sumOf: nothing to sum");
+  if (ops.sum) return ops.sum(thunks.map((make) => make()));
+  let total = thunks[0]!();
+  for (const make of thunks.slice(1)) {
+    const y = make();
+    const next = ops.add(total, y);
+    release(ops, total, y);
+    total = next;
+  }
+  return total;
 }
 
 export function pair(v: Pair | undefined, dflt: number): [number, number] {

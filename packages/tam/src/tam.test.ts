@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assignNames, createModel, getModelEntry, initBackend, refgenInput, refgenTensor, runForward, fillDeterministic } from "@blvnet/core";
+import { assignNames, createModel, getModelEntry, initBackend, profileModel, refgenInput, refgenTensor, runForward, fillDeterministic } from "@blvnet/core";
 import "./index.js";
 import { TAM } from "./tam.js";
 import type { TamModel } from "./model.js";
@@ -50,6 +50,16 @@ describe("TAM", () => {
       expect([...weights[0]]).toEqual([...refgenTensor(blending === 3 ? "prev.weight" : "blending_layers.0.weight", [channels, 1, 1, 1])]);
     });
   }
+
+  it("is counted like the official stack-and-sum: B MACs and B reduce FLOPs per output, then a ReLU", () => {
+    for (const blendingFrames of [3, 5]) {
+      const model = createModel("tam", { channels: 4, frames: 4, blendingFrames, size: 5 });
+      const p = profileModel(model, 2);
+      const outputs = 2 * 4 * 4 * 5 * 5;
+      expect(p.macs).toBe(blendingFrames * outputs);
+      expect(p.flops).toEqual({ reduce: blendingFrames * outputs, relu: outputs });
+    }
+  });
 
   it("maps golden configs and rejects even blending", () => {
     const entry = getModelEntry("tam");

@@ -7,7 +7,7 @@
  * State-dict names follow the official module: for B = 3 the convs are `prev` (t-1), `next` (t+1)
  * and `curr` (t), registered in that order; for any other B they are `blending_layers.{k}`.
  */
-import { Conv2d, Module, ModuleList, release, scoped, type Ops } from "@blvnet/core";
+import { Conv2d, Module, ModuleList, scoped, sumOf, type Ops } from "@blvnet/core";
 
 /** One blending conv and the temporal offset its output is read from. */
 export interface BlendingTap {
@@ -59,21 +59,15 @@ export class TAM extends Module {
       throw new Error(`TAM: ${rows} rows are not whole clips of ${this.duration} frames`);
     }
     return scoped(ops, () => {
-      let sum: T | null = null;
-      for (const { conv, offset } of this.taps) {
-        // The 1x1 depthwise conv acts per frame, so shifting its output equals shifting its input.
-        const y = scoped(ops, () => {
+      // The 1x1 depthwise conv acts per frame, so shifting its output equals shifting its input.
+      // sumOf makes one addend at a time where it can: TAM runs on every frame at stem resolution.
+      const shifted = this.taps.map(({ conv, offset }) => () =>
+        scoped(ops, () => {
           const z = conv.forward(ops, x);
           return offset === 0 ? z : ops.timeShift(z, this.duration, offset);
-        });
-        if (sum === null) sum = y;
-        else {
-          const next: T = ops.add(sum, y);
-          release(ops, sum, y); // at most ~4 input-sized maps alive: TAM runs on every frame at stem resolution
-          sum = next;
-        }
-      }
-      return ops.relu(sum as T);
+        }),
+      );
+      return ops.relu(sumOf(ops, shifted));
     });
   }
 }

@@ -44,7 +44,7 @@ export function registerProfileCommand(program: Command): void {
     .option("--by-module [depth]", "add a per-module breakdown, module paths cut to <depth> segments (default 2)")
     .option("--format <fmt>", "table | csv | md | json", "table")
     .option("--reference-configs", "profile every configuration of the official counts file (one row each)")
-    .option("--check", `with --reference-configs: print ours, official and relative error; exit 1 if params/MACs differ by more than ${TOLERANCE.params * 100}% or saved activations by more than ${TOLERANCE.saved_activation_bytes * 100}%`)
+    .option("--check", `with --reference-configs: print ours, official and relative error; exit 1 if params/MACs/other FLOPs differ by more than ${TOLERANCE.params * 100}% or saved activations by more than ${TOLERANCE.saved_activation_bytes * 100}%`)
     .option("--counts <file>", "official counts CSV (default: $BLVNET_COUNTS, ../shared/reference/counts.csv beside the checkout, else results/reference/counts.csv)")
     .option("--measure", "also run the model with tfjs (global --backend) and report measured peak tensor bytes (eval forward; train forward+backward) and peak RSS; slow at 224x224")
     .option("--tables <dir>", "write the generated FLOPs/params and memory-vs-frames tables (Markdown + CSV) into <dir>")

@@ -63,6 +63,7 @@ export function flopsTable(refs: ReferenceCount[]): GeneratedTable {
       inference_peak_bytes: p.inferencePeakBytes,
       official_params: ref ? Math.round(ref.params) : "",
       official_macs: ref ? Math.round(ref.macs) : "",
+      official_other_flops: ref ? Math.round(ref.otherFlops) : "",
       official_saved_activation_bytes: ref ? Math.round(ref.savedActivationBytes) : "",
     });
     md.push({
@@ -76,6 +77,7 @@ export function flopsTable(refs: ReferenceCount[]): GeneratedTable {
       "infer peak (MiB)": r(p.inferencePeakBytes / MiB, 1),
       "official params (M)": ref ? r(ref.params / 1e6, 3) : "",
       "official GMACs": ref ? r(ref.macs / 1e9, 2) : "",
+      "official GFLOPs": ref ? r((2 * ref.macs + ref.otherFlops) / 1e9, 2) : "",
       "official saved (MiB)": ref ? r(ref.savedActivationBytes / MiB, 1) : "",
     });
   }

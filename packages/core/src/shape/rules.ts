@@ -5,7 +5,8 @@
  *    volume; linear = rows x in x out. Nothing else has MACs.
  *  - other FLOPs, by category: batchnorm 2 per output element, relu 1, elementwise (adds, dropout)
  *    1, bias 1 per biased output element, pool = output elements x window size (max and avg),
- *    reduce = input elements (global average pool, consensus mean). Data movement (gather, shift,
+ *    reduce = input elements (global average pool, consensus mean, the n-input `sum` of TAM,
+ *    which the official code computes as torch.stack(xs).sum(0)). Data movement (gather, shift,
  *    slice, concat, nearest resize, views) costs nothing.
  *  - total FLOPs = 2 x MACs + other FLOPs.
  */

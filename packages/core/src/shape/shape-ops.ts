@@ -207,6 +207,19 @@ export class ShapeOps implements Ops<ShapeTensor> {
     return this.emit("add", { inputs: [a, b], output: out, flops: { elementwise: out.numel } });
   }
 
+  /** Counted like the official TAM's `torch.stack(xs).sum(0)`: a reduction reading every input element. */
+  sum(xs: ShapeTensor[]): ShapeTensor {
+    const first = xs[0];
+    if (!first) throw new Error("sum: no inputs");
+    for (const x of xs) {
+      if (x.shape.length !== first.shape.length || x.shape.some((d, i) => d !== first.shape[i])) {
+        throw new Error(`sum: shapes [${first.shape}] and [${x.shape}] differ`);
+      }
+    }
+    const out = this.alloc(first.shape, "sum");
+    return this.emit("sum", { inputs: xs, output: out, flops: { reduce: xs.length * out.numel } });
+  }
+
   dropout(x: ShapeTensor, p: number, training: boolean): ShapeTensor {
     if (!training || p === 0) return x;
     const out = this.alloc(x.shape, "dropout");
