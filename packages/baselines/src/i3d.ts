@@ -13,8 +13,9 @@
  * 224 input gives 56x56 after pool1 (the Caffe2 model gets 55x55; parameters are unaffected).
  * Input (N, 3, T, H, W); T >= 2 (pool2 halves it).
  */
-import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
+import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, Linear, Module, type Ops } from "@blvnet/core";
 import { residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
+import { type Classifier3dConfig, ResNet3dClassifier } from "./resnet3d-classifier.js";
 
 const STAGE_BLOCKS: Record<number, number[]> = { 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
 export const I3D_DEPTHS = [50, 101];
@@ -58,35 +59,19 @@ export class Bottleneck3d extends Module {
   }
 }
 
-export interface I3dConfig {
+export interface I3dConfig extends Classifier3dConfig {
   depth: number;
-  frames: number;
-  size: number;
-  numClasses: number;
-  dropout: number;
-  id: string;
-  options: Record<string, unknown>;
 }
 
-export class I3DResNet extends VideoModel {
+export class I3DResNet extends ResNet3dClassifier {
   readonly family = "i3d";
-  readonly id: string;
-  readonly inputSpec: InputSpec;
-  readonly numClasses: number;
-  readonly options: Record<string, unknown>;
-  readonly dropout: number;
   readonly conv1: Conv3d;
   readonly bn1: BatchNorm;
   readonly layers: Stage[];
   readonly fc: Linear;
 
   constructor(cfg: I3dConfig) {
-    super();
-    this.id = cfg.id;
-    this.numClasses = cfg.numClasses;
-    this.options = cfg.options;
-    this.dropout = cfg.dropout;
-    this.inputSpec = { layout: "NCTHW", frames: cfg.frames, size: cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+    super(cfg, IMAGENET_MEAN, IMAGENET_STD);
     const blocks = STAGE_BLOCKS[cfg.depth];
     if (!blocks) throw new Error(`I3D depth ${cfg.depth} is not one of ${I3D_DEPTHS.join(", ")}`);
     this.conv1 = this.child("conv1", new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] }));
@@ -101,14 +86,7 @@ export class I3DResNet extends VideoModel {
     x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     x = ops.maxPool3d(x, { kernel: [1, 3, 3], stride: [1, 2, 2], padding: [0, 1, 1] });
     tap?.("stem_out", x);
-    this.layers.forEach((layer, i) => {
-      x = layer.forward(ops, x);
-      if (i === 0) x = ops.maxPool3d(x, { kernel: [2, 1, 1], stride: [2, 1, 1] });
-      tap?.(`layer${i + 1}_out`, x);
-    });
-    x = ops.globalAvgPool(x);
-    tap?.("pool", x);
-    x = ops.dropout(x, this.dropout, this.training);
-    return this.fc.forward(ops, x);
+    // pool2: the only temporal downsampling, after res2.
+    return this.stagesAndHead(ops, x, tap, (stage, y) => (stage === 0 ? ops.maxPool3d(y, { kernel: [2, 1, 1], stride: [2, 1, 1] }) : y));
   }
 }

@@ -6,8 +6,9 @@
  * `layer2.0.downsample.{0,1}`, `fc`. Depth 34 ([3,4,6,3] basic blocks) is the same builder.
  * Input (N, 3, T, H, W).
  */
-import { BatchNorm, Conv3d, type InputSpec, Linear, Module, type Ops, VideoModel } from "@blvnet/core";
+import { BatchNorm, Conv3d, Linear, Module, type Ops } from "@blvnet/core";
 import { type Layer, RELU, residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
+import { type Classifier3dConfig, ResNet3dClassifier } from "./resnet3d-classifier.js";
 
 export const VIDEO_ARCHS = ["r3d", "mc3", "r2plus1d"] as const;
 export type VideoArch = (typeof VIDEO_ARCHS)[number];
@@ -84,36 +85,20 @@ export class BasicBlock3d extends Module {
   }
 }
 
-export interface VideoResNetConfig {
+export interface VideoResNetConfig extends Classifier3dConfig {
   arch: VideoArch;
   depth: number;
-  frames: number;
-  size: number;
-  numClasses: number;
-  dropout: number;
-  id: string;
-  options: Record<string, unknown>;
 }
 
-export class VideoResNet extends VideoModel {
+export class VideoResNet extends ResNet3dClassifier {
   readonly family: string;
-  readonly id: string;
-  readonly inputSpec: InputSpec;
-  readonly numClasses: number;
-  readonly options: Record<string, unknown>;
-  readonly dropout: number;
   readonly stem: Sequential;
   readonly layers: Stage[];
   readonly fc: Linear;
 
   constructor(cfg: VideoResNetConfig) {
-    super();
+    super(cfg, KINETICS_MEAN, KINETICS_STD);
     this.family = cfg.arch;
-    this.id = cfg.id;
-    this.numClasses = cfg.numClasses;
-    this.options = cfg.options;
-    this.dropout = cfg.dropout;
-    this.inputSpec = { layout: "NCTHW", frames: cfg.frames, size: cfg.size, channels: 3, mean: KINETICS_MEAN, std: KINETICS_STD };
     const blocks = STAGE_BLOCKS[cfg.depth];
     if (!blocks) throw new Error(`video ResNet depth ${cfg.depth} is not one of ${VIDEO_DEPTHS.join(", ")}`);
     this.stem = this.child(
@@ -139,13 +124,6 @@ export class VideoResNet extends VideoModel {
   forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
     x = this.stem.forward(ops, x);
     tap?.("stem_out", x);
-    this.layers.forEach((layer, i) => {
-      x = layer.forward(ops, x);
-      tap?.(`layer${i + 1}_out`, x);
-    });
-    x = ops.globalAvgPool(x);
-    tap?.("pool", x);
-    x = ops.dropout(x, this.dropout, this.training);
-    return this.fc.forward(ops, x);
+    return this.stagesAndHead(ops, x, tap);
   }
 }
