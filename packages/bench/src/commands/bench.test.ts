@@ -4,26 +4,15 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import * as ort from "onnxruntime-node";
-import { main } from "../cli.js";
+import { runCli as cli } from "../run-cli.js";
 import { validateRow, type Row } from "../sweep/rows.js";
 import { PeerSession } from "../speed/peer.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "blvnet-bench-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-afterEach(() => vi.restoreAllMocks());
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const code = await main(["node", "blvnet", ...args]);
-  vi.restoreAllMocks();
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const TINY_TSN = ["--model", "tsn", "--opt", "depth=18", "--opt", "numClasses=3"];
 

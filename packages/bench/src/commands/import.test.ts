@@ -4,13 +4,13 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Command } from "commander";
 import {
   BatchNorm, Conv2d, IMAGENET_MEAN, IMAGENET_STD, Linear, Module, readCheckpoint, readSafetensors, registerModel,
   UserError, VideoModel, type InputSpec, type ModelOptions, type Ops,
 } from "@blvnet/core";
-import { main } from "../cli.js";
+import { runCli as cli } from "../run-cli.js";
 import { addModelOptions, buildModelFromArgs, parseModelOpts, type ModelArgs } from "../model-args.js";
 
 const FIXTURE = new URL("../../../../fixtures/golden/checkpoints/small-blvnet-layer0-legacy.pth.tar", import.meta.url).pathname;
@@ -68,17 +68,6 @@ beforeAll(() => {
 });
 
 /** Run the CLI, capturing stdout/stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const code = await main(["node", "blvnet", ...args]);
-  log.mockRestore();
-  error.mockRestore();
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
-afterEach(() => vi.restoreAllMocks());
 
 describe("blvnet import", () => {
   it("converts a legacy checkpoint to safetensors with provenance", async () => {

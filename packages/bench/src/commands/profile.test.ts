@@ -3,26 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
-import { main } from "../cli.js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { runCli as cli } from "../run-cli.js";
 
 const COUNTS = new URL("../../../../results/reference/counts.csv", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "blvnet-profile-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 afterEach(() => {
-  vi.restoreAllMocks();
   process.exitCode = undefined;
 });
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  const code = await main(["node", "blvnet", ...args]);
-  vi.restoreAllMocks();
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
 
 const csv = (text: string) => parse(text, { columns: true, skip_empty_lines: true }) as Record<string, string>[];
 

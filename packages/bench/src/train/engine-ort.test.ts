@@ -12,11 +12,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import { synthesize } from "@blvnet/data";
 import { decodeSafetensors, fillDeterministic, initBackend, inputShape, OrtTrainer, refgenInput, sgdOf, TfOps, trainStep, type TensorMap, type VideoModel } from "@blvnet/core";
-import { main } from "../cli.js";
+import { runCli as cli } from "../run-cli.js";
 import { createModel } from "../registry.js";
 import { OrtTrainingEngine } from "./engine-ort.js";
 import { MOMENTUM_PREFIX, type SgdConfig } from "./engine.js";
@@ -213,19 +213,6 @@ describe("blvnet train --engine ort (CLI, synthetic data)", () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-    const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-    try {
-      const code = await main(["node", "blvnet", ...args]);
-      return { code, out: out.join("\n"), err: err.join("\n") };
-    } finally {
-      log.mockRestore();
-      error.mockRestore();
-    }
-  }
   const trainArgs = (out: string, ...extra: string[]) => [
     "train", "--engine", "ort", "--model", "tsm", "--opt", "depth=18", "--frames", "4", "--size", "32", "--data", data, "--epochs", "2", "--batch", "3",
     "--lr", "0.02", "--clip-grad", "5", "--no-progress", "--out", out, ...extra,

@@ -8,7 +8,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import {
   BatchNorm,
@@ -24,7 +24,7 @@ import {
   type Ops,
 } from "@blvnet/core";
 import { synthesize } from "@blvnet/data";
-import { main } from "../cli.js";
+import { runCli } from "../run-cli.js";
 
 /** Two convs with BN, a temporal shift between them, dropout before the classifier: every stateful piece of training. */
 class TinyVideoNet extends VideoModel {
@@ -75,23 +75,8 @@ let data: string;
 let data3: string;
 
 /** Run the CLI; returns the exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return cliOn("cpu", ...args);
-}
-
-async function cliOn(backend: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a: unknown[]) => void err.push(a.join(" ")));
-  try {
-    const code = await main(["node", "blvnet", "--backend", backend, ...args]);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = (...args: string[]) => runCli("--backend", "cpu", ...args);
+const cliOn = (backend: string, ...args: string[]) => runCli("--backend", backend, ...args);
 
 const trainArgs = (out: string, { lr = "0.05", clip = ["--clip-grad", "5"] } = {}, ...extra: string[]) => [
   "train", "--model", "tiny-test", "--data", data, "--epochs", "2", "--batch", "3", "--lr", lr, "--warmup-epochs", "0.5", ...clip,
