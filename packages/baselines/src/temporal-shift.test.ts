@@ -1,4 +1,4 @@
-import { initBackend, TfOps } from "@blvnet/core";
+import { initBackend, TfOps } from "@blvnet/engine-tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { temporalShift } from "./temporal-shift.js";
 

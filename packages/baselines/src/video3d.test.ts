@@ -3,7 +3,8 @@
  * golden-config dispatch, and a real forward pass of each model through the tfjs interpreter at a
  * tiny input (shapes only; no public 3D golden exists here).
  */
-import { createModel, getModelEntry, initBackend, ShapeOps, TfOps, type VideoModel } from "@blvnet/core";
+import { createModel, getModelEntry, ShapeOps, type VideoModel } from "@blvnet/core";
+import { initBackend, TfOps } from "@blvnet/engine-tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import "./index.js";
 

@@ -4,9 +4,11 @@
  */
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fillDeterministic, initBackend, inputShape, OrtEngine, refgenInput, runForward, type VideoModel } from "@blvnet/core";
+import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { OrtEngine } from "@blvnet/engine-onnx";
 import { loadGolden, outputValues } from "./golden.js";
-import { createModel, listModels } from "./registry.js";
+import { createModel, listModels } from "@blvnet/models";
 import { maxRelErr, resolveGoldenModel } from "./verify.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/golden/${name}`, import.meta.url));

@@ -8,19 +8,10 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import {
-  createModel,
-  fillDeterministic,
-  initBackend,
-  listModels,
-  refgenInput,
-  TfOps,
-  UserError,
-  type ModelOptions,
-  type VideoModel,
-} from "@blvnet/core";
+import { createModel, fillDeterministic, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
+import { initBackend, TfOps } from "@blvnet/engine-tfjs";
 import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
-import "./registry.js";
+import "@blvnet/models";
 
 export interface ParamCheck {
   ok: boolean;

@@ -1,17 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import {
-  createModel,
-  fillDeterministic,
-  getModelEntry,
-  initBackend,
-  refgenInput,
-  runForward,
-  windowOut,
-  pair,
-  type Ops,
-  type VideoModel,
-} from "@blvnet/core";
+import { createModel, fillDeterministic, getModelEntry, refgenInput, windowOut, pair, type Ops, type VideoModel } from "@blvnet/core";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import "./index.js";
 
 const fixture = (p: string) => new URL(`../../../fixtures/${p}`, import.meta.url);

@@ -4,7 +4,8 @@
  * counts); here: thinner shapes, a hand-derived parameter count, ids, errors, and a real forward.
  */
 import { describe, expect, it } from "vitest";
-import { createModel, fillDeterministic, initBackend, profileModel, refgenInput, runForward, type VideoModel } from "@blvnet/core";
+import { createModel, fillDeterministic, profileModel, refgenInput, type VideoModel } from "@blvnet/core";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import "./index.js";
 
 const shapes = (m: VideoModel) => m.namedTensors().map(([k, p]) => [k, p.shape] as const);

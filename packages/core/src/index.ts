@@ -1,13 +1,9 @@
+// @blvnet/core: the op interface, the Module tree, the model registry, the shape-only profiler and the
+// small deterministic helpers every package shares. No runtime dependencies.
 export * from "./ops.js";
 export * from "./module.js";
 export * from "./model.js";
+export * from "./tensors.js";
 export * from "./refgen.js";
-export * from "./safetensors.js";
-export * from "./statedict.js";
-export * from "./fsutil.js";
+export * from "./rng.js";
 export * from "./shape/index.js";
-export * from "./checkpoint/index.js";
-export * from "./tf/index.js";
-export * from "./onnx/index.js";
-export * from "./ort/index.js";
-export * from "./onnx-train/index.js";

@@ -12,7 +12,7 @@ import { decodeVideoFrames, probeVideo, shortSideSize, type VideoInfo } from "./
 import { countFrames, frameName, parseTemplate, type FrameNaming } from "./frames.js";
 import { testViews, trainView, type ViewPlan } from "./geometry.js";
 import type { VideoRecord } from "./record.js";
-import type { Rng } from "./rng.js";
+import type { Rng } from "@blvnet/core";
 import { sampleClips, type SamplingOptions } from "./sampling.js";
 
 export type ClipLayout = Extract<InputLayout, "N(TC)HW" | "NCTHW">;

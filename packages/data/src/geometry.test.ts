@@ -13,7 +13,7 @@ import {
   trainView,
   type ViewPlan,
 } from "./geometry.js";
-import { Rng } from "./rng.js";
+import { Rng } from "@blvnet/core";
 
 describe("official crop geometry", () => {
   it("13 fixed offsets (corners, centre, edge centres, quarters) for a 340x256 frame, 224 crop", () => {

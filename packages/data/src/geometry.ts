@@ -9,7 +9,7 @@
  *  - testing: resize the short side to `scaleSize` (default int(size / 0.875 + 0.5)), then a centre
  *    crop (torchvision: round((h - size) / 2)) or three crops (left/centre/right along the long side).
  */
-import type { Rng } from "./rng.js";
+import type { Rng } from "@blvnet/core";
 
 export interface Rect {
   left: number;

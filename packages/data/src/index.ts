@@ -12,7 +12,7 @@ export type { VideoRecord } from "./record.js";
 export type { ClipLayout, ClipSpec } from "./clip.js";
 export { parseList, listLine, type ListFormat } from "./lists.js";
 export { DEFAULT_TEMPLATE, TSN_TEMPLATE } from "./frames.js";
-export { Rng, deriveSeed } from "./rng.js";
+export { Rng, deriveSeed } from "@blvnet/core";
 export {
   segmentIndicesTrain,
   segmentIndicesTest,

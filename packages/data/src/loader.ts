@@ -13,7 +13,7 @@ import { loadSample, viewLength, viewsPerSample, type ClipLayout, type ClipSpec 
 import type { Dataset } from "./dataset.js";
 import { DataError, type BadSample } from "./errors.js";
 import { parseTemplate } from "./frames.js";
-import { Rng, deriveSeed } from "./rng.js";
+import { Rng, deriveSeed } from "@blvnet/core";
 import type { SamplingMode } from "./sampling.js";
 
 export interface LoaderOptions {

@@ -11,7 +11,7 @@
  * Nuisances: textured backgrounds, random shapes and colours, small distractors on a random walk
  * (time-reversible), brightness flicker and pixel noise.
  */
-import type { Rng } from "./rng.js";
+import type { Rng } from "@blvnet/core";
 
 export const SYNTH_CLASSES = [
   "move-left",

@@ -15,7 +15,7 @@
  *  - testing: `clips` starts evenly spaced (numpy linspace, truncated) over [0, n - interval*frames];
  *  indices wrap around modulo n.
  */
-import type { Rng } from "./rng.js";
+import type { Rng } from "@blvnet/core";
 
 /** `shared`: one random offset for every segment, as bLVNet-TAM's own training sampler draws it. */
 export function segmentIndicesTrain(numFrames: number, segments: number, rng: Rng, shared = false): number[] {

@@ -11,11 +11,12 @@ import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import sharp from "sharp";
-import { UserError, writeFileAtomic } from "@blvnet/core";
+import { UserError } from "@blvnet/core";
+import { writeFileAtomic } from "@blvnet/io";
 import { DEFAULT_TEMPLATE, frameName, parseTemplate } from "./frames.js";
 import { listLine } from "./lists.js";
 import { renderClip, SYNTH_CLASSES, type SynthClass } from "./render.js";
-import { Rng, deriveSeed } from "./rng.js";
+import { Rng, deriveSeed } from "@blvnet/core";
 
 export const SYNTH_FORMAT = "blvnet-synth/1";
 

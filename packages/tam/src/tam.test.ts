@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { assignNames, createModel, getModelEntry, initBackend, profileModel, refgenInput, refgenTensor, runForward, fillDeterministic } from "@blvnet/core";
+import { assignNames, createModel, getModelEntry, profileModel, refgenInput, refgenTensor, fillDeterministic } from "@blvnet/core";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import "./index.js";
 import { TAM } from "./tam.js";
 import type { TamModel } from "./model.js";

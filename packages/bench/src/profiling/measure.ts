@@ -9,7 +9,8 @@
  * so tfjs' inference peak is expected above it too.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, inputShape, TfOps, type VideoModel } from "@blvnet/core";
+import { initBackend, TfOps } from "@blvnet/engine-tfjs";
+import { inputShape, type VideoModel } from "@blvnet/core";
 
 export interface MeasuredMemory {
   backend: string;

@@ -6,7 +6,8 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { type ModelProfile, UserError, writeFileAtomic } from "@blvnet/core";
+import { type ModelProfile, UserError } from "@blvnet/core";
+import { writeFileAtomic } from "@blvnet/io";
 import { configName, parseConfigName } from "./configs.js";
 import { renderRows, type Rows } from "./format.js";
 import { readCounts, type ReferenceCount } from "./reference.js";

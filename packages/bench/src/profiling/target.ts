@@ -1,6 +1,6 @@
 /** What to profile: a registry model name or an official configuration name, plus option overrides. */
 import { type ModelOptions, type ModelProfile, profileModel, UserError, type VideoModel } from "@blvnet/core";
-import { createModel, listModels } from "../registry.js";
+import { createModel, listModels } from "@blvnet/models";
 import { type ConfigTarget, parseConfigName } from "./configs.js";
 
 /**

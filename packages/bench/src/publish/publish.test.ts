@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { provenance } from "../provenance.js";
+import { provenance } from "@blvnet/train";
 import type { Row } from "../sweep/rows.js";
 import { readRows, writeRows } from "../sweep/store.js";
 import { mergeRuns, publish } from "./publish.js";

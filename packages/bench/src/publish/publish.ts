@@ -4,7 +4,8 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { UserError, writeFileAtomic } from "@blvnet/core";
+import { UserError } from "@blvnet/core";
+import { writeFileAtomic } from "@blvnet/io";
 import type { Row } from "../sweep/rows.js";
 import { validateRow } from "../sweep/rows.js";
 import { readRows, RESULTS_FILE, writeRows } from "../sweep/store.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { provenance } from "../provenance.js";
+import { provenance } from "@blvnet/train";
 import { writeRows } from "../sweep/store.js";
 import { publish } from "./publish.js";
 

@@ -7,20 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Bench } from "tinybench";
-import {
-  backendThreads,
-  defaultThreads,
-  initBackend,
-  inputShape,
-  isOrtBackend,
-  OrtEngine,
-  refgenInput,
-  sgdOf,
-  TfOps,
-  trainStep,
-  UserError,
-  type VideoModel,
-} from "@blvnet/core";
+import { backendThreads, initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
+import { defaultThreads, isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
+import { inputShape, refgenInput, UserError, type VideoModel } from "@blvnet/core";
 
 export const SPEED_BACKENDS = ["ort", "ort-cuda", "tensorflow", "wasm", "cpu"] as const;
 export type SpeedBackend = (typeof SPEED_BACKENDS)[number];

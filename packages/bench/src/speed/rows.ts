@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { VideoModel } from "@blvnet/core";
-import { provenance } from "../provenance.js";
+import { provenance } from "@blvnet/train";
 import { type Row } from "../sweep/rows.js";
 import { jobKey } from "../sweep/spec.js";
 import { readRows, writeRows } from "../sweep/store.js";

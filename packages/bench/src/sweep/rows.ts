@@ -2,7 +2,7 @@
  * The results row schema shared by every sweep runner, `publish` and the report: one row per
  * (job: kind x model x frames x size x batch x backend x dataset x seed), with provenance.
  */
-import { PROVENANCE_COLUMNS } from "../provenance.js";
+import { PROVENANCE_COLUMNS } from "@blvnet/train";
 
 export const JOB_KINDS = ["profile", "speed", "accuracy"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];

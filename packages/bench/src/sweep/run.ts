@@ -6,8 +6,8 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { writeFileAtomic } from "@blvnet/core";
-import { provenance } from "../provenance.js";
+import { writeFileAtomic } from "@blvnet/io";
+import { provenance } from "@blvnet/train";
 import type { JobKind, Row } from "./rows.js";
 import { expandSweep, type Job, shardJobs, type SweepSpec } from "./spec.js";
 import { ResultStore } from "./store.js";

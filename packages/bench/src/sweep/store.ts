@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
-import { UserError, writeFileAtomic } from "@blvnet/core";
+import { UserError } from "@blvnet/core";
+import { writeFileAtomic } from "@blvnet/io";
 import { ROW_COLUMNS, type Row } from "./rows.js";
 
 export const RESULTS_FILE = "results.csv";

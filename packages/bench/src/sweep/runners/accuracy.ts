@@ -5,9 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { runEval } from "../../commands/eval.js";
-import { runTrain } from "../../commands/train.js";
-import { checkpointsDir } from "../../train/checkpoint.js";
+import { runEval, runTrain } from "@blvnet/train";
+import { checkpointsDir } from "@blvnet/train";
 import type { Job } from "../spec.js";
 import type { RunnerResult } from "../run.js";
 import { depthOf, jobModel, temporalOf } from "./model.js";

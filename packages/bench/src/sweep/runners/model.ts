@@ -1,6 +1,6 @@
 /** Build the model a sweep job describes (registry name + options + frames + size). */
 import type { VideoModel } from "@blvnet/core";
-import { createModel, getModelEntry } from "../../registry.js";
+import { createModel, getModelEntry } from "@blvnet/models";
 import type { Job } from "../spec.js";
 
 export function jobModel(job: Job, extra: Record<string, number | string | boolean> = {}): VideoModel {

@@ -1,5 +1,0 @@
-// Importing the model packages registers their models (side effects), like timm's model modules.
-import "@blvnet/tam";
-import "@blvnet/blvnet";
-import "@blvnet/baselines";
-export { createModel, listModels, getModelEntry } from "@blvnet/core";

@@ -1,4 +1,0 @@
-import { readFileSync } from "node:fs";
-
-/** The package version, read from packages/bench/package.json (works from src/ and dist/). */
-export const VERSION: string = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;

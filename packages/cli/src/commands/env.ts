@@ -1,0 +1,40 @@
+import { availableParallelism, cpus, totalmem } from "node:os";
+import type { Command } from "commander";
+import * as tf from "@tensorflow/tfjs-core";
+import { backendThreads, initBackend, listBackends, shutdownBackend } from "@blvnet/engine-tfjs";
+import { VERSION } from "@blvnet/train";
+
+export function registerEnvCommand(program: Command): void {
+  program
+    .command("env")
+    .description("show the compute backends available here, versions, threads and device")
+    .option("--json", "print as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const backends = await listBackends();
+      const selected = await initBackend(program.opts().backend);
+      const info = {
+        blvnet: VERSION,
+        node: process.version,
+        tfjs: tf.version_core,
+        selected,
+        backends,
+        cpu: cpus()[0]?.model ?? "unknown",
+        cores: availableParallelism(),
+        memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+        threads: backendThreads(),
+      };
+      await shutdownBackend(); // stops wasm pthread workers
+      if (opts.json) {
+        console.log(JSON.stringify(info, null, 2));
+        return;
+      }
+      console.log(`blvnet ${info.blvnet}  node ${info.node}  tfjs ${info.tfjs}`);
+      console.log(`device: ${info.cpu} (${info.cores} cores, ${info.memoryGiB} GiB)`);
+      console.log("backends (priority order):");
+      for (const b of backends) {
+        const mark = b.name === selected ? "*" : " ";
+        console.log(` ${mark} ${b.name.padEnd(10)} ${b.available ? "available" : "not installed"}  ${b.package}${b.note ? `  (${b.note})` : ""}`);
+      }
+      if (info.threads !== undefined) console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);
+    });
+}

@@ -1,0 +1,23 @@
+import type { Command } from "commander";
+import { listModels } from "@blvnet/models";
+
+export function registerModelsCommand(program: Command): void {
+  program
+    .command("models")
+    .description("list the registered models and their options")
+    .option("--json", "print as JSON")
+    .action((opts: { json?: boolean }) => {
+      const models = listModels();
+      if (opts.json) {
+        console.log(JSON.stringify(models.map(({ name, description, options }) => ({ name, description, options })), null, 2));
+        return;
+      }
+      for (const m of models) {
+        console.log(`${m.name}  ${m.description}`);
+        for (const o of m.options) {
+          const choices = o.choices ? ` {${o.choices.join("|")}}` : "";
+          console.log(`    --${o.name} <${o.type}>${choices}  ${o.description} (default ${String(o.default)})`);
+        }
+      }
+    });
+}

@@ -1,0 +1,449 @@
+/**
+ * The ONNX interpreter of the model definitions: every op call appends standard ONNX nodes to a
+ * graph instead of computing. Values are names plus their logical shape (ONNX is NCHW / NCTHW, the
+ * PyTorch layout, so no layout conversion). Params become initializers in PyTorch layout (ONNX Conv
+ * wants OIHW, Gemm with transB=1 takes [out, in]). Inference only: eval-mode BN is folded into the
+ * conv that feeds it (when nothing else reads that conv's output), dropout is the identity.
+ * Two choices made for onnxruntime's speed, both exact: depthwise 1x1 convs (TAM) are per-channel
+ * Muls, and nearest upsampling by a power of two is a Resize (other ratios gather PyTorch's
+ * own source indices).
+ *
+ * Dynamic batch: the graph's dim 0 is symbolic. The model still sees concrete shapes (a trace with
+ * `dynamicClips` clips), so every emitted op must hold for any clip count: reshapes put -1 in dim 0,
+ * row gathers are rewritten per clip (reshape to [clips, rows/clip, ...] + Gather on axis 1).
+ */
+import type { Param } from "@blvnet/core";
+import {
+  type BatchNormParams,
+  type Conv2dOptions,
+  type Conv3dOptions,
+  type Ops,
+  type Pool2dOptions,
+  type Pool3dOptions,
+  pair,
+  triple,
+  windowOut,
+} from "@blvnet/core";
+import { onnxAttr, type AttrValue, GraphBuilder, type OnnxNode } from "./graph.js";
+
+/** A tensor of the graph under construction: its value name and logical shape at trace time. */
+export class OnnxValue {
+  constructor(
+    readonly name: string,
+    readonly shape: number[],
+  ) {}
+}
+
+export const DEFAULT_OPSET = 17;
+export const MIN_OPSET = 13;
+
+export interface OnnxOpsOptions {
+  /** ONNX opset of the default domain (>= 13; default 17). */
+  opset?: number;
+  /** Clips in the traced input when dim 0 is symbolic; null/undefined = static batch. */
+  dynamicClips?: number | null;
+  /** Fold eval BN into the preceding conv where possible (default true). */
+  foldBatchNorm?: boolean;
+}
+
+/** A linear per-channel op a following eval BN can be folded into. */
+interface ConvRecord {
+  /** "conv": Conv(x, W[, b]); "scale": Mul(x, w[1,C,1,..]) (a depthwise 1x1 conv without bias). */
+  kind: "conv" | "scale";
+  node: OnnxNode;
+  weight: Param;
+  bias: Param | null;
+}
+
+interface FoldCandidate {
+  conv: ConvRecord;
+  bnNode: OnnxNode;
+  bn: BatchNormParams;
+}
+
+export class OnnxOps implements Ops<OnnxValue> {
+  readonly kind = "onnx";
+  readonly graph = new GraphBuilder();
+  readonly opset: number;
+  readonly dynamicClips: number | null;
+  private readonly foldBatchNorm: boolean;
+  private readonly paramNames = new Map<Param, string>();
+  private readonly convByOutput = new Map<string, ConvRecord>();
+  private readonly foldCandidates: FoldCandidate[] = [];
+  private finished = false;
+
+  constructor(opts: OnnxOpsOptions = {}) {
+    this.opset = opts.opset ?? DEFAULT_OPSET;
+    if (!Number.isInteger(this.opset) || this.opset < MIN_OPSET) throw new Error(`ONNX opset must be an integer >= ${MIN_OPSET}, got ${this.opset}`);
+    this.dynamicClips = opts.dynamicClips ?? null;
+    this.foldBatchNorm = opts.foldBatchNorm ?? true;
+  }
+
+  /** Declare the graph input (the name is the ONNX input name). */
+  input(name: string, shape: number[]): OnnxValue {
+    return new OnnxValue(name, [...shape]);
+  }
+
+  shape(x: OnnxValue): number[] {
+    return [...x.shape];
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  /** The initializer of a Param (PyTorch layout, as is), created once per Param. OnnxTrainOps overrides it (params as graph inputs). */
+  protected param(p: Param): string {
+    let name = this.paramNames.get(p);
+    if (name) return name;
+    name = p.name || this.graph.fresh("param");
+    if (this.graph.initializers.has(name)) name = this.graph.fresh(name);
+    if (!(p.data instanceof Float32Array)) throw new Error(`${name}: only float32 params can be ONNX initializers`);
+    this.graph.setInitializer(name, { dims: [...p.shape], data: p.f32 });
+    this.paramNames.set(p, name);
+    return name;
+  }
+
+  private node(opType: string, inputs: string[], shape: number[], attrs: Record<string, AttrValue> = {}): OnnxValue {
+    return new OnnxValue(this.graph.op(opType, inputs, attrs), shape);
+  }
+
+  /** Reshape with -1 in dim 0 (batch-agnostic); `rest` are the fixed trailing dims. */
+  private reshapeRows(x: OnnxValue, rest: number[], traceShape: number[]): OnnxValue {
+    return this.node("Reshape", [x.name, this.graph.int64([-1, ...rest])], traceShape);
+  }
+
+  // ---- convolutions / linear ---------------------------------------------------------------
+
+  conv2d(x: OnnxValue, weight: Param, bias: Param | null, opts: Conv2dOptions = {}): OnnxValue {
+    const [sh, sw] = pair(opts.stride, 1);
+    const [ph, pw] = pair(opts.padding, 0);
+    const [dh, dw] = pair(opts.dilation, 1);
+    const [n, cin, h, w] = x.shape;
+    const [cout, , kh, kw] = weight.shape;
+    const shape = [n, cout, windowOut(h, kh, sh, ph, dh), windowOut(w, kw, sw, pw, dw)];
+    if (opts.groups === cin && cout === cin && kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
+      return this.depthwiseScale(x, weight, bias, shape);
+    }
+    return this.conv(x, weight, bias, shape, {
+      kernel_shape: onnxAttr.ints([kh, kw]),
+      strides: onnxAttr.ints([sh, sw]),
+      pads: onnxAttr.ints([ph, pw, ph, pw]),
+      dilations: onnxAttr.ints([dh, dw]),
+      group: onnxAttr.int(opts.groups ?? 1),
+    });
+  }
+
+  conv3d(x: OnnxValue, weight: Param, bias: Param | null, opts: Conv3dOptions = {}): OnnxValue {
+    const s = triple(opts.stride, 1);
+    const p = triple(opts.padding, 0);
+    const d = triple(opts.dilation, 1);
+    const [n, , ...spatial] = x.shape;
+    const [cout, , ...k] = weight.shape;
+    const shape = [n, cout, ...spatial.map((v, i) => windowOut(v, k[i], s[i], p[i], d[i]))];
+    return this.conv(x, weight, bias, shape, {
+      kernel_shape: onnxAttr.ints(k),
+      strides: onnxAttr.ints(s),
+      pads: onnxAttr.ints([...p, ...p]),
+      dilations: onnxAttr.ints(d),
+      group: onnxAttr.int(opts.groups ?? 1),
+    });
+  }
+
+  private conv(x: OnnxValue, weight: Param, bias: Param | null, shape: number[], attrs: Record<string, AttrValue>): OnnxValue {
+    const inputs = [x.name, this.param(weight)];
+    if (bias) inputs.push(this.param(bias));
+    const out = this.graph.fresh("conv");
+    const node = this.graph.addNode("Conv", inputs, [out], attrs);
+    this.convByOutput.set(out, { kind: "conv", node, weight, bias });
+    return new OnnxValue(out, shape);
+  }
+
+  /**
+   * A depthwise 1x1 conv (TAM's blending weights) as a per-channel Mul: onnxruntime then keeps the
+   * surrounding elementwise ops in plain NCHW instead of reordering to and from its blocked layout.
+   */
+  private depthwiseScale(x: OnnxValue, weight: Param, bias: Param | null, shape: number[]): OnnxValue {
+    const perChannel = [1, weight.shape[0], ...shape.slice(2).map(() => 1)];
+    const scale = this.graph.setInitializer(this.graph.fresh(`${weight.name || "dw"}.scale`), { dims: perChannel, data: weight.f32 });
+    const out = this.graph.fresh("scale");
+    const node = this.graph.addNode("Mul", [x.name, scale], [out]);
+    if (bias) {
+      const b = this.graph.setInitializer(this.graph.fresh(`${bias.name || "dw"}.bias`), { dims: perChannel, data: bias.f32 });
+      return this.node("Add", [out, b], shape);
+    }
+    this.convByOutput.set(out, { kind: "scale", node, weight, bias: null });
+    return new OnnxValue(out, shape);
+  }
+
+  linear(x: OnnxValue, weight: Param, bias: Param | null): OnnxValue {
+    const inputs = [x.name, this.param(weight)];
+    if (bias) inputs.push(this.param(bias));
+    return this.node("Gemm", inputs, [x.shape[0], weight.shape[0]], { transB: onnxAttr.int(1) });
+  }
+
+  // ---- normalisation / activation / arithmetic ---------------------------------------------
+
+  batchNorm(x: OnnxValue, bn: BatchNormParams, training: boolean): OnnxValue {
+    if (training) throw new Error("OnnxOps builds inference graphs: call model.eval() before exporting");
+    const inputs = [x.name, this.param(bn.weight), this.param(bn.bias), this.param(bn.runningMean), this.param(bn.runningVar)];
+    const out = this.graph.fresh("bn");
+    const bnNode = this.graph.addNode("BatchNormalization", inputs, [out], { epsilon: onnxAttr.float(bn.eps) });
+    const conv = this.convByOutput.get(x.name);
+    if (conv && this.foldBatchNorm) this.foldCandidates.push({ conv, bnNode, bn });
+    return new OnnxValue(out, [...x.shape]);
+  }
+
+  relu(x: OnnxValue): OnnxValue {
+    return this.node("Relu", [x.name], [...x.shape]);
+  }
+
+  add(a: OnnxValue, b: OnnxValue): OnnxValue {
+    if (a.shape.join() !== b.shape.join()) throw new Error(`add: shapes differ [${a.shape}] vs [${b.shape}]`);
+    return this.node("Add", [a.name, b.name], [...a.shape]);
+  }
+
+  dropout(x: OnnxValue, p: number, training: boolean): OnnxValue {
+    if (training && p > 0) throw new Error("OnnxOps builds inference graphs: dropout in training mode is not exportable");
+    return x;
+  }
+
+  // ---- pooling / resampling ----------------------------------------------------------------
+
+  maxPool2d(x: OnnxValue, opts: Pool2dOptions): OnnxValue {
+    // ONNX MaxPool ignores padded cells (= -inf padding, as PyTorch).
+    return this.pool("MaxPool", x, pair(opts.kernel, 1), pair(opts.stride ?? opts.kernel, 1), pair(opts.padding, 0), {});
+  }
+
+  avgPool2d(x: OnnxValue, opts: Pool2dOptions): OnnxValue {
+    const countIncludePad = opts.countIncludePad ?? true;
+    return this.pool("AveragePool", x, pair(opts.kernel, 1), pair(opts.stride ?? opts.kernel, 1), pair(opts.padding, 0), {
+      count_include_pad: onnxAttr.int(countIncludePad ? 1 : 0),
+    });
+  }
+
+  maxPool3d(x: OnnxValue, opts: Pool3dOptions): OnnxValue {
+    return this.pool("MaxPool", x, triple(opts.kernel, 1), triple(opts.stride ?? opts.kernel, 1), triple(opts.padding, 0), {});
+  }
+
+  private pool(opType: string, x: OnnxValue, k: number[], s: number[], p: number[], extra: Record<string, AttrValue>): OnnxValue {
+    const [n, c, ...spatial] = x.shape;
+    const shape = [n, c, ...spatial.map((v, i) => windowOut(v, k[i], s[i], p[i]))];
+    return this.node(opType, [x.name], shape, {
+      kernel_shape: onnxAttr.ints(k),
+      strides: onnxAttr.ints(s),
+      pads: onnxAttr.ints([...p, ...p]),
+      ...extra,
+    });
+  }
+
+  globalAvgPool(x: OnnxValue): OnnxValue {
+    const [n, c, ...spatial] = x.shape;
+    const pooled = this.node("GlobalAveragePool", [x.name], [n, c, ...spatial.map(() => 1)]);
+    return this.node("Flatten", [pooled.name], [n, c], { axis: onnxAttr.int(1) });
+  }
+
+  resizeNearest(x: OnnxValue, outH: number, outW: number): OnnxValue {
+    const [n, c, h, w] = x.shape;
+    if (outH === h && outW === w) return x;
+    if (isPowerOfTwo(outH / h) && isPowerOfTwo(outW / w)) {
+      // Power-of-two upsampling: Resize (nearest, asymmetric, floor) picks floor(dst / k), which is
+      // PyTorch's floor(dst * float32(1/k)) exactly (1/k is exact in float32), and onnxruntime
+      // runs it in its blocked (NCHWc) layout.
+      return this.node("Resize", [x.name, "", this.graph.float32([1, 1, outH / h, outW / w])], [n, c, outH, outW], {
+        mode: onnxAttr.string("nearest"),
+        coordinate_transformation_mode: onnxAttr.string("asymmetric"),
+        nearest_mode: onnxAttr.string("floor"),
+      });
+    }
+    // Other ratios (e.g. 4 -> 7): Gather with PyTorch's own source indices, exact by construction.
+    let y = x;
+    if (outH !== h) y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(h, outH))], [n, c, outH, w], { axis: onnxAttr.int(2) });
+    if (outW !== w) y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(w, outW))], [n, c, outH, outW], { axis: onnxAttr.int(3) });
+    return y;
+  }
+
+  // ---- frames ------------------------------------------------------------------------------
+
+  clipsToFrames(x: OnnxValue, frames: number): OnnxValue {
+    const [n, tc, h, w] = x.shape;
+    const c = tc / frames;
+    if (!Number.isInteger(c)) throw new Error(`clipsToFrames: ${tc} channels are not ${frames} frames`);
+    // (N, T*C, H, W) with channel t*C + c is contiguous (N*T, C, H, W): a pure reshape.
+    return this.reshapeRows(x, [c, h, w], [n * frames, c, h, w]);
+  }
+
+  gatherRows(x: OnnxValue, rows: number[]): OnnxValue {
+    const [, ...rest] = x.shape;
+    if (this.dynamicClips === null) {
+      return this.node("Gather", [x.name, this.graph.int64(rows)], [rows.length, ...rest], { axis: onnxAttr.int(0) });
+    }
+    const clips = this.dynamicClips;
+    const pattern = perClipPattern(rows, x.shape[0], clips);
+    const rowsIn = x.shape[0] / clips;
+    const grouped = this.reshapeRowsTo(x, [clips, rowsIn, ...rest]);
+    const picked = this.node("Gather", [grouped.name, this.graph.int64(pattern)], [clips, pattern.length, ...rest], { axis: onnxAttr.int(1) });
+    return this.reshapeRows(picked, rest, [rows.length, ...rest]);
+  }
+
+  /** Reshape whose dim 0 is the (symbolic) clip count: [-1, ...shape[1:]]. */
+  private reshapeRowsTo(x: OnnxValue, shape: number[]): OnnxValue {
+    return this.reshapeRows(x, shape.slice(1), shape);
+  }
+
+  timeShift(x: OnnxValue, frames: number, offset: number): OnnxValue {
+    if (offset === 0) return x;
+    const rows = x.shape[0];
+    if (rows % frames !== 0) throw new Error(`timeShift: ${rows} rows are not whole clips of ${frames} frames`);
+    if (Math.abs(offset) >= frames) {
+      // Everything shifts out of the clip: zeros of x's (possibly symbolic) shape.
+      const shapeOf = this.graph.op("Shape", [x.name]);
+      return this.node("ConstantOfShape", [shapeOf], [...x.shape]);
+    }
+    const inner = x.shape.slice(1).reduce((a, b) => a * b, 1);
+    const clips = this.reshapeRows(x, [frames, inner], [rows / frames, frames, inner]);
+    const keep = frames - Math.abs(offset);
+    const [start, end] = offset > 0 ? [offset, frames] : [0, keep];
+    const sliced = this.node("Slice", [clips.name, this.graph.int64([start]), this.graph.int64([end]), this.graph.int64([1])], [rows / frames, keep, inner]);
+    // pads = [begin per axis..., end per axis...]: zeros enter at the end (offset > 0) or the start.
+    const pads = offset > 0 ? [0, 0, 0, 0, offset, 0] : [0, -offset, 0, 0, 0, 0];
+    const padded = this.node("Pad", [sliced.name, this.graph.int64(pads)], [rows / frames, frames, inner]);
+    return this.reshapeRows(padded, x.shape.slice(1), [...x.shape]);
+  }
+
+  sliceChannels(x: OnnxValue, start: number, end: number): OnnxValue {
+    const shape = [...x.shape];
+    shape[1] = end - start;
+    return this.node("Slice", [x.name, this.graph.int64([start]), this.graph.int64([end]), this.graph.int64([1])], shape);
+  }
+
+  concatChannels(xs: OnnxValue[]): OnnxValue {
+    if (xs.length === 1) return xs[0];
+    const shape = [...xs[0].shape];
+    shape[1] = xs.reduce((a, x) => a + x.shape[1], 0);
+    return this.node("Concat", xs.map((x) => x.name), shape, { axis: onnxAttr.int(1) });
+  }
+
+  segmentMean(x: OnnxValue, segments: number): OnnxValue {
+    const [rows, k] = x.shape;
+    if (rows % segments !== 0) throw new Error(`segmentMean: ${rows} rows are not whole runs of ${segments}`);
+    const grouped = this.reshapeRows(x, [segments, k], [rows / segments, segments, k]);
+    const shape = [rows / segments, k];
+    // Opset 18 moved ReduceMean's axes from an attribute to an input.
+    if (this.opset >= 18) return this.node("ReduceMean", [grouped.name, this.graph.int64([1])], shape, { keepdims: onnxAttr.int(0) });
+    return this.node("ReduceMean", [grouped.name], shape, { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) });
+  }
+
+  // ---- finishing ---------------------------------------------------------------------------
+
+  /**
+   * Close the graph: fold BNs, drop unused initializers, rename the output value to `outputName`,
+   * and serialise. Call once.
+   */
+  finish(input: OnnxValue, output: OnnxValue, opts: { inputName: string; outputName: string; graphName: string; docString?: string }): Uint8Array {
+    if (this.finished) throw new Error("OnnxOps.finish called twice");
+    this.finished = true;
+    if (output.name === input.name) this.graph.addNode("Identity", [input.name], [opts.outputName]);
+    else this.renameValue(output.name, opts.outputName);
+    this.foldBatchNorms(new Set([opts.outputName]));
+    this.graph.pruneInitializers();
+    const batchDim = (rows: number, traceRows: number) => {
+      if (this.dynamicClips === null) return traceRows;
+      const perClip = rows / this.dynamicClips;
+      return perClip === 1 ? "N" : `N*${perClip}`;
+    };
+    return this.graph.toBytes({
+      opset: this.opset,
+      graphName: opts.graphName,
+      docString: opts.docString,
+      inputs: [{ name: input.name, dims: [batchDim(input.shape[0], input.shape[0]), ...input.shape.slice(1)] }],
+      outputs: [{ name: opts.outputName, dims: [batchDim(output.shape[0], output.shape[0]), ...output.shape.slice(1)] }],
+    });
+  }
+
+  private renameValue(from: string, to: string): void {
+    for (const n of this.graph.nodes) {
+      n.inputs = n.inputs.map((i) => (i === from ? to : i));
+      n.outputs = n.outputs.map((o) => (o === from ? to : o));
+    }
+    const conv = this.convByOutput.get(from);
+    if (conv) {
+      this.convByOutput.delete(from);
+      this.convByOutput.set(to, conv);
+    }
+  }
+
+  /** Fold each eval BN into its conv when the conv's output feeds only that BN. */
+  private foldBatchNorms(graphOutputs: Set<string>): void {
+    const readers = new Map<string, number>();
+    for (const n of this.graph.nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    for (const { conv, bnNode, bn } of this.foldCandidates) {
+      const convOut = conv.node.outputs[0];
+      if (readers.get(convOut) !== 1 || graphOutputs.has(convOut)) continue;
+      const { weight, bias } = foldedConv(conv.weight, conv.bias, bn);
+      const wDims = conv.kind === "conv" ? [...conv.weight.shape] : this.graph.initializers.get(conv.node.inputs[1])!.dims;
+      const bDims = conv.kind === "conv" ? [bias.length] : wDims;
+      const wName = this.graph.setInitializer(this.graph.fresh(`${conv.weight.name || "conv"}.bnfolded`), { dims: wDims, data: weight });
+      const bName = this.graph.setInitializer(this.graph.fresh(`${bn.bias.name || "bn"}.bnfolded`), { dims: bDims, data: bias });
+      if (conv.kind === "conv") {
+        conv.node.inputs = [conv.node.inputs[0], wName, bName];
+        conv.node.outputs = [...bnNode.outputs];
+        bnNode.dropped = true;
+      } else {
+        // Mul(x, w*s) then the BN node becomes Add(., b')
+        conv.node.inputs = [conv.node.inputs[0], wName];
+        Object.assign(bnNode, { opType: "Add", inputs: [convOut, bName], attrs: {} });
+      }
+    }
+  }
+}
+
+/** W' = W * s[o], b' = (b - mean) * s + beta with s = gamma / sqrt(var + eps), in float64. */
+export function foldedConv(weight: Param, bias: Param | null, bn: BatchNormParams): { weight: Float32Array; bias: Float32Array } {
+  const w = weight.f32;
+  const cout = weight.shape[0];
+  const per = w.length / cout;
+  const gamma = bn.weight.f32;
+  const beta = bn.bias.f32;
+  const mean = bn.runningMean.f32;
+  const variance = bn.runningVar.f32;
+  const b0 = bias?.f32;
+  const outW = new Float32Array(w.length);
+  const outB = new Float32Array(cout);
+  for (let o = 0; o < cout; o++) {
+    const s = gamma[o] / Math.sqrt(variance[o] + bn.eps);
+    for (let i = o * per; i < (o + 1) * per; i++) outW[i] = w[i] * s;
+    outB[o] = ((b0 ? b0[o] : 0) - mean[o]) * s + beta[o];
+  }
+  return { weight: outW, bias: outB };
+}
+
+function isPowerOfTwo(v: number): boolean {
+  return Number.isInteger(v) && v >= 1 && (v & (v - 1)) === 0;
+}
+
+/** PyTorch nearest (legacy) source indices: floor(dst * float32(in/out)) in float32, clamped. */
+export function nearestSourceIndices(inSize: number, outSize: number): number[] {
+  const scale = Math.fround(inSize / outSize);
+  return Array.from({ length: outSize }, (_, d) => Math.min(Math.floor(Math.fround(d * scale)), inSize - 1));
+}
+
+/**
+ * Rows of a gather over `clips` stacked clips, as one per-clip pattern: rows[n*out + j] must be
+ * n*in + pattern[j]. Throws when the gather mixes clips (not expressible for a symbolic batch).
+ */
+export function perClipPattern(rows: number[], inRows: number, clips: number): number[] {
+  const rowsIn = inRows / clips;
+  const rowsOut = rows.length / clips;
+  if (!Number.isInteger(rowsIn) || !Number.isInteger(rowsOut)) {
+    throw new Error(`gatherRows: ${inRows} -> ${rows.length} rows is not a per-clip gather over ${clips} clips`);
+  }
+  const pattern = rows.slice(0, rowsOut);
+  for (let n = 0; n < clips; n++) {
+    for (let j = 0; j < rowsOut; j++) {
+      const r = rows[n * rowsOut + j];
+      if (pattern[j] < 0 || pattern[j] >= rowsIn || r !== n * rowsIn + pattern[j]) {
+        throw new Error(`gatherRows: rows [${rows.join(",")}] do not repeat per clip; cannot export with a dynamic batch`);
+      }
+    }
+  }
+  return pattern;
+}

@@ -1,0 +1,128 @@
+/**
+ * Inference with onnxruntime-node: export the model to ONNX in memory, open one session (CPU
+ * execution provider, or CUDA where the user installed its binaries), run Float32Array batches.
+ * onnxruntime-node is loaded lazily so commands that never touch it pay nothing for its binding.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import type * as Ort from "onnxruntime-node";
+import { UserError, type VideoModel } from "@blvnet/core";
+import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
+
+export const ORT_BACKENDS = ["ort", "ort-cuda"] as const;
+export type OrtBackendName = (typeof ORT_BACKENDS)[number];
+
+export function isOrtBackend(name: string | null | undefined): name is OrtBackendName {
+  return (ORT_BACKENDS as readonly string[]).includes(name ?? "");
+}
+
+export interface OrtSessionOptions extends ExportOptions {
+  /** "ort" = CPU execution provider (default), "ort-cuda" = CUDA execution provider. */
+  backend?: OrtBackendName;
+  /** Intra-op threads (default: every core). */
+  threads?: number;
+  /** Graph optimisation level (default "all": BN/conv fusion, NCHWc layouts, ...). */
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+}
+
+export interface OrtOutput {
+  data: Float32Array;
+  shape: number[];
+}
+
+let ortModule: typeof Ort | null = null;
+
+async function loadOrt(): Promise<typeof Ort> {
+  if (!ortModule) {
+    const m = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
+    // CommonJS module: the namespace may only carry `default` depending on the loader.
+    ortModule = m.InferenceSession ? m : (m.default as typeof Ort);
+  }
+  return ortModule;
+}
+
+/**
+ * Whether onnxruntime-node has its CUDA execution provider: the binding must list it and the
+ * provider library (downloaded at install time, not bundled in the npm tarball) must be present.
+ */
+export async function ortCudaStatus(): Promise<{ available: boolean; reason?: string }> {
+  const ort = await loadOrt();
+  const listed = ort.listSupportedBackends().some((b) => b.name === "cuda");
+  if (!listed) return { available: false, reason: "this onnxruntime-node build has no CUDA execution provider" };
+  const require = createRequire(import.meta.url);
+  const binDir = join(dirname(require.resolve("onnxruntime-node")), "..", "bin", "napi-v6", process.platform, process.arch);
+  const lib = process.platform === "win32" ? "onnxruntime_providers_cuda.dll" : "libonnxruntime_providers_cuda.so";
+  if (!existsSync(join(binDir, lib))) {
+    return {
+      available: false,
+      reason: `the CUDA execution provider of onnxruntime-node is not installed (${lib} missing); install it with ` +
+        "`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9)",
+    };
+  }
+  return { available: true };
+}
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+/** One onnxruntime session over an exported model. */
+export class OrtEngine {
+  private constructor(
+    private readonly ort: typeof Ort,
+    private readonly session: Ort.InferenceSession,
+    /** The export's metadata (names, shapes, opset); its bytes are dropped once the session holds the model. */
+    readonly exported: Omit<OnnxExport, "bytes">,
+    readonly backend: OrtBackendName,
+    readonly threads: number,
+  ) {}
+
+  static async create(model: VideoModel, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+    return OrtEngine.fromExport(buildOnnx(model, opts), opts);
+  }
+
+  /** A session over ONNX bytes made by `buildOnnx` (or read back from a file with its metadata). */
+  static async fromExport(exported: OnnxExport, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+    const ort = await loadOrt();
+    const backend = opts.backend ?? "ort";
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
+    if (backend === "ort-cuda") {
+      const cuda = await ortCudaStatus();
+      if (!cuda.available) throw new UserError(`backend ort-cuda: ${cuda.reason}`);
+    }
+    const session = await ort.InferenceSession.create(exported.bytes, {
+      executionProviders: [backend === "ort-cuda" ? "cuda" : "cpu"],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
+    });
+    const { bytes: _bytes, ...meta } = exported;
+    return new OrtEngine(ort, session, meta, backend, threads);
+  }
+
+  /** Logits (or the model's output) for one batch in the model's input layout. */
+  async run(input: Float32Array, shape: number[]): Promise<OrtOutput> {
+    const want = this.exported.inputShape;
+    const ok = shape.length === want.length && shape.every((d, i) => want[i] === null || want[i] === d);
+    if (!ok) {
+      throw new Error(`ORT input shape [${shape}] does not match the exported [${want.map((d) => d ?? "N")}]` + (want[0] !== null ? " (export with a dynamic batch to vary dim 0)" : ""));
+    }
+    const feeds = { [this.exported.inputName]: new this.ort.Tensor("float32", input, shape) };
+    const result = await this.session.run(feeds);
+    const out = result[this.exported.outputName];
+    return { data: out.data as Float32Array, shape: out.dims.map(Number) };
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Export `model` (eval mode, current weights) and open an onnxruntime session over it. */
+export function createOrtSession(model: VideoModel, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+  return OrtEngine.create(model, opts);
+}

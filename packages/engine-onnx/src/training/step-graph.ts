@@ -1,0 +1,211 @@
+/**
+ * One whole SGD training step as ONE ONNX graph: forward (OnnxTrainOps), mean softmax
+ * cross-entropy, backward (the tape's rules), global gradient norm (+ optional clipping, as
+ * torch.nn.utils.clip_grad_norm_), and torch.optim.SGD's update (dampening 0):
+ *   d = g*clip + wd*p;  buf = momentum*buf + d;  p -= lr * (nesterov ? d + momentum*buf : buf).
+ * With zero-initialised buffers the first step gives buf = d, exactly torch's first-step clone.
+ * Weights, momentum buffers and BN running statistics are graph inputs and their new values graph
+ * outputs, fed back by the caller; the learning rate is an input (schedules stay in TypeScript).
+ * The same builder makes forward-only graphs (logits) with the weights as inputs, for evaluation.
+ */
+import type { Param } from "@blvnet/core";
+import type { Ops } from "@blvnet/core";
+import type { OnnxGraphIO } from "../onnx/graph.js";
+import { onnxAttr } from "../onnx/graph.js";
+import type { OnnxValue } from "../onnx/onnxops.js";
+import { TRAIN_OPSET } from "./emit.js";
+import { type DropoutMask, OnnxTrainOps, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
+
+/** What the builders need of a model: a forward producing logits [N, K] (VideoModel fits). */
+export interface ForwardModel {
+  forward(ops: Ops<OnnxValue>, x: OnnxValue): OnnxValue;
+}
+
+export interface SgdHyper {
+  /** torch.optim.SGD momentum (default 0: no buffers). */
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  /** Global L2 gradient-norm clip; 0/undefined = off. */
+  clipGradNorm?: number;
+  /** Lowering choices of the backward rules (A/B timing); defaults are the fastest measured. */
+  lowering?: TrainLowering;
+}
+
+/** A graph input fed from a Param's current value (flat, [numel]); `output` is the name of its next value (if updated). */
+export interface ParamSlot {
+  param: Param;
+  input: string;
+  output: string | null;
+}
+
+/** A momentum buffer of a trainable param. */
+export interface MomentumSlot {
+  param: Param;
+  input: string;
+  output: string;
+}
+
+export interface StepGraph {
+  bytes: Uint8Array;
+  inputName: string;
+  inputShape: number[];
+  /** One-hot labels [N, K] (float). Absent in forward-only graphs. */
+  labelsName: string;
+  lrName: string;
+  lossName: string;
+  logitsName: string;
+  logitsShape: number[];
+  gradNormName: string;
+  /** Every Param the graph reads, in the model's state_dict order. */
+  params: ParamSlot[];
+  momentum: MomentumSlot[];
+  runningStats: RunningStatsUpdate[];
+  dropoutMasks: DropoutMask[];
+}
+
+export const STEP_IO = {
+  input: "input",
+  labels: "labels_onehot",
+  lr: "lr",
+  loss: "loss",
+  logits: "logits",
+  gradNorm: "grad_norm",
+} as const;
+
+const nextName = (name: string) => `${name}.next`;
+const momentumName = (name: string) => `momentum_buffer.${name}`;
+
+/** Params in state_dict order when the model is a Module, else first-use order. */
+function orderedParams(model: ForwardModel, used: Map<Param, string>): [Param, string][] {
+  const named = (model as { namedTensors?: () => [string, Param][] }).namedTensors?.();
+  if (!named) return [...used];
+  const out: [Param, string][] = [];
+  for (const [, p] of named) if (used.has(p)) out.push([p, used.get(p)!]);
+  return out;
+}
+
+/**
+ * Trace `model` (with its current train/eval flags) on an input of `inputShape` and build the
+ * training-step graph.
+ */
+export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper: SgdHyper = {}): StepGraph {
+  const ops = new OnnxTrainOps(hyper.lowering);
+  const e = ops.e;
+  const x = ops.input(STEP_IO.input, inputShape);
+  const logits = model.forward(ops, x);
+  if (logits.shape.length !== 2) throw new Error(`training graph: the model must return logits [N, K], got [${logits.shape}]`);
+  const [n, k] = logits.shape;
+  e.g.addNode("Identity", [logits.name], [STEP_IO.logits]);
+
+  // Mean softmax cross-entropy and its gradient (softmax - onehot) / N.
+  const logp = e.op("LogSoftmax", [logits.name], { axis: onnxAttr.int(1) });
+  const picked = e.reduceSum(e.mul(logp, STEP_IO.labels), [0, 1], false);
+  e.g.addNode("Mul", [picked, e.scalar(-1 / n)], [STEP_IO.loss]);
+  const dLogits = e.scale(e.sub(e.op("Exp", [logp]), STEP_IO.labels), 1 / n);
+  const { params: grads } = ops.tape.backward(e, logits.name, dLogits);
+
+  const slots = orderedParams(model, ops.paramInputs);
+  const trainable = slots.filter(([p]) => grads.has(p));
+  if (trainable.length === 0) throw new Error("training graph: no trainable parameter reaches the loss");
+
+  // The norm and the update run on flat views (see OnnxTrainOps: fast elementwise paths); Reshape is an alias.
+  const flatGrads = new Map(trainable.map(([p]) => [p, p.shape.length === 1 ? grads.get(p)! : e.reshape(grads.get(p)!, [p.numel])]));
+  // Global gradient norm over every gradient, then the clip coefficient.
+  const sumSquares = new Map(trainable.map(([p]) => [p, e.reduceSumSquare(flatGrads.get(p)!, null, false)]));
+  e.g.addNode("Sqrt", [e.sum([...sumSquares.values()])], [STEP_IO.gradNorm]);
+  const clip = hyper.clipGradNorm ?? 0;
+  const coef = clip > 0 ? e.op("Min", [e.op("Div", [e.scalar(clip), e.add(STEP_IO.gradNorm, e.scalar(1e-6))]), e.scalar(1)]) : null;
+
+  const momentum = hyper.momentum ?? 0;
+  const wd = hyper.weightDecay ?? 0;
+  const updated = new Map<Param, string>();
+  const momentumSlots: MomentumSlot[] = [];
+  for (const [p, name] of trainable) {
+    let d = flatGrads.get(p)!;
+    // Without clipping, `lr + 0 * |g|^2` (== lr bit for bit while finite; a non-finite step is
+    // discarded anyway) makes each update read its own norm term: onnxruntime orders execution by a
+    // DFS from the graph outputs, so each parameter's norm term and update then run as soon as its
+    // gradient is complete (still in cache, buffer freed early) instead of all after the backward.
+    const lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(sumSquares.get(p)!, 0));
+    if (coef) d = e.mul(d, coef);
+    if (wd !== 0) d = e.add(d, e.scale(name, wd));
+    let step = d;
+    if (momentum !== 0) {
+      const slot = { param: p, input: momentumName(name), output: nextName(momentumName(name)) };
+      e.g.addNode("Add", [e.scale(slot.input, momentum), d], [slot.output]);
+      momentumSlots.push(slot);
+      step = hyper.nesterov ? e.add(d, e.scale(slot.output, momentum)) : slot.output;
+    }
+    e.g.addNode("Sub", [name, e.mul(step, lr)], [nextName(name)]);
+    updated.set(p, nextName(name));
+  }
+  const statsOut = new Map<Param, string>();
+  for (const r of ops.runningStats) {
+    statsOut.set(r.bn.runningMean, r.meanOut);
+    statsOut.set(r.bn.runningVar, r.varOut);
+  }
+  const params: ParamSlot[] = slots.map(([param, input]) => {
+    const out = updated.get(param) ?? (statsOut.has(param) ? nextName(input) : null);
+    if (statsOut.has(param)) e.g.addNode("Identity", [statsOut.get(param)!], [out!]); // running stats are 1-D
+    return { param, input, output: out };
+  });
+
+  const inputs: OnnxGraphIO[] = [
+    { name: STEP_IO.input, dims: inputShape },
+    { name: STEP_IO.labels, dims: [n, k] },
+    { name: STEP_IO.lr, dims: [] },
+    ...params.map((s) => ({ name: s.input, dims: [s.param.numel] })),
+    ...momentumSlots.map((s) => ({ name: s.input, dims: [s.param.numel] })),
+    ...ops.dropoutMasks.map((m) => ({ name: m.name, dims: m.shape })),
+  ];
+  const outputs: OnnxGraphIO[] = [
+    { name: STEP_IO.loss, dims: [] },
+    { name: STEP_IO.logits, dims: [n, k] },
+    { name: STEP_IO.gradNorm, dims: [] },
+    ...params.filter((s) => s.output).map((s) => ({ name: s.output!, dims: [s.param.numel] })),
+    ...momentumSlots.map((s) => ({ name: s.output, dims: [s.param.numel] })),
+  ];
+  const bytes = e.g.toBytes({ opset: TRAIN_OPSET, graphName: "sgd_step", inputs, outputs, docString: "one SGD training step (forward, backward, update)" });
+  return {
+    bytes,
+    inputName: STEP_IO.input,
+    inputShape: [...inputShape],
+    labelsName: STEP_IO.labels,
+    lrName: STEP_IO.lr,
+    lossName: STEP_IO.loss,
+    logitsName: STEP_IO.logits,
+    logitsShape: [n, k],
+    gradNormName: STEP_IO.gradNorm,
+    params,
+    momentum: momentumSlots,
+    runningStats: ops.runningStats,
+    dropoutMasks: ops.dropoutMasks,
+  };
+}
+
+export interface ForwardGraph {
+  bytes: Uint8Array;
+  inputName: string;
+  inputShape: number[];
+  logitsName: string;
+  logitsShape: number[];
+  params: ParamSlot[];
+}
+
+/** Forward-only graph (logits) with the params as inputs, traced with the model's current flags (call model.eval() first). */
+export function buildForwardGraph(model: ForwardModel, inputShape: number[]): ForwardGraph {
+  const ops = new OnnxTrainOps();
+  const x = ops.input(STEP_IO.input, inputShape);
+  const logits = model.forward(ops, x);
+  if (ops.dropoutMasks.length || ops.runningStats.length) throw new Error("forward graph: trace the model in eval mode");
+  ops.e.g.addNode("Identity", [logits.name], [STEP_IO.logits]);
+  const params = orderedParams(model, ops.paramInputs).map(([param, input]) => ({ param, input, output: null }));
+  const bytes = ops.e.g.toBytes({
+    opset: TRAIN_OPSET,
+    graphName: "forward",
+    inputs: [{ name: STEP_IO.input, dims: inputShape }, ...params.map((s) => ({ name: s.input, dims: [s.param.numel] }))],
+    outputs: [{ name: STEP_IO.logits, dims: [...logits.shape] }],
+  });
+  return { bytes, inputName: STEP_IO.input, inputShape: [...inputShape], logitsName: STEP_IO.logits, logitsShape: [...logits.shape], params };
+}

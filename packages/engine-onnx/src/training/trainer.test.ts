@@ -1,0 +1,190 @@
+/**
+ * The compiled SGD step (OrtTrainer) against the tfjs training step (core `trainStep`, cpu
+ * backend) on a small model that uses every op: two steps from identical weights and inputs,
+ * train-mode and eval-mode BN, dropout with the same masks, momentum and weight decay.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { inputShape, VideoModel, type InputSpec } from "@blvnet/core";
+import { assignNames, BatchNorm, Conv2d, Linear, type Param } from "@blvnet/core";
+import type { Ops } from "@blvnet/core";
+import { fillDeterministic, refgenInput } from "@blvnet/core";
+import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
+import { OrtTrainer } from "./trainer.js";
+
+const FRAMES = 4;
+
+/** Every 2-D op of Ops on a few channels, bLVNet-style big/little rows and a TSM shift. */
+class Tiny extends VideoModel {
+  readonly family = "tiny";
+  readonly id = "tiny";
+  readonly numClasses = 5;
+  readonly options = {};
+  readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: FRAMES, size: 12, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
+  conv1 = this.child("conv1", new Conv2d(3, 8, 3, { stride: 2, padding: 1 }));
+  bn1 = this.child("bn1", new BatchNorm(8));
+  tam = this.child("tam", new Conv2d(8, 8, 1, { groups: 8 }));
+  dw = this.child("dw", new Conv2d(8, 8, 3, { padding: 1, groups: 8 }));
+  bnDw = this.child("bn_dw", new BatchNorm(8));
+  conv2 = this.child("conv2", new Conv2d(8, 8, 1, { bias: true }));
+  bn2 = this.child("bn2", new BatchNorm(8));
+  fc = this.child("fc", new Linear(8, this.numClasses));
+
+  constructor(readonly dropout: number) {
+    super();
+  }
+
+  forward<T>(ops: Ops<T>, x: T): T {
+    x = ops.clipsToFrames(x, FRAMES);
+    x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))); // 6x6
+    x = ops.relu(ops.add(this.tam.forward(ops, ops.timeShift(x, FRAMES, 1)), ops.timeShift(x, FRAMES, -1)));
+    const rows = ops.shape(x)[0];
+    const big = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1));
+    const little = this.bnDw.forward(ops, this.dw.forward(ops, ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k))));
+    const small = ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1 });
+    let y = ops.add(ops.resizeNearest(small, 6, 6), little);
+    y = ops.gatherRows(y, Array.from({ length: rows }, (_, r) => r >> 1));
+    const c = ops.shape(y)[1];
+    y = ops.concatChannels([ops.timeShift(ops.sliceChannels(y, 0, 2), FRAMES, 1), ops.timeShift(ops.sliceChannels(y, 2, 4), FRAMES, -1), ops.sliceChannels(y, 4, c)]);
+    const z = this.conv2.forward(ops, y);
+    y = ops.relu(ops.add(this.bn2.forward(ops, z), z));
+    y = ops.maxPool2d(y, { kernel: 3, stride: 2, padding: 1 });
+    y = ops.dropout(ops.globalAvgPool(y), this.dropout, this.training);
+    return ops.segmentMean(this.fc.forward(ops, y), FRAMES);
+  }
+}
+
+function tiny(dropout: number): Tiny {
+  const m = new Tiny(dropout);
+  assignNames(m);
+  fillDeterministic(m);
+  return m;
+}
+
+function snapshot(m: VideoModel): Map<string, Float32Array> {
+  return new Map(m.namedTensors().filter(([, p]) => p.dtype === "float32").map(([n, p]) => [n, p.f32.slice()]));
+}
+
+function maxRelErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 1e-30;
+  for (let i = 0; i < b.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+const SGD = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 };
+const CLIPS = 2;
+
+/** Two tfjs steps; returns the states after each step and the losses. */
+function tfjsSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[]) {
+  const shape = inputShape(model.inputSpec, CLIPS);
+  const base = new TfOps({ trainable: true });
+  const losses: number[] = [];
+  const states: Map<string, Float32Array>[] = [];
+  inputs.forEach((input, s) => {
+    const ops = new TfOps({ store: base.store, seed: seeds[s] });
+    const x = ops.input(input, shape);
+    losses.push(trainStep(model, ops, x, labels[s], SGD));
+    x.dispose();
+    base.store.syncToParams();
+    states.push(snapshot(model));
+  });
+  sgdOf(base.store).dispose();
+  base.store.dispose();
+  return { losses, states };
+}
+
+async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[]) {
+  const shape = inputShape(model.inputSpec, CLIPS);
+  const trainer = await OrtTrainer.create(model, { ...SGD, threads: 1, inputShape: shape });
+  const losses: number[] = [];
+  const states: Map<string, Float32Array>[] = [];
+  try {
+    for (let s = 0; s < inputs.length; s++) {
+      const r = await trainer.step(inputs[s], labels[s], SGD.lr, { dropoutSeed: seeds[s] });
+      expect(r.applied).toBe(true);
+      losses.push(r.loss);
+      trainer.syncToParams();
+      states.push(snapshot(model));
+    }
+    return { losses, states, momentum: trainer.momentumBuffers() };
+  } finally {
+    await trainer.release();
+  }
+}
+
+async function compareTwoSteps(training: boolean, dropout: number) {
+  const shape = inputShape(tiny(0).inputSpec, CLIPS);
+  const inputs = [refgenInput(shape), refgenInput(shape).map((v) => -0.5 * v)];
+  const labels = [
+    [1, 3],
+    [4, 0],
+  ];
+  const seeds = [7, 8];
+  const a = tiny(dropout).train(training);
+  const b = tiny(dropout).train(training);
+  const start = snapshot(a);
+  const ref = tfjsSteps(a, inputs, labels, seeds);
+  const got = await ortSteps(b, inputs, labels, seeds);
+  for (let s = 0; s < 2; s++) {
+    expect(Math.abs(got.losses[s] - ref.losses[s])).toBeLessThan(1e-5 * Math.max(1, ref.losses[s]));
+    for (const [name, want] of ref.states[s]) {
+      const have = got.states[s].get(name)!;
+      // the updated tensor, and the update itself (a much stricter view of the gradient)
+      expect(maxRelErr(have, want), `${name} after step ${s + 1}`).toBeLessThan(1e-5);
+      const w0 = s === 0 ? start.get(name)! : ref.states[0].get(name)!;
+      const w0o = s === 0 ? start.get(name)! : got.states[0].get(name)!;
+      const moved = want.some((v, i) => v !== w0[i]);
+      if (moved) expect(maxRelErr(have.map((v, i) => v - w0o[i]), want.map((v, i) => v - w0[i])), `update of ${name} in step ${s + 1}`).toBeLessThan(2e-4);
+    }
+  }
+  return { a, b, got };
+}
+
+describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () => {
+  beforeAll(async () => {
+    await initBackend("cpu");
+  });
+
+  it("train-mode BN with dropout: weights, running stats and counters after two steps", async () => {
+    const { a, b } = await compareTwoSteps(true, 0.5);
+    expect((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe(2n);
+    expect((a.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]);
+  });
+
+  it("eval-mode BN (running statistics as inputs, not updated)", async () => {
+    const { b } = await compareTwoSteps(false, 0);
+    expect((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe(0n);
+  });
+
+  it("momentum buffers exist for every trained param and a non-finite step changes nothing", async () => {
+    const m = tiny(0).train();
+    const shape = inputShape(m.inputSpec, CLIPS);
+    const trainer = await OrtTrainer.create(m, { ...SGD, threads: 1, inputShape: shape });
+    try {
+      await trainer.step(refgenInput(shape), [0, 1]);
+      const trained = m.parameters();
+      expect([...trainer.momentumBuffers().keys()].sort((x: Param, y: Param) => x.name.localeCompare(y.name))).toEqual([...trained].sort((x, y) => x.name.localeCompare(y.name)));
+      const before = trainer.stateDict();
+      const copies = new Map([...before].map(([k, t]) => [k, t.data.slice()]));
+      const bad = refgenInput(shape);
+      bad[0] = NaN;
+      const r = await trainer.step(bad, [0, 1]);
+      expect(r.applied).toBe(false);
+      expect(trainer.stepCount).toBe(1);
+      for (const [k, t] of trainer.stateDict()) expect(Array.from(t.data), k).toEqual(Array.from(copies.get(k)!));
+      // eval logits through the forward graph equal the tfjs eval forward of the synced weights
+      m.eval();
+      const logits = await trainer.logits(refgenInput(shape), shape);
+      const ops = new TfOps();
+      const ref = tf.tidy(() => ops.readSync(m.forward(ops, ops.input(refgenInput(shape), shape))));
+      ops.store.dispose();
+      expect(maxRelErr(logits, ref.data)).toBeLessThan(1e-5);
+    } finally {
+      await trainer.release();
+    }
+  });
+});

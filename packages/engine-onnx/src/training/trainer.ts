@@ -1,0 +1,302 @@
+/**
+ * Training with onnxruntime-node: the whole SGD step is one compiled ONNX graph (step-graph.ts).
+ * Weights, momentum buffers and BN running statistics live as (flat) onnxruntime tensors owned here and
+ * are fed back every step without copies: each state tensor has a spare of the same shape that the
+ * run writes the next value into (pre-allocated outputs), and the two swap after a finite step. A
+ * step whose loss or gradient norm is not finite swaps nothing, so the state stays as it was.
+ * `syncToParams` copies the current values back into the model's Params (PyTorch layout) for
+ * checkpoints and other interpreters.
+ */
+import type * as Ort from "onnxruntime-node";
+import { availableParallelism } from "node:os";
+import { readdirSync, statSync } from "node:fs";
+import { dirname, basename, join, resolve } from "node:path";
+import type { Module, Param } from "@blvnet/core";
+import type { TensorMap } from "@blvnet/core";
+import { stateDict } from "@blvnet/core";
+import { MaskGenerator } from "./dropout.js";
+import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type SgdHyper, type StepGraph } from "./step-graph.js";
+
+export type TrainableForwardModel = ForwardModel & Module;
+
+/** Per-step options of `OrtTrainer.step`. */
+export interface StepOptions {
+  /** Batch shape in the model's layout (default: the `inputShape` the trainer was created with). */
+  shape?: number[];
+  /** Seed of this step's dropout masks (default: opts.seed + steps done). */
+  dropoutSeed?: number;
+}
+
+export interface OrtTrainerOptions extends SgdHyper {
+  /** Learning rate used when `step` is called without one. */
+  lr?: number;
+  /** Seed of the dropout masks (step s draws from seed + s unless `step` is given a seed). */
+  seed?: number;
+  /** Intra-op threads (default: every core). */
+  threads?: number;
+  graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** Write onnxruntime's profile of the step session (JSON) with this path prefix. */
+  profilePrefix?: string;
+}
+
+export interface OrtStepResult {
+  loss: number;
+  /** Rows whose arg-max logit is the label. */
+  correct: number;
+  /** Global L2 norm of the gradients (before clipping). */
+  gradNorm: number;
+  /** False when the loss or gradient norm was not finite: nothing was updated. */
+  applied: boolean;
+}
+
+let ortModule: typeof Ort | null = null;
+
+export async function loadOrt(): Promise<typeof Ort> {
+  if (!ortModule) {
+    const m = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
+    ortModule = m.InferenceSession ? m : (m.default as typeof Ort);
+  }
+  return ortModule;
+}
+
+/** A value fed to the graph and (optionally) rewritten by it: current tensor plus a spare for the next value. */
+interface StateTensor {
+  cur: Ort.Tensor;
+  spare: Ort.Tensor | null;
+  /** Changed since the last syncToParams. */
+  dirty: boolean;
+}
+
+interface CompiledStep {
+  graph: StepGraph;
+  session: Ort.InferenceSession;
+  labels: Float32Array;
+}
+
+interface CompiledForward {
+  graph: ForwardGraph;
+  session: Ort.InferenceSession;
+}
+
+const shapeKey = (shape: number[]) => shape.join("x");
+
+export class OrtTrainer {
+  private readonly values = new Map<Param, StateTensor>();
+  private readonly momenta = new Map<Param, StateTensor>();
+  private readonly stepGraphs = new Map<string, CompiledStep>();
+  private readonly forwardGraphs = new Map<string, CompiledForward>();
+  private steps = 0;
+
+  private constructor(
+    private readonly ort: typeof Ort,
+    readonly model: TrainableForwardModel,
+    readonly opts: OrtTrainerOptions & { inputShape?: number[] },
+  ) {}
+
+  /** A trainer for `model`; the step graph is compiled for `inputShape` now (others on first use). */
+  static async create(model: TrainableForwardModel, opts: OrtTrainerOptions & { inputShape?: number[] } = {}): Promise<OrtTrainer> {
+    const t = new OrtTrainer(await loadOrt(), model, opts);
+    if (opts.inputShape) await t.compileStep(opts.inputShape);
+    return t;
+  }
+
+  /** Optimizer steps applied so far (the dropout stream position). */
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  set stepCount(n: number) {
+    this.steps = n;
+  }
+
+  private sessionOptions(profile: boolean): Ort.InferenceSession.SessionOptions {
+    const threads = this.opts.threads ?? availableParallelism();
+    return {
+      executionProviders: ["cpu"],
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
+    };
+  }
+
+  /** Build and load the step graph for a batch shape (traced with the model's current train/eval flags). */
+  async compileStep(inputShape: number[]): Promise<StepGraph> {
+    const key = shapeKey(inputShape);
+    const known = this.stepGraphs.get(key);
+    if (known) return known.graph;
+    const graph = buildStepGraph(this.model, inputShape, this.opts);
+    const session = await this.ort.InferenceSession.create(graph.bytes, this.sessionOptions(true));
+    this.stepGraphs.set(key, { graph, session, labels: new Float32Array(graph.logitsShape[0] * graph.logitsShape[1]) });
+    return graph;
+  }
+
+  private tensor(data: Float32Array, shape: number[]): Ort.Tensor {
+    return new this.ort.Tensor("float32", data, shape);
+  }
+
+  /** The state tensor of a Param, created from its current value on first use. */
+  private valueOf(p: Param, updated: boolean): StateTensor {
+    let s = this.values.get(p);
+    if (!s) {
+      s = { cur: this.tensor(p.f32.slice(), [p.numel]), spare: null, dirty: false };
+      this.values.set(p, s);
+    }
+    if (updated && !s.spare) s.spare = this.tensor(new Float32Array(p.numel), [p.numel]);
+    return s;
+  }
+
+  private momentumOf(p: Param): StateTensor {
+    let s = this.momenta.get(p);
+    if (!s) {
+      // For momenta `dirty` means "holds a real buffer" (written by a step or restored).
+      s = { cur: this.tensor(new Float32Array(p.numel), [p.numel]), spare: this.tensor(new Float32Array(p.numel), [p.numel]), dirty: false };
+      this.momenta.set(p, s);
+    }
+    return s;
+  }
+
+  /** One SGD step on a batch (input in the model's layout, one label per clip) at learning rate `lr`. */
+  async step(input: Float32Array, labels: ArrayLike<number>, lr = this.opts.lr, stepOpts: StepOptions = {}): Promise<OrtStepResult> {
+    if (lr === undefined) throw new Error("OrtTrainer.step: no learning rate (pass one or set opts.lr)");
+    const inputShape = stepOpts.shape ?? this.opts.inputShape;
+    if (!inputShape) throw new Error("OrtTrainer.step: no batch shape (pass { shape } or create the trainer with inputShape)");
+    await this.compileStep(inputShape);
+    const c = this.stepGraphs.get(shapeKey(inputShape))!;
+    const g = c.graph;
+    const [n, k] = g.logitsShape;
+    if (labels.length !== n) throw new Error(`OrtTrainer.step: ${labels.length} labels for ${n} logit rows`);
+    c.labels.fill(0);
+    for (let i = 0; i < n; i++) {
+      const l = labels[i];
+      if (!Number.isInteger(l) || l < 0 || l >= k) throw new Error(`OrtTrainer.step: label ${l} outside [0, ${k})`);
+      c.labels[i * k + l] = 1;
+    }
+    const feeds: Record<string, Ort.Tensor> = {
+      [g.inputName]: this.tensor(input, inputShape),
+      [g.labelsName]: this.tensor(c.labels, [n, k]),
+      [g.lrName]: this.tensor(Float32Array.of(lr), []),
+    };
+    const fetches: Record<string, Ort.Tensor | null> = { [g.lossName]: null, [g.logitsName]: null, [g.gradNormName]: null };
+    const swaps: StateTensor[] = [];
+    for (const slot of g.params) {
+      const s = this.valueOf(slot.param, slot.output !== null);
+      feeds[slot.input] = s.cur;
+      if (slot.output) {
+        fetches[slot.output] = s.spare;
+        swaps.push(s);
+      }
+    }
+    for (const slot of g.momentum) {
+      const s = this.momentumOf(slot.param);
+      feeds[slot.input] = s.cur;
+      fetches[slot.output] = s.spare;
+      swaps.push(s);
+    }
+    const masks = new MaskGenerator(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
+    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(masks.mask(m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
+
+    const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
+    const loss = (out[g.lossName].data as Float32Array)[0];
+    const gradNorm = (out[g.gradNormName].data as Float32Array)[0];
+    const logits = out[g.logitsName].data as Float32Array;
+    let correct = 0;
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+      if (best === labels[i]) correct++;
+    }
+    const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    if (applied) {
+      for (const s of swaps) {
+        [s.cur, s.spare] = [s.spare!, s.cur];
+        s.dirty = true;
+      }
+      for (const r of g.runningStats) (r.bn.numBatchesTracked.data as BigInt64Array)[0] += 1n;
+      this.steps++;
+    }
+    return { loss, correct, gradNorm, applied };
+  }
+
+  /** Logits of a batch with the current weights, traced with the model's current flags (use model.eval() for evaluation). */
+  async logits(input: Float32Array, inputShape: number[]): Promise<Float32Array> {
+    const key = shapeKey(inputShape);
+    let c = this.forwardGraphs.get(key);
+    if (!c) {
+      const graph = buildForwardGraph(this.model, inputShape);
+      c = { graph, session: await this.ort.InferenceSession.create(graph.bytes, this.sessionOptions(false)) };
+      this.forwardGraphs.set(key, c);
+    }
+    const feeds: Record<string, Ort.Tensor> = { [c.graph.inputName]: this.tensor(input, inputShape) };
+    for (const slot of c.graph.params) feeds[slot.input] = this.valueOf(slot.param, false).cur;
+    const out = await c.session.run(feeds);
+    return out[c.graph.logitsName].data as Float32Array;
+  }
+
+  /** Copy updated weights and running statistics back into the model's Params (PyTorch layout). */
+  syncToParams(): void {
+    for (const [p, s] of this.values) {
+      if (!s.dirty) continue;
+      p.set((s.cur.data as Float32Array).slice());
+      s.dirty = false;
+    }
+  }
+
+  /** The model's state_dict after syncing. */
+  stateDict(): TensorMap {
+    this.syncToParams();
+    return stateDict(this.model);
+  }
+
+  /** Momentum buffers of the params updated so far (copies, PyTorch layout). */
+  momentumBuffers(): Map<Param, Float32Array> {
+    const out = new Map<Param, Float32Array>();
+    for (const [p, s] of this.momenta) if (s.dirty) out.set(p, (s.cur.data as Float32Array).slice());
+    return out;
+  }
+
+  /** Restore momentum buffers (e.g. from a checkpoint); params not listed start from zero. */
+  setMomentumBuffers(buffers: Map<Param, Float32Array>): void {
+    this.momenta.clear();
+    for (const [p, data] of buffers) {
+      if (data.length !== p.numel) throw new Error(`${p.name}: momentum buffer has ${data.length} values, expected ${p.numel}`);
+      const s = this.momentumOf(p);
+      (s.cur.data as Float32Array).set(data);
+      s.dirty = true;
+    }
+  }
+
+  /** Forget the device copies of the Params: the next run re-reads them (after the Params were loaded). */
+  reloadParams(): void {
+    this.values.clear();
+  }
+
+  /** Stop profiling and return the profile file (onnxruntime writes it in the working directory or at the prefix path). */
+  endProfiling(): string | null {
+    if (!this.opts.profilePrefix) return null;
+    for (const c of this.stepGraphs.values()) c.session.endProfiling();
+    const prefix = resolve(this.opts.profilePrefix);
+    const candidates = [dirname(prefix), process.cwd()].flatMap((dir) => {
+      try {
+        return readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith(".json")).map((f) => join(dir, f));
+      } catch {
+        return [];
+      }
+    });
+    candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    return candidates[0] ?? null;
+  }
+
+  async release(): Promise<void> {
+    for (const c of this.stepGraphs.values()) await c.session.release();
+    for (const c of this.forwardGraphs.values()) await c.session.release();
+    this.stepGraphs.clear();
+    this.forwardGraphs.clear();
+  }
+}
+
+/** `OrtTrainer.create` under the name the issue gives it. */
+export function createOrtTrainer(model: TrainableForwardModel, opts: OrtTrainerOptions & { inputShape?: number[] } = {}): Promise<OrtTrainer> {
+  return OrtTrainer.create(model, opts);
+}

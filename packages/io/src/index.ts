@@ -1,0 +1,5 @@
+// @blvnet/io: weights on disk (safetensors, PyTorch .pth zip and legacy), state_dict loading, atomic writes.
+export * from "./fsutil.js";
+export * from "./safetensors.js";
+export * from "./statedict.js";
+export * from "./checkpoint/index.js";

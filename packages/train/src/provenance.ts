@@ -1,0 +1,83 @@
+/**
+ * Provenance columns carried by every result row: what produced the number, where and when.
+ */
+import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { availableParallelism, cpus } from "node:os";
+import { VERSION } from "./version.js";
+
+export interface Provenance {
+  git_commit: string;
+  blvnet_version: string;
+  node_version: string;
+  tfjs_version: string;
+  ort_version: string;
+  backend: string;
+  device: string;
+  threads: number;
+  seed: number | "";
+  date: string;
+  command: string;
+}
+
+export const PROVENANCE_COLUMNS: (keyof Provenance)[] = [
+  "git_commit",
+  "blvnet_version",
+  "node_version",
+  "tfjs_version",
+  "ort_version",
+  "backend",
+  "device",
+  "threads",
+  "seed",
+  "date",
+  "command",
+];
+
+let commit: string | undefined;
+
+/** HEAD commit of the checkout (with "-dirty" if the tree has changes), or "unknown". */
+export function gitCommit(): string {
+  if (commit !== undefined) return commit;
+  try {
+    const cwd = new URL("../../..", import.meta.url).pathname;
+    const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    commit = dirty ? `${head}-dirty` : head;
+  } catch {
+    commit = "unknown";
+  }
+  return commit;
+}
+
+/** A dependency's version from its package.json, without loading the package itself. */
+function packageVersion(name: string): string {
+  try {
+    return createRequire(import.meta.url)(`${name}/package.json`).version;
+  } catch {
+    return "";
+  }
+}
+
+let versions: { tfjs: string; ort: string } | undefined;
+
+export function deviceName(): string {
+  return `${cpus()[0]?.model?.trim() ?? "unknown CPU"} x${availableParallelism()}`;
+}
+
+export function provenance(fields: { backend: string; threads?: number; seed?: number; device?: string }): Provenance {
+  versions ??= { tfjs: packageVersion("@tensorflow/tfjs-core"), ort: packageVersion("onnxruntime-node") };
+  return {
+    git_commit: gitCommit(),
+    blvnet_version: VERSION,
+    node_version: process.version,
+    tfjs_version: versions.tfjs,
+    ort_version: versions.ort,
+    backend: fields.backend,
+    device: fields.device ?? deviceName(),
+    threads: fields.threads ?? availableParallelism(),
+    seed: fields.seed ?? "",
+    date: new Date().toISOString(),
+    command: ["blvnet", ...process.argv.slice(2)].join(" "),
+  };
+}
