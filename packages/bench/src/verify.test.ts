@@ -53,6 +53,39 @@ describe("verify against the official goldens", () => {
   });
 });
 
+describe("golden files are checked for internal consistency", () => {
+  const dir = mkdtempSync(join(tmpdir(), "golden-"));
+  const write = (name: string, g: unknown) => {
+    const path = join(dir, `${name}.json`);
+    writeFileSync(path, JSON.stringify(g));
+    return path;
+  };
+  const base = () => JSON.parse(JSON.stringify(loadGolden(golden("small-tsm-r50-8f-64-2clips"))));
+
+  it("refuses an output shape that disagrees with its values", () => {
+    const g = base();
+    g.output.shape = [2, 11];
+    expect(() => loadGolden(write("shape", g))).toThrow(/output.values holds 20 numbers, its shape \[2,11\] needs 22/);
+  });
+
+  it("refuses stored data of the wrong size and stats that disagree with the shape", () => {
+    const tam = JSON.parse(JSON.stringify(loadGolden(golden("tam-c64-t8-bf3"))));
+    tam.output.shape = [16, 64, 14, 13];
+    expect(() => loadGolden(write("tam", tam))).toThrow(/output.stats.numel disagrees with its shape/);
+    tam.output.shape = [16, 64, 14, 14];
+    tam.output.data_f32_b64 = tam.output.data_f32_b64.slice(0, 400);
+    expect(() => loadGolden(write("tam2", tam))).toThrow(/output.data_f32_b64 holds 300 bytes, its shape \[16,64,14,14\] needs 802816/);
+  });
+
+  it("refuses a config that does not build a model of the golden's input shape", async () => {
+    const g = base();
+    g.config.resolution = 32;
+    const [r] = await verifyFiles([write("config", g)]);
+    expect(r.passed).toBe(false);
+    expect(r.error).toMatch(/takes input \[2,24,32,32\], but the golden input is \[2,24,64,64\]; is the config complete\?/);
+  });
+});
+
 describe("stage comparison", () => {
   // rows 2k and 2k+1 equal; the golden stores rows 0, 2 only (data_rows step 2)
   const ours = Float32Array.from([1, 2, 1, 2, 3, -4, 3, -4]);

@@ -8,7 +8,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { createModel, fillDeterministic, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
+import { createModel, fillDeterministic, inputShape, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
 import { initBackend, TfOps } from "@blvnet/engine-tfjs";
 import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
 import "@blvnet/models";
@@ -67,6 +67,23 @@ export function resolveGoldenModel(g: Golden): { name: string; options: ModelOpt
 }
 
 const shapeStr = (s: number[]) => `[${s.join(",")}]`;
+
+/**
+ * The model built from the golden's config must take the golden's input and give its output shape:
+ * an incomplete config (a missing key falling back to a default) shows up here, before any numbers.
+ */
+export function checkGoldenShapes(g: Golden, model: VideoModel): void {
+  const n = g.input.shape[0]!;
+  const clips = model.inputSpec.layout === "(NT)CHW" ? n / model.inputSpec.frames : n;
+  const want = inputShape(model.inputSpec, clips);
+  if (!Number.isInteger(clips) || shapeStr(want) !== shapeStr(g.input.shape)) {
+    throw new UserError(`${g.name}: its config builds ${model.id}, which takes input ${shapeStr(want)}, but the golden input is ${shapeStr(g.input.shape)}; is the config complete?`);
+  }
+  const out = model.inputSpec.layout === "(NT)CHW" ? want : [clips, model.numClasses];
+  if (shapeStr(out) !== shapeStr(g.output.shape)) {
+    throw new UserError(`${g.name}: ${model.id} gives output ${shapeStr(out)}, but the golden output is ${shapeStr(g.output.shape)}; is the config complete?`);
+  }
+}
 
 /** Keys, shapes and order of the model's state_dict against the golden listing (no values needed). */
 export function checkParamList(model: VideoModel, expected: GoldenParam[]): ParamCheck {
@@ -149,6 +166,7 @@ export async function verifyGolden(g: Golden, opts: VerifyOptions = {}, file?: s
   const backend = await initBackend(opts.backend);
   const { name, options } = resolveGoldenModel(g);
   const model = createModel(name, options);
+  checkGoldenShapes(g, model);
   let params = checkParamList(model, g.params);
   fillDeterministic(model);
   if (params.ok) params = checkParamValues(model, g.params);

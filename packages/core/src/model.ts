@@ -147,7 +147,8 @@ export function createModel(name: string, options: Record<string, unknown> = {})
 /** An error caused by user input: the CLI prints its message alone (no stack) and exits 2. */
 export class UserError extends Error {
   constructor(message: string, readonly exitCode = 2) {
-    super(message);
+    // One line whatever a file put into the message (key names, paths): control characters are escaped.
+    super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
     this.name = "UserError";
   }
 }

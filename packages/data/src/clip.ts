@@ -9,7 +9,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
 import type { InputLayout } from "@blvnet/core";
 import { SampleError } from "./errors.js";
 import { decodeVideoFrames, probeVideo, shortSideSize, type VideoInfo } from "./ffmpeg.js";
-import { countFrames, frameName, parseTemplate, type FrameNaming } from "./frames.js";
+import { frameFolderProblem, frameName, parseTemplate, type FrameNaming } from "./frames.js";
 import { testViews, trainView, type ViewPlan } from "./geometry.js";
 import type { VideoRecord } from "./record.js";
 import type { Rng } from "@blvnet/core";
@@ -129,15 +129,9 @@ export type Alloc = (length: number) => Float32Array;
 
 async function loadFrameFolder(rec: VideoRecord, spec: ClipSpec, naming: FrameNaming, rng: Rng, alloc: Alloc): Promise<Float32Array> {
   const { dir, start, count } = rec.frames!;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    throw new SampleError(`frame folder not found: ${dir}`);
-  }
-  const have = countFrames(names, naming);
-  const ok = start === 1 ? have === count : have >= start + count - 1;
-  if (!ok) throw new SampleError(`the list says ${count} frames (from ${start}) but ${dir} holds ${have}`);
+  const names = await readdir(dir).catch(() => null);
+  const problem = frameFolderProblem(rec.frames!, names, naming);
+  if (problem) throw new SampleError(problem);
 
   const clips = sampleClips(count, spec.train, spec.sampling, rng);
   const file = (index: number) => join(dir, frameName(naming, start + index));

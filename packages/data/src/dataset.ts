@@ -87,11 +87,16 @@ function readClassFile(root: string): string[] | undefined {
 function readMeta(root: string): { flip?: boolean } {
   const p = join(root, "dataset.json");
   if (!existsSync(p)) return {};
+  let meta: unknown;
   try {
-    return JSON.parse(readFileSync(p, "utf8")) as { flip?: boolean };
+    meta = JSON.parse(readFileSync(p, "utf8"));
   } catch {
     throw new UserError(`${p}: not valid JSON`);
   }
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw new UserError(`${p}: expected a JSON object`);
+  const flip = (meta as { flip?: unknown }).flip;
+  if (flip !== undefined && typeof flip !== "boolean") throw new UserError(`${p}: "flip" must be true or false, got ${JSON.stringify(flip)}`);
+  return { flip };
 }
 
 function looksLikeSomethingSomething(root: string, classes: readonly string[]): boolean {

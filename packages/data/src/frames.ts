@@ -55,3 +55,12 @@ export function detectTemplate(dir: string, start = 1): string | undefined {
 export function countFramesInDir(dir: string, naming: FrameNaming): number {
   return countFrames(readdirSync(dir), naming);
 }
+
+/** Why a frame folder (its file names, or null when it cannot be read) does not hold the frames a list line promises. */
+export function frameFolderProblem(frames: { dir: string; start: number; count: number }, names: readonly string[] | null, naming: FrameNaming): string | null {
+  const { dir, start, count } = frames;
+  if (names === null) return `frame folder not found: ${dir}`;
+  const have = countFrames(names, naming);
+  const ok = start === 1 ? have === count : have >= start + count - 1;
+  return ok ? null : `the list says ${count} frames (from ${start}) but ${dir} holds ${have}`;
+}

@@ -8,6 +8,7 @@ export { synthesize, SYNTH_FORMAT, type SynthOptions, type SynthResult } from ".
 export { SYNTH_CLASSES, type SynthClass } from "./render.js";
 export { extractVideos, type ExtractOptions, type ExtractResult } from "./extract.js";
 export { DataError, formatBadSample, type BadSample, type SourceLine } from "./errors.js";
+export { checkSamples, recordProblem } from "./check.js";
 export type { VideoRecord } from "./record.js";
 export type { ClipLayout, ClipSpec } from "./clip.js";
 export { parseList, listLine, type ListFormat } from "./lists.js";

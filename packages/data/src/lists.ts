@@ -24,8 +24,9 @@ function splitColumns(line: string): string[] {
 const INT = /^-?\d+$/;
 
 /**
- * Parse a list file. `numClasses`, when known, bounds the labels: a label outside [0, numClasses)
- * is reported as unknown. A label of -1 (or none, in a bLVNet test list) means unlabeled.
+ * Parse a list file. A label outside [0, numClasses) (or negative, when the class count is not
+ * known) is a bad line, reported with file and line; only a line without a label column (a bLVNet
+ * test list) gives an unlabeled record (label -1).
  */
 export function parseList(file: string, root: string, opts: { format?: ListFormat; numClasses?: number } = {}): ParsedList {
   const lines = readFileSync(file, "utf8").split(/\r?\n/);
@@ -76,8 +77,9 @@ export function parseList(file: string, root: string, opts: { format?: ListForma
         continue;
       }
       label = Number(labelText);
-      if (label < -1 || (opts.numClasses !== undefined && label >= opts.numClasses)) {
-        bad(`unknown label ${label}${opts.numClasses !== undefined ? ` (the dataset has ${opts.numClasses} classes)` : ""}`);
+      if (label < 0 || (opts.numClasses !== undefined && label >= opts.numClasses)) {
+        const range = opts.numClasses !== undefined ? `[0, ${opts.numClasses})` : "[0, classes)";
+        bad(`label ${label} is outside ${range}${opts.numClasses !== undefined ? ` (the dataset has ${opts.numClasses} classes)` : ""}`);
         continue;
       }
     }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { IMAGENET_MEAN, IMAGENET_STD } from "@blvnet/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLoader, DataError, formatBadSample, openDataset, type Batch } from "./index.js";
+import { checkSamples, createLoader, DataError, formatBadSample, openDataset, type Batch } from "./index.js";
 
 const root = mkdtempSync(join(tmpdir(), "blvnet-loader-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ beforeAll(async () => {
   writeFileSync(join(root, "labels.txt"), "a\nb\nc\n");
   writeFileSync(
     join(root, "train.txt"),
-    ["good1 6 0", "missing 6 1", "short 6 1", "corrupt 6 2", "good2 6 7", "good2 6 x", "good2 6 2", ""].join("\n"),
+    ["good1 6 0", "missing 6 1", "short 6 1", "corrupt 6 2", "good2 6 7", "good2 6 x", "good2 6 2", "good1 6 -1", ""].join("\n"),
   );
   writeFileSync(join(root, "blvnet.txt"), "good1 1 6 0\ngood2 2 5 1\n");
   writeFileSync(join(root, "kinetics.txt"), "good1;6;0\n");
@@ -50,13 +50,14 @@ beforeAll(async () => {
 });
 
 describe("list datasets", () => {
-  it("reads TSN lists and reports unknown labels with file and line", () => {
+  it("reads TSN lists and rejects labels outside [0, classes) with file and line", () => {
     const ds = openDataset(root, { split: "train" });
     expect(ds.classes).toEqual(["a", "b", "c"]);
     expect(ds.records.map((r) => r.where.line)).toEqual([1, 2, 3, 4, 7]);
     expect(ds.problems.map(formatBadSample)).toEqual([
-      `${join(root, "train.txt")}:5: unknown label 7 (the dataset has 3 classes)`,
+      `${join(root, "train.txt")}:5: label 7 is outside [0, 3) (the dataset has 3 classes)`,
       `${join(root, "train.txt")}:6: unknown label "x" (labels in list files are class indices)`,
+      `${join(root, "train.txt")}:8: label -1 is outside [0, 3) (the dataset has 3 classes)`,
     ]);
     expect(ds.flip).toBe(true);
   });
@@ -120,14 +121,35 @@ describe("bad input", () => {
     expect(seen[0]).toBe(`${list}:2: frame folder not found: ${join(root, "missing")}`);
     expect(seen[1]).toBe(`${list}:3: the list says 6 frames (from 1) but ${join(root, "short")} holds 4`);
     expect(seen[2]).toMatch(new RegExp(`^${list}:4: unreadable image ${join(root, "corrupt", "00003.jpg")}: `));
-    expect(loader.stats.skipped).toBe(5);
-    expect(loader.stats.bad.map((b) => b.line)).toEqual([5, 6, 2, 3, 4]);
+    expect(loader.stats.skipped).toBe(6);
+    expect(loader.stats.bad.map((b) => b.line)).toEqual([5, 6, 8, 2, 3, 4]);
     expect(loader.stats.samples).toBe(2);
+  });
+
+  it("stops with one line once more samples than --max-skipped were skipped", async () => {
+    const ds = openDataset(root, { split: "train" });
+    // 3 lines are rejected when the list is read: a limit of 2 stops before any decoding
+    expect(() => createLoader(ds, { maxSkipped: 2 })).toThrow(/^3 of 8 samples skipped, more than the 2 allowed \(--max-skipped\); latest: .*train\.txt:8: label -1/);
+    const loader = createLoader(ds, { batch: 2, frames: 6, size: 8, train: false, maxSkipped: 4 });
+    await expect(drain(loader)).rejects.toThrow(/^5 of 8 samples skipped, more than the 4 allowed \(--max-skipped\); latest: .*train\.txt:3: the list says 6 frames/);
+    expect(await drain(createLoader(ds, { batch: 2, frames: 6, size: 8, train: false, maxSkipped: 6 }))).toHaveLength(1);
+  });
+
+  it("checkSamples finds missing folders, short folders and empty frames without decoding", async () => {
+    await makeFolder("emptyframe", 6);
+    writeFileSync(join(root, "emptyframe", "00002.jpg"), "");
+    writeFileSync(join(root, "check.txt"), "good1 6 0\nmissing 6 1\nshort 6 1\nemptyframe 6 2\n");
+    const ds = openDataset(join(root, "check.txt"));
+    expect(checkSamples(ds).map(formatBadSample)).toEqual([
+      `${join(root, "check.txt")}:2: frame folder not found: ${join(root, "missing")}`,
+      `${join(root, "check.txt")}:3: the list says 6 frames (from 1) but ${join(root, "short")} holds 4`,
+      `${join(root, "check.txt")}:4: empty frame file: ${join(root, "emptyframe", "00002.jpg")}`,
+    ]);
   });
 
   it("strict mode makes the first problem fatal, at open or while loading", async () => {
     expect(() => openDataset(root, { split: "train", strict: true })).toThrow(DataError);
-    expect(() => openDataset(root, { split: "train", strict: true })).toThrow(/train\.txt:5: unknown label 7/);
+    expect(() => openDataset(root, { split: "train", strict: true })).toThrow(/train\.txt:5: label 7 is outside \[0, 3\)/);
     expect(() => createLoader(openDataset(root, { split: "train" }), { strict: true })).toThrow(/train\.txt:5/);
     writeFileSync(join(root, "strict.txt"), "good1 6 0\nmissing 6 1\n");
     const loader = createLoader(openDataset(join(root, "strict.txt")), { batch: 1, frames: 2, size: 8, train: false, strict: true });

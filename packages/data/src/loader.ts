@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { IMAGENET_MEAN, IMAGENET_STD, UserError } from "@blvnet/core";
 import { loadSample, viewLength, viewsPerSample, type ClipLayout, type ClipSpec } from "./clip.js";
 import type { Dataset } from "./dataset.js";
-import { DataError, type BadSample } from "./errors.js";
+import { DataError, formatBadSample, type BadSample } from "./errors.js";
 import { parseTemplate } from "./frames.js";
 import { Rng, deriveSeed } from "@blvnet/core";
 import type { SamplingMode } from "./sampling.js";
@@ -55,6 +55,11 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Bad samples throw a DataError instead of being skipped. */
   strict?: boolean;
+  /**
+   * Stop (a one-line UserError) once more samples than this were skipped in an epoch, counting the
+   * entries `openDataset` rejected. Default: no limit.
+   */
+  maxSkipped?: number;
   /** Called for each sample skipped while loading. */
   onBadSample?: (bad: BadSample) => void;
   /** Short side that videos are scaled to before cropping (default 256, as the official extraction). */
@@ -163,6 +168,13 @@ export function createLoader(dataset: Dataset, opts: LoaderOptions = {}): Loader
   const shuffle = opts.shuffle ?? train;
   const strict = opts.strict ?? false;
   if (strict && dataset.problems.length > 0) throw new DataError(dataset.problems[0]!);
+  const maxSkipped = opts.maxSkipped ?? Infinity;
+  const checkSkipped = (skipped: number, last: BadSample) => {
+    if (skipped > maxSkipped) {
+      throw new UserError(`${skipped} of ${dataset.records.length + dataset.problems.length} samples skipped, more than the ${maxSkipped} allowed (--max-skipped); latest: ${formatBadSample(last)}`);
+    }
+  };
+  if (dataset.problems.length > 0) checkSkipped(dataset.problems.length, dataset.problems.at(-1)!);
   const views = viewsPerSample(spec);
   const len = viewLength(spec);
   const n = dataset.records.length;
@@ -248,6 +260,7 @@ export function createLoader(dataset: Dataset, opts: LoaderOptions = {}): Loader
         stats.skipped++;
         if (stats.bad.length < MAX_REPORTED) stats.bad.push(r.bad);
         opts.onBadSample?.(r.bad);
+        checkSkipped(stats.skipped, r.bad);
         continue;
       }
       items.push(r);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { IMAGENET_MEAN, IMAGENET_STD } from "@blvnet/core";
@@ -50,7 +50,22 @@ describe("synthesize", () => {
 
   it("reuses a folder made with the same settings and refuses other settings without overwrite", async () => {
     expect((await synthesize(join(tmp, "a"), { ...small, seed: 7 })).reused).toBe(true);
-    await expect(synthesize(join(tmp, "a"), { ...small, seed: 9 })).rejects.toThrow(/--force/);
+    await expect(synthesize(join(tmp, "a"), { ...small, seed: 9 })).rejects.toThrow(/other settings; replace it with --force/);
+  });
+
+  it("--force replaces only a synthetic folder: a folder of the user's is refused and kept as it was", async () => {
+    const mine = join(tmp, "mine");
+    mkdirSync(join(mine, "a"), { recursive: true });
+    writeFileSync(join(mine, "notes"), "keep");
+    await expect(synthesize(mine, { ...small, overwrite: true })).rejects.toThrow(/is not a synthetic dataset .* it is left alone/);
+    expect(readdirSync(mine).sort()).toEqual(["a", "notes"]);
+    expect(readFileSync(join(mine, "notes"), "utf8")).toBe("keep");
+    // an empty folder holds nothing to lose, and a synthetic one is replaced
+    mkdirSync(join(tmp, "empty"));
+    expect((await synthesize(join(tmp, "empty"), small)).reused).toBe(false);
+    await synthesize(join(tmp, "empty"), { ...small, seed: 3, overwrite: true });
+    expect(JSON.parse(readFileSync(join(tmp, "empty", "dataset.json"), "utf8")).seed).toBe(3);
+    expect(readdirSync(tmp).filter((n) => n.startsWith("."))).toEqual([]);
   });
 
   it("takes a subset of classes by name and rejects unknown names", async () => {

@@ -7,7 +7,7 @@
  * Written to a temporary folder and renamed into place; an existing folder with the same settings is
  * reused as is.
  */
-import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import sharp from "sharp";
@@ -77,6 +77,15 @@ export function resolveSynthClasses(names: readonly string[] | undefined): Synth
   return out;
 }
 
+/** Whether `dir` carries the synthetic marker: a dataset.json whose format is ours. */
+function isSyntheticFolder(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(dir, "dataset.json"), "utf8"))?.format === SYNTH_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
 function sameSettings(dir: string, s: SynthSettings): boolean {
   const p = join(dir, "dataset.json");
   if (!existsSync(p)) return false;
@@ -111,7 +120,11 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
 
   if (existsSync(dir)) {
     if (sameSettings(dir, settings)) return result(true);
-    if (!opts.overwrite) throw new UserError(`synth: ${dir} exists and was not made with these settings (use --force to replace it)`);
+    // Only a folder this command made (its marker: dataset.json of our format) may be replaced.
+    if (!isSyntheticFolder(dir) && readdirSync(dir).length > 0) {
+      throw new UserError(`synth: ${dir} exists and is not a synthetic dataset (no dataset.json of format ${SYNTH_FORMAT}); it is left alone: choose another folder`);
+    }
+    if (!opts.overwrite && isSyntheticFolder(dir)) throw new UserError(`synth: ${dir} holds a synthetic dataset made with other settings; replace it with --force`);
   }
   const tmp = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -151,7 +164,10 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
   }
   writeFileAtomic(join(tmp, "labels.txt"), classes.join("\n") + "\n");
   writeFileAtomic(join(tmp, "dataset.json"), JSON.stringify(settings, null, 2) + "\n");
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  // Swap the new folder in, then delete the old one (a synthetic folder or an empty one: checked above).
+  const old = join(dirname(dir), `.${basename(dir)}.old-${process.pid}`);
+  if (existsSync(dir)) renameSync(dir, old);
   renameSync(tmp, dir);
+  rmSync(old, { recursive: true, force: true });
   return result(false);
 }

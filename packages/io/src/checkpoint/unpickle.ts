@@ -99,4 +99,19 @@ export function pythonName(v: unknown): string | null {
   return typeof holder.__module__ === "string" ? `${holder.__module__}.${holder.__name__}` : holder.__name__;
 }
 
-export { BufferReader };
+/** pickleparser's reader, but an 8-byte length beyond 2^53 is a format error, not a console warning. */
+class CheckedReader extends BufferReader {
+  private readonly view: DataView;
+  constructor(buffer: Uint8Array) {
+    super(buffer);
+    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+  override uint64(): number {
+    const at = this.position;
+    this.skip(8);
+    const n = this.view.getUint32(at, true) + 2 ** 32 * this.view.getUint32(at + 4, true);
+    if (!Number.isSafeInteger(n)) throw new CheckpointFormatError(`an 8-byte size in the pickle is ${n}: corrupt`);
+    return n;
+  }
+}
+export { CheckedReader as BufferReader };
