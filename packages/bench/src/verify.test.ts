@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { compareRecord, formatResult, verifyFiles, verifyGolden } from "./verify.js";
 import { loadGolden, type TensorRecord } from "./golden.js";
+import { readCheckpointFile, writeSafetensors } from "@blvnet/io";
 
 const golden = (name: string) => new URL(`../../../fixtures/golden/${name}.json`, import.meta.url).pathname;
 
@@ -25,6 +26,15 @@ describe("verify against the official goldens", () => {
     expect(results.map((r) => r.model)).toEqual(["blvnet-tam", "blvnet-tam", "tam", "tam"]);
     // the 1-clip golden stores full stage tensors: those must be compared on data, not samples
     expect(results[0].stages!.find((s) => s.name === "layer3_out")!.basis).toBe("data");
+  });
+
+  it("runs on a tfjs backend when asked, with the same verdicts and stage taps", async () => {
+    const results = await verifyFiles([golden("small-blvnet-tam-50-f4x2-64-2clips"), golden("tam-c64-t8-bf5")], { stages: true, backend: "wasm" });
+    for (const r of results) {
+      expect(r.backend).toBe("wasm");
+      expect(r.passed, formatResult(r)).toBe(true);
+      expect(r.firstDiverging).toBeUndefined();
+    }
   });
 
   it("fails a wrong output and names the first state_dict mismatch", async () => {
@@ -49,6 +59,37 @@ describe("verify against the official goldens", () => {
     expect(r.error).toMatch(/no model builds golden family "nonesuch"/);
     expect(formatResult(r)).toMatch(/^FAIL tam-c64-t8-bf3 /);
     expect(ok.passed).toBe(true);
+    rmSync(dir, { recursive: true });
+  });
+});
+
+describe("verify --weights: a checkpoint holding the golden's weights gives the golden's output", () => {
+  const ckpt = (v: string) => new URL(`../../../fixtures/golden/checkpoints/small-blvnet-layer0-${v}.pth.tar`, import.meta.url).pathname;
+  const file = golden("small-blvnet-tam-50-f4x2-64-2clips");
+
+  it.each(["zip", "legacy"])("passes with the official-format %s checkpoint (stem, layer0 and first TAM; the rest generated)", async (v) => {
+    const warnings: string[] = [];
+    const [r] = await verifyFiles([file], { weights: ckpt(v), allowMissing: true, warn: (m) => warnings.push(m) });
+    expect(r.error).toBeUndefined();
+    expect(r.params.ok).toBe(true);
+    expect(r.passed).toBe(true);
+    expect(warnings.join(" ")).toMatch(/weights keep their initial values/);
+  });
+
+  it("refuses a partial checkpoint without --allow-missing, and fails one whose values differ from the golden's", async () => {
+    const [partial] = await verifyFiles([file], { weights: ckpt("zip") });
+    expect(partial.passed).toBe(false);
+    expect(partial.error).toMatch(/refusing to run with \d+ weights left uninitialised \(allow with --allow-missing\)/);
+    const dir = mkdtempSync(join(tmpdir(), "verify-weights-"));
+    const { tensors } = readCheckpointFile(ckpt("zip"));
+    const w = tensors.get("baseline_model.conv1.weight")!.data as Float32Array;
+    w[0] += 0.01;
+    const changed = join(dir, "changed.safetensors");
+    writeSafetensors(changed, tensors);
+    const [r] = await verifyFiles([file], { weights: changed, allowMissing: true, warn: () => {} });
+    expect(r.passed).toBe(false);
+    expect(r.params.firstMismatch).toMatch(/^baseline_model\.conv1\.weight: generated sum/);
+    await expect(verifyFiles([file], { weights: join(dir, "nope.pth") })).rejects.toThrow(/nope\.pth: cannot read checkpoint \(no such file\)/);
     rmSync(dir, { recursive: true });
   });
 });

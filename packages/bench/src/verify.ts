@@ -10,6 +10,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModel, fillDeterministic, inputShape, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
 import { initBackend, TfOps } from "@blvnet/engine-tfjs";
+import { isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
+import { loadWeights, readCheckpointFile } from "@blvnet/io";
 import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
 import "@blvnet/models";
 
@@ -51,8 +53,13 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** Compare the stored intermediates too. */
   stages?: boolean;
-  /** tfjs backend (default: best available / BLVNET_BACKEND). */
+  /** onnxruntime ("ort", "ort-cuda", default "ort") or a tfjs backend ("wasm", "cpu", "tensorflow"). */
   backend?: string;
+  /** A checkpoint holding the golden's weights, loaded instead of generating them. */
+  weights?: string;
+  /** With `weights`: accept weights missing from the checkpoint (they keep their refgen-v1 values; a warning lists them). */
+  allowMissing?: boolean;
+  warn?: (message: string) => void;
 }
 
 /** The registry entry whose `goldenFamilies` has the golden's family and whose `fromGoldenConfig` accepts its config. */
@@ -161,26 +168,47 @@ export function compareRecord(name: string, ours: Float32Array, rec: TensorRecor
   return { name, maxRelErr: maxRelErr(at, rec.samples.values, scale), basis: "samples" };
 }
 
+/** The model's output (and its stage taps) for one input, on onnxruntime or a tfjs backend. */
+async function runModel(model: VideoModel, input: Float32Array, shape: number[], backend: string, stages: boolean): Promise<{ output: Float32Array; taps: Map<string, Float32Array> }> {
+  if (isOrtBackend(backend)) {
+    const clips = model.inputSpec.layout === "(NT)CHW" ? shape[0]! / model.inputSpec.frames : shape[0]!;
+    const engine = await OrtEngine.create(model, { backend, clips, taps: stages });
+    try {
+      const outputs = await engine.runAll(input, shape);
+      const taps = new Map(engine.exported.taps.map((t) => [t.stage, outputs.get(t.output)!.data]));
+      return { output: outputs.get(engine.exported.outputName)!.data, taps };
+    } finally {
+      await engine.release();
+    }
+  }
+  const ops = new TfOps();
+  const taps = new Map<string, Float32Array>();
+  const tap = stages ? (stage: string, x: tf.Tensor) => void taps.set(stage, ops.readSync(x).data) : undefined;
+  const out = tf.tidy(() => model.forward(ops, ops.input(input, shape), tap));
+  try {
+    return { output: (await ops.read(out)).data, taps };
+  } finally {
+    out.dispose();
+    ops.store.dispose();
+  }
+}
+
 /** Verify one golden file (already loaded). */
 export async function verifyGolden(g: Golden, opts: VerifyOptions = {}, file?: string): Promise<VerifyResult> {
-  const backend = await initBackend(opts.backend);
+  const asked = opts.backend ?? "ort";
+  const backend = isOrtBackend(asked) ? asked : await initBackend(asked);
   const { name, options } = resolveGoldenModel(g);
   const model = createModel(name, options);
   checkGoldenShapes(g, model);
   let params = checkParamList(model, g.params);
+  // The golden's weights: generated (refgen-v1), or read over them from a checkpoint that holds them.
   fillDeterministic(model);
+  if (opts.weights) loadWeights(model, opts.weights, { allowMissing: opts.allowMissing, warn: opts.warn });
   if (params.ok) params = checkParamValues(model, g.params);
   model.eval();
 
-  const ops = new TfOps();
-  const taps = new Map<string, Float32Array>();
-  const tap = opts.stages ? (stage: string, x: tf.Tensor) => void taps.set(stage, ops.readSync(x).data) : undefined;
   const shape = g.input.shape;
-  const out = tf.tidy(() => model.forward(ops, ops.input(refgenInput(shape), shape), tap));
-  const ours = (await ops.read(out)).data;
-  out.dispose();
-  ops.store.dispose();
-
+  const { output: ours, taps } = await runModel(model, refgenInput(shape), shape, backend, opts.stages ?? false);
   const golden = outputValues(g);
   const tol = g.tolerance_hint.float32_impl;
   const err = ours.length === golden.length ? maxRelErr(ours, golden) : Infinity;
@@ -212,6 +240,7 @@ export async function verifyGolden(g: Golden, opts: VerifyOptions = {}, file?: s
  */
 export async function verifyFiles(files: string[], opts: VerifyOptions = {}, onResult?: (r: VerifyResult) => void): Promise<VerifyResult[]> {
   const goldens = files.map((f) => loadGolden(f));
+  if (opts.weights) readCheckpointFile(opts.weights); // an unreadable checkpoint is an input error, up front
   const out: VerifyResult[] = [];
   for (const [i, g] of goldens.entries()) {
     let r: VerifyResult;

@@ -1,6 +1,6 @@
 /** Export a model (eval mode, current weights) to an ONNX file in memory. */
 import { inputShape, type VideoModel } from "@blvnet/core";
-import { DEFAULT_OPSET, MIN_OPSET, OnnxOps } from "./onnxops.js";
+import { DEFAULT_OPSET, MIN_OPSET, OnnxOps, type OnnxValue } from "./onnxops.js";
 
 /** The newest default-domain opset the bundled onnxruntime-node (1.30) loads. */
 export const MAX_OPSET = 23;
@@ -14,6 +14,8 @@ export interface ExportOptions {
   clips?: number;
   /** Fold eval BN into convs (default true). */
   foldBatchNorm?: boolean;
+  /** Also output every named intermediate the model taps (stage outputs), as `tap/<name>`. */
+  taps?: boolean;
 }
 
 export interface OnnxExport {
@@ -24,6 +26,8 @@ export interface OnnxExport {
   inputShape: (number | null)[];
   outputShape: (number | null)[];
   opset: number;
+  /** Tapped intermediates in forward order: stage name and its graph output name. */
+  taps: { stage: string; output: string }[];
 }
 
 export const ONNX_INPUT_NAME = "input";
@@ -50,10 +54,19 @@ export function buildOnnx(model: VideoModel, opts: ExportOptions = {}): OnnxExpo
   try {
     const ops = new OnnxOps({ opset, dynamicClips: dynamic ? clips : null, foldBatchNorm: opts.foldBatchNorm });
     const x = ops.input(ONNX_INPUT_NAME, shape);
-    const y = model.forward(ops, x);
+    const tapped: { name: string; value: OnnxValue }[] = [];
+    const taps: { stage: string; output: string }[] = [];
+    const tap = opts.taps
+      ? (stage: string, value: OnnxValue) => {
+          taps.push({ stage, output: `tap/${stage}` });
+          tapped.push({ name: `tap/${stage}`, value });
+        }
+      : undefined;
+    const y = model.forward(ops, x, tap);
     const bytes = ops.finish(x, y, {
       inputName: ONNX_INPUT_NAME,
       outputName: ONNX_OUTPUT_NAME,
+      extraOutputs: tapped,
       graphName: model.id,
       docString: `${model.id} (${model.inputSpec.layout} input, ${dynamic ? "dynamic" : clips} clips)`,
     });
@@ -65,6 +78,7 @@ export function buildOnnx(model: VideoModel, opts: ExportOptions = {}): OnnxExpo
       inputShape: [dynamic ? null : shape[0], ...shape.slice(1)],
       outputShape: [dynamic ? null : outShape[0], ...outShape.slice(1)],
       opset,
+      taps,
     };
   } finally {
     if (wasTraining) model.train();

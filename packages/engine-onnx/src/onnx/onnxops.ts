@@ -338,12 +338,23 @@ export class OnnxOps implements Ops<OnnxValue> {
    * Close the graph: fold BNs, drop unused initializers, rename the output value to `outputName`,
    * and serialise. Call once.
    */
-  finish(input: OnnxValue, output: OnnxValue, opts: { inputName: string; outputName: string; graphName: string; docString?: string }): Uint8Array {
+  /**
+   * Close the graph: `output` becomes the graph output `outputName`; each `extraOutputs` value (an
+   * intermediate such as a stage tap) becomes one more graph output under its name, through an
+   * Identity node so it stays what it was.
+   */
+  finish(
+    input: OnnxValue,
+    output: OnnxValue,
+    opts: { inputName: string; outputName: string; graphName: string; docString?: string; extraOutputs?: { name: string; value: OnnxValue }[] },
+  ): Uint8Array {
     if (this.finished) throw new Error("OnnxOps.finish called twice");
     this.finished = true;
+    const extras = opts.extraOutputs ?? [];
+    for (const e of extras) this.graph.addNode("Identity", [e.value.name], [e.name]);
     if (output.name === input.name) this.graph.addNode("Identity", [input.name], [opts.outputName]);
     else this.renameValue(output.name, opts.outputName);
-    this.foldBatchNorms(new Set([opts.outputName]));
+    this.foldBatchNorms(new Set([opts.outputName, ...extras.map((e) => e.value.name)]));
     this.graph.pruneInitializers();
     const batchDim = (rows: number, traceRows: number) => {
       if (this.dynamicClips === null) return traceRows;
@@ -355,7 +366,10 @@ export class OnnxOps implements Ops<OnnxValue> {
       graphName: opts.graphName,
       docString: opts.docString,
       inputs: [{ name: input.name, dims: [batchDim(input.shape[0], input.shape[0]), ...input.shape.slice(1)] }],
-      outputs: [{ name: opts.outputName, dims: [batchDim(output.shape[0], output.shape[0]), ...output.shape.slice(1)] }],
+      outputs: [output, ...extras.map((e) => e.value)].map((v, i) => ({
+        name: i === 0 ? opts.outputName : extras[i - 1]!.name,
+        dims: [batchDim(v.shape[0], v.shape[0]), ...v.shape.slice(1)],
+      })),
     });
   }
 

@@ -106,6 +106,12 @@ export class OrtEngine {
 
   /** Logits (or the model's output) for one batch in the model's input layout. */
   async run(input: Float32Array, shape: number[]): Promise<OrtOutput> {
+    const result = await this.runAll(input, shape);
+    return result.get(this.exported.outputName)!;
+  }
+
+  /** Every graph output (the model's output and, for a `taps` export, `tap/<stage>`) by name. */
+  async runAll(input: Float32Array, shape: number[]): Promise<Map<string, OrtOutput>> {
     const want = this.exported.inputShape;
     const ok = shape.length === want.length && shape.every((d, i) => want[i] === null || want[i] === d);
     if (!ok) {
@@ -113,8 +119,7 @@ export class OrtEngine {
     }
     const feeds = { [this.exported.inputName]: new this.ort.Tensor("float32", input, shape) };
     const result = await this.session.run(feeds);
-    const out = result[this.exported.outputName];
-    return { data: out.data as Float32Array, shape: out.dims.map(Number) };
+    return new Map(Object.entries(result).map(([name, t]) => [name, { data: t.data as Float32Array, shape: t.dims.map(Number) }]));
   }
 
   async release(): Promise<void> {
