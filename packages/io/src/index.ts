@@ -3,3 +3,4 @@ export * from "./fsutil.js";
 export * from "./safetensors.js";
 export * from "./statedict.js";
 export * from "./checkpoint/index.js";
+export * from "./lock.js";

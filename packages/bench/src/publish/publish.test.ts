@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -30,8 +31,8 @@ describe("publish", () => {
   acc.forEach((r, i) => (r.key = `accuracy|seed${i}`));
 
   it("merges shards into the same rows as one run, sorted by key", () => {
-    const whole = mergeRuns([runDir([profile16, profile32, speed16, ...acc])]);
-    const sharded = mergeRuns([runDir([profile32, acc[1]]), runDir([speed16, profile16, acc[0], acc[2]])]);
+    const whole = mergeRuns([runDir([profile16, profile32, speed16, ...acc])]).rows;
+    const sharded = mergeRuns([runDir([profile32, acc[1]]), runDir([speed16, profile16, acc[0], acc[2]])]).rows;
     expect(sharded).toEqual(whole);
     expect(whole).toHaveLength(6);
   });
@@ -58,5 +59,36 @@ describe("publish", () => {
     expect(md).toMatch(/IBM\/bLVNet-TAM README/); // published figures
     const svg = readFileSync(join(out, "accuracy-vs-gflops.svg"), "utf8");
     expect(svg).toMatch(/bLVNet-TAM \(published, SSv1\)/);
+  });
+
+  it("replaces its whole output set at once, and refuses a folder holding files it did not write", () => {
+    const out = mkdtempSync(join(tmpdir(), "blvnet-pub-"));
+    publish({ runDirs: [runDir([profile16, profile32, speed16, ...acc])], outDir: out });
+    publish({ runDirs: [runDir([profile16])], outDir: out });
+    expect(readRows(join(out, "results.csv"))).toHaveLength(1);
+    writeFileSync(join(out, "notes.txt"), "mine");
+    expect(() => publish({ runDirs: [runDir([profile16])], outDir: out })).toThrow(/holds files publish did not write \(notes.txt\); choose another --out/);
+    expect(readFileSync(join(out, "notes.txt"), "utf8")).toBe("mine");
+  });
+
+  it("on a full disk fails with one line and leaves the earlier set as it was, no temp files", (ctx) => {
+    const disk = mkdtempSync(join(tmpdir(), "blvnet-disk-"));
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", disk], { stdio: "ignore" });
+    } catch {
+      ctx.skip("needs root to mount a small tmpfs");
+    }
+    try {
+      const out = join(disk, "pub");
+      publish({ runDirs: [runDir([profile16])], outDir: out });
+      const before = readFileSync(join(out, "results.csv"), "utf8");
+      writeFileSync(join(disk, "filler"), Buffer.alloc(200 * 1024 - 4096 * 8));
+      const big = Array.from({ length: 400 }, (_, i) => ({ ...profile16, key: `profile|big${i}`, note: "x".repeat(400) }));
+      expect(() => publish({ runDirs: [runDir(big)], outDir: out })).toThrow(/^cannot write .*: no space left on the device/);
+      expect(readFileSync(join(out, "results.csv"), "utf8")).toBe(before);
+      expect(readdirSync(disk).sort()).toEqual(["filler", "pub"]);
+    } finally {
+      execFileSync("umount", [disk]);
+    }
   });
 });

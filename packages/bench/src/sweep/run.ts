@@ -3,10 +3,10 @@
  * one runner per job kind, one row per job with provenance. A failing job is logged and the
  * sweep goes on; the caller decides the exit code from the summary.
  */
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
-import { writeFileAtomic } from "@blvnet/io";
+import { claim, claimOwner, ensureDir, type LockOwner, WriteError, writeError, writeFileAtomic } from "@blvnet/io";
 import { provenance } from "@blvnet/train";
 import type { JobKind, Row } from "./rows.js";
 import { expandSweep, type Job, shardJobs, type SweepSpec } from "./spec.js";
@@ -42,17 +42,21 @@ export interface SweepSummary {
   done: number;
   failed: { key: string; error: string }[];
   rows: Row[];
+  /** Jobs another live process of this folder was running (not done here). */
+  elsewhere: string[];
 }
+
+const describeOwner = (o: LockOwner | null) => (o ? `pid ${o.pid} on ${o.host} since ${o.started}` : "finished meanwhile");
 
 export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<SweepSummary> {
   const log = opts.log ?? ((l: string) => console.error(l));
-  mkdirSync(opts.outDir, { recursive: true });
+  ensureDir(opts.outDir);
   const shard = opts.shard ?? { index: 0, count: 1 };
   writeFileAtomic(join(opts.outDir, `sweep-${spec.name}-${shard.index}of${shard.count}.json`), JSON.stringify({ spec, shard }, null, 2));
   const store = new ResultStore(opts.outDir);
   const jobs = shardJobs(expandSweep(spec), shard);
   const todo = jobs.filter((j) => !store.has(j.key));
-  const summary: SweepSummary = { total: jobs.length, skipped: jobs.length - todo.length, done: 0, failed: [], rows: [] };
+  const summary: SweepSummary = { total: jobs.length, skipped: jobs.length - todo.length, done: 0, failed: [], rows: [], elsewhere: [] };
   if (summary.skipped) log(`${spec.name}: ${summary.skipped} of ${jobs.length} jobs already in ${store.file}, skipping them`);
 
   const bar = opts.progress === false ? null : new cliProgress.SingleBar(
@@ -62,6 +66,18 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   bar?.start(todo.length, 0, { job: "" });
   for (const job of todo) {
     bar?.update({ job: job.key });
+    // Another writer of this folder (a shard, a rerun) may have done or started the job meanwhile.
+    store.refresh();
+    const held = store.has(job.key) ? null : claim(opts.outDir, job.key, `${spec.name} ${job.key}`);
+    if (!held) {
+      if (store.has(job.key)) summary.skipped++;
+      else {
+        summary.elsewhere.push(job.key);
+        log(`${job.key}: running in another process (${describeOwner(claimOwner(opts.outDir, job.key))}), left to it`);
+      }
+      bar?.increment();
+      continue;
+    }
     const runner = opts.runners[job.kind];
     try {
       if (!runner) throw new Error(`no runner for job kind "${job.kind}"`);
@@ -86,10 +102,20 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
       summary.rows.push(row);
       summary.done++;
     } catch (e) {
+      // Nothing more can be written when the disk is full: stop with the one-line reason.
+      if (e instanceof WriteError) throw e;
       const error = (e as Error).message ?? String(e);
       summary.failed.push({ key: job.key, error });
-      appendFileSync(join(opts.outDir, "errors.jsonl"), JSON.stringify({ key: job.key, error, date: new Date().toISOString() }) + "\n");
+      const errors = join(opts.outDir, "errors.jsonl");
+      const line = `${JSON.stringify({ key: job.key, error, date: new Date().toISOString() })}\n`;
+      try {
+        appendFileSync(errors, line);
+      } catch (w) {
+        throw writeError(w, errors, line.length);
+      }
       log(`FAILED ${job.key}: ${error}`);
+    } finally {
+      held.release();
     }
     bar?.increment();
   }

@@ -1,13 +1,15 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { mergeRuns } from "../publish/publish.js";
 import { type Row, validateRow } from "./rows.js";
 import { runSweep, type Runner } from "./run.js";
 import { runProfile } from "./runners/profile.js";
 import { expandSweep, parseShard, shardJobs, type SweepSpec } from "./spec.js";
-import { readRows } from "./store.js";
+import { readRows, readStore } from "./store.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
 
@@ -51,14 +53,20 @@ describe("sweeps", () => {
     expect(rows.every((r) => r.git_commit && r.date && r.device)).toBe(true);
   });
 
-  it("resumes a killed sweep without redoing finished rows", async () => {
+  it("resumes a sweep killed (-9) inside a job without redoing finished rows", async () => {
     const dir = tmp();
-    // First process: finishes 2 jobs, then "dies" inside the third (its promise never settles).
-    let calls = 0;
-    const dying: Runner = (job) => (++calls <= 2 ? runProfile(job) : new Promise(() => {}));
-    void runSweep(spec, { outDir: dir, runners: { profile: dying }, progress: false });
-    await new Promise((r) => setTimeout(r, 500));
-    const before = readRows(join(dir, "results.csv"));
+    // A real process that finishes 2 jobs, then is killed inside the third (its claim is left behind).
+    const script = [
+      'import { runSweep, runProfile } from "@blvnet/bench";',
+      `const spec = ${JSON.stringify(spec)};`,
+      "let calls = 0;",
+      'const dying = (job) => (++calls <= 2 ? runProfile(job) : process.kill(process.pid, "SIGKILL"));',
+      `await runSweep(spec, { outDir: ${JSON.stringify(dir)}, runners: { profile: dying }, progress: false });`,
+    ].join("\n");
+    const root = fileURLToPath(new URL("../../../../", import.meta.url));
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--conditions=source", "--input-type=module", "-e", script], { cwd: root });
+    expect(child.signal).toBe("SIGKILL");
+    const before = readStore(dir).rows;
     expect(before).toHaveLength(2);
 
     const redone: string[] = [];
@@ -81,6 +89,6 @@ describe("sweeps", () => {
     await runSweep(spec, { outDir: s0, shard: parseShard("0/2"), runners: { profile: runProfile }, progress: false });
     await runSweep(spec, { outDir: s1, shard: parseShard("1/2"), runners: { profile: runProfile }, progress: false });
     expect(readRows(join(s0, "results.csv")).length).toBe(3);
-    expect(measured(mergeRuns([s0, s1]))).toEqual(measured(mergeRuns([whole])));
+    expect(measured(mergeRuns([s0, s1]).rows)).toEqual(measured(mergeRuns([whole]).rows));
   });
 });
