@@ -16,13 +16,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import { synthesize } from "@blvnet/data";
 import { decodeSafetensors } from "@blvnet/io";
-import { fillDeterministic, inputShape, refgenInput, type TensorMap, type VideoModel } from "@blvnet/core";
+import { fillDeterministic, inputShape, refgenInput, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
 import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
 import { OrtTrainer } from "@blvnet/engine-onnx";
 import { runCli as cli } from "@blvnet/cli";
 import { createModel } from "@blvnet/models";
 import { OrtTrainingEngine } from "./engine-ort.js";
-import { MOMENTUM_PREFIX, type SgdConfig } from "./engine.js";
+import { MOMENTUM_PREFIX } from "./engine.js";
 import { STEP_KEY, TfjsEngine } from "./tfjs-engine.js";
 
 /**

@@ -1,6 +1,6 @@
 /** Engine selection for `blvnet train --engine`: tfjs (TfOps + tf.variableGrads) or ort (a whole SGD step as one ONNX graph). */
-import { UserError, type VideoModel } from "@blvnet/core";
-import { ENGINES, type EngineKind, type SgdConfig, type TrainingEngine } from "./engine.js";
+import { UserError, type SgdConfig, type VideoModel } from "@blvnet/core";
+import { ENGINES, type EngineKind, type TrainingEngine } from "./engine.js";
 import { TfjsEngine } from "./tfjs-engine.js";
 import { OrtTrainingEngine } from "./engine-ort.js";
 
