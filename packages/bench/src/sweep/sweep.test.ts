@@ -5,13 +5,18 @@ import { describe, expect, it } from "vitest";
 import { mergeRuns } from "../publish/publish.js";
 import { type Row, validateRow } from "./rows.js";
 import { runSweep, type Runner } from "./run.js";
-import { runProfile } from "./runners/profile.js";
-import { expandSweep, parseShard, shardJobs, type SweepSpec } from "./spec.js";
+import { expandSweep, type Job, parseShard, shardJobs, type SweepSpec } from "./spec.js";
 import { readRows } from "./store.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
 
-/** A small real sweep: analytic profiles of three model families over two frame counts. */
+/** A deterministic stand-in for the profile runner (the real runners are tested end to end through `blvnet reproduce`). */
+const runProfile: Runner = async (job: Job) => {
+  const n = job.key.length * 1000 + job.frames;
+  return { modelId: `${job.model}-f${job.frames}`, backend: "analytic", threads: 1, metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n } };
+};
+
+/** A small sweep: three model families over two frame counts. */
 const spec: SweepSpec = {
   name: "test",
   kinds: ["profile"],
@@ -53,11 +58,14 @@ describe("sweeps", () => {
 
   it("resumes a killed sweep without redoing finished rows", async () => {
     const dir = tmp();
-    // First process: finishes 2 jobs, then "dies" inside the third (its promise never settles).
+    // First process: finishes 2 jobs, then "dies" inside the third (its promise never settles);
+    // the third job starts only after the second row is written.
     let calls = 0;
-    const dying: Runner = (job) => (++calls <= 2 ? runProfile(job) : new Promise(() => {}));
+    let third!: () => void;
+    const inThird = new Promise<void>((r) => (third = r));
+    const dying: Runner = (job) => (++calls <= 2 ? runProfile(job) : (third(), new Promise(() => {})));
     void runSweep(spec, { outDir: dir, runners: { profile: dying }, progress: false });
-    await new Promise((r) => setTimeout(r, 500));
+    await inThird;
     const before = readRows(join(dir, "results.csv"));
     expect(before).toHaveLength(2);
 
