@@ -14,8 +14,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { decodeSafetensors, writeFileAtomic, writeSafetensors } from "@blvnet/io";
-import { UserError, type ModelOptions, type TensorMap } from "@blvnet/core";
-import { MOMENTUM_PREFIX, type EngineKind } from "./engine.js";
+import { UserError, type TensorMap } from "@blvnet/core";
+import type { EngineKind } from "./engine.js";
 import type { Provenance } from "./provenance.js";
 import type { SchedulerKind } from "./schedule.js";
 

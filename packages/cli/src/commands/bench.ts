@@ -9,6 +9,7 @@ import { defaultThreads } from "@blvnet/engine-onnx";
 import { fillDeterministic, UserError } from "@blvnet/core";
 import { requestedBackend, shutdownBackend } from "@blvnet/engine-tfjs";
 import { addModelOptions } from "../model-args.js";
+import { int } from "../parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { deviceName } from "@blvnet/train";
 import { checkSpeedBackend, latencyStats, measureSpeed, trainSteps, type SpeedPhase, type SpeedResult } from "@blvnet/bench";
@@ -32,18 +33,12 @@ interface SpeedArgs extends ModelArgs {
   backend?: string;
 }
 
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
-
 /** --frames/--size become model options; they must not contradict an --opt of the same name. */
 function withShapeOpts(args: SpeedArgs): ModelArgs {
   const opt = [...(args.opt ?? [])];
   for (const [flag, key, v] of [["--frames", "frames", args.frames], ["--size", "size", args.size]] as const) {
     if (v === undefined) continue;
-    int(flag, v, 1);
+    int(flag)(v);
     const given = opt.find((o) => o.split("=")[0].trim() === key);
     if (given && given.split("=")[1].trim() !== v) throw new UserError(`${flag} ${v} contradicts --opt ${given}`);
     if (!given) opt.push(`${key}=${v}`);
@@ -94,11 +89,11 @@ export function registerBenchCommand(program: Command): void {
   );
   speed.action(async (args: SpeedArgs, cmd: Command) => {
     const backend = checkSpeedBackend(requestedBackend(cmd.optsWithGlobals().backend as string | undefined) ?? "ort");
-    const batch = int("--batch", args.batch, 1);
-    const warmup = int("--warmup", args.warmup, 0);
-    const iters = int("--iters", args.iters, 1);
-    const threads = args.threads !== undefined ? int("--threads", args.threads, 1) : defaultThreads();
-    const seed = int("--seed", args.seed, 0);
+    const batch = int("--batch")(args.batch);
+    const warmup = int("--warmup", { min: 0 })(args.warmup);
+    const iters = int("--iters")(args.iters);
+    const threads = args.threads !== undefined ? int("--threads")(args.threads) : defaultThreads();
+    const seed = int("--seed", { min: 0 })(args.seed);
     if (args.peer !== undefined && args.peer !== "pytorch") throw new UserError(`--peer ${args.peer}: the only peer is pytorch`);
     if (args.peer && !args.peerSrc) throw new UserError("--peer pytorch needs --peer-src <dir> (a checkout of the official code)");
     if (args.peer && args.model && !PEER_MODELS[args.model]) {
@@ -121,7 +116,7 @@ export function registerBenchCommand(program: Command): void {
         console.error(`pytorch: building the official model from ${source} (${threadsLabel(threads)})`);
         session = await PeerSession.start({ model: args.model!, options: { ...model.options }, batch, threads, seed, src: source, python: args.peerPython });
       }
-      const rounds = args.rounds !== undefined ? int("--rounds", args.rounds, 1) : iters;
+      const rounds = args.rounds !== undefined ? int("--rounds")(args.rounds) : iters;
       const s = session;
       ours = await measureSpeed({
         model, batch, backend, threads, warmup, iters, train: args.train, seed,
