@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { mergeRuns } from "../publish/publish.js";
 import { type Row, validateRow } from "./rows.js";
 import { runSweep, type Runner } from "./run.js";
 import { expandSweep, type Job, parseShard, shardJobs, type SweepSpec } from "./spec.js";
@@ -30,8 +29,6 @@ const spec: SweepSpec = {
     { model: "tsn", options: { depth: 50, width: 16 } },
   ],
 };
-
-const measured = (rows: Row[]) => rows.map((r) => [r.key, r.model_id, r.params, r.macs, r.saved_activation_bytes].join("|")).sort();
 
 describe("sweeps", () => {
   it("expands a spec into unique, stably ordered keys and shards it into disjoint slices", () => {
@@ -79,16 +76,5 @@ describe("sweeps", () => {
     expect(after).toHaveLength(6);
     // the rows of the first process are kept as they were (same dates)
     for (const r of before) expect(after.find((x) => x.key === r.key)?.date).toBe(r.date);
-  });
-
-  it("publishes two shards as the same rows as one unsharded run", async () => {
-    const whole = tmp();
-    const s0 = tmp();
-    const s1 = tmp();
-    await runSweep(spec, { outDir: whole, runners: { profile: runProfile }, progress: false });
-    await runSweep(spec, { outDir: s0, shard: parseShard("0/2"), runners: { profile: runProfile }, progress: false });
-    await runSweep(spec, { outDir: s1, shard: parseShard("1/2"), runners: { profile: runProfile }, progress: false });
-    expect(readRows(join(s0, "results.csv")).length).toBe(3);
-    expect(measured(mergeRuns([s0, s1]))).toEqual(measured(mergeRuns([whole])));
   });
 });

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { compare, COMPARE_DEFAULTS, TEMPORAL_MODULES, toMarkdown } from "@blvnet/bench";
 import { ENGINES, type EngineKind } from "@blvnet/train";
-import { choice, int, intList, num } from "../parsers.js";
+import { choice, int, intList, num } from "../flags/parsers.js";
 
 interface CompareFlags {
   backbone: number;

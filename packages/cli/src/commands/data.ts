@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { int } from "../parsers.js";
+import { int } from "../flags/parsers.js";
 import { createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
 
 

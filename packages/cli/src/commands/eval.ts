@@ -6,8 +6,8 @@
 import { Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { EVAL_DEFAULTS, EVAL_ENGINES, evaluate, type EvalEngine } from "@blvnet/train";
-import { addModelOptions, modelConfig, type ModelFlags } from "../model-args.js";
-import { int } from "../parsers.js";
+import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
+import { int } from "../flags/parsers.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;

@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { buildOnnx, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "@blvnet/engine-onnx";
 import { fillDeterministic, UserError } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
-import { addModelOptions } from "../model-args.js";
-import { int } from "../parsers.js";
+import { addModelOptions } from "../flags/model-args.js";
+import { int } from "../flags/parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 
 interface ExportArgs extends ModelArgs {

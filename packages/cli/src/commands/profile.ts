@@ -7,7 +7,7 @@ import { measuredRows, moduleRows, referenceRows, summaryRows } from "@blvnet/be
 import { writeProfileTables } from "@blvnet/bench";
 import { buildTarget, resolveTarget } from "@blvnet/bench";
 import { parseModelOpts } from "@blvnet/models";
-import { int } from "../parsers.js";
+import { int } from "../flags/parsers.js";
 
 interface ProfileFlags {
   opt: string[];

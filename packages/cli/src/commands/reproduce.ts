@@ -3,7 +3,7 @@ import { basename, join } from "node:path";
 import { type Command, Option } from "commander";
 import { loadSweepFile, parseShard, REPRODUCE_PARTS, reproduce, type ReproducePart } from "@blvnet/bench";
 import { ENGINES, type EngineKind } from "@blvnet/train";
-import { choice, choiceList, int, intList } from "../parsers.js";
+import { choice, choiceList, int, intList } from "../flags/parsers.js";
 
 interface ReproduceFlags {
   quick?: boolean;

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
-import { addModelOptions, modelConfig, type ModelFlags } from "../model-args.js";
-import { choice, int, num, numList } from "../parsers.js";
+import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
+import { choice, int, num, numList } from "../flags/parsers.js";
 
 interface TrainFlags extends ModelFlags {
   data: string;
