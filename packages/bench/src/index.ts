@@ -38,6 +38,7 @@ export {
 } from "./speed/measure.js";
 export { PEER_MODELS, PeerSession, type PeerConfig, type PeerInfo } from "./speed/peer.js";
 export { appendRows, peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "./speed/rows.js";
+export { runSpeed, type SpeedRunConfig, type SpeedRunResult } from "./speed/session.js";
 
 // profiling
 export { FORMATS, parseFormat, renderRows, type Format, type Rows } from "./profiling/format.js";
