@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import cliProgress from "cli-progress";
 import { UserError, type VideoModel } from "@blvnet/core";
 import type { Batch, Loader } from "@blvnet/data";
-import { loadLatestCheckpoint, saveCheckpoint, TRAIN_STATE_FORMAT, type LoopState } from "./checkpoint.js";
+import { loadLatestCheckpoint, saveCheckpoint, TRAIN_STATE_FORMAT, type LoopState, type RunConfig } from "./checkpoint.js";
 import { NonFiniteLossError, type TrainingEngine } from "./engine.js";
 import { CsvJsonLog, EPOCH_COLUMNS, STEP_COLUMNS, type EpochRow, type StepRow } from "./log.js";
 import { ClassificationTally, crossEntropy, ranking, averageViews, softmaxRows } from "./metrics.js";
@@ -17,18 +17,13 @@ import { learningRate, type ScheduleConfig } from "./schedule.js";
 
 export interface TrainLoopOptions {
   model: VideoModel;
-  /** Registry name of the model (recorded in checkpoints, checked on resume). */
-  modelName: string;
   engine: TrainingEngine;
   train: Loader;
   /** Validation loader: evaluated after every epoch when given. */
   val?: Loader;
-  schedule: Omit<ScheduleConfig, "stepsPerEpoch">;
-  epochs: number;
+  /** The run's config: its schedule, epochs and seeds drive the loop; a resume must repeat it. */
+  config: RunConfig;
   outDir: string;
-  /** Seeds the loader and the engine were made with (recorded; checked on resume). */
-  dataSeed: number;
-  dropoutSeed: number;
   /** Continue from the newest checkpoint in outDir. */
   resume?: boolean;
   /** Stop (after checkpointing) once this many optimizer steps are done in all. */
@@ -37,15 +32,13 @@ export interface TrainLoopOptions {
   saveEvery?: number;
   /** Checkpoints kept on disk (default 2). */
   keep?: number;
-  /** Settings recorded in the checkpoint; a resume with different values is refused. */
-  settings: Record<string, unknown>;
   /** Show a progress bar on stderr (default true). */
   progress?: boolean;
   /** Messages (resume notes, epoch summaries). */
   log?: (message: string) => void;
 }
 
-export interface TrainSummary {
+export interface LoopSummary {
   /** "done" after the last epoch, "stopped" at --max-steps. */
   status: "done" | "stopped";
   epoch: number;
@@ -53,29 +46,49 @@ export interface TrainSummary {
   lastLoss: number;
   /** Directory of the newest checkpoint. */
   checkpoint: string;
+  /** Validation after the last epoch of this call, when a validation loader was given. */
+  validation: ValidationResult | null;
   seconds: number;
   clipsPerSecond: number;
   resumedFrom: number | null;
 }
 
-/** Settings that must not change between a run and its resume (the rest may, e.g. --max-steps). */
-const FIXED_ON_RESUME = ["batch", "frames", "size", "lr", "lrScheduler", "lrSteps", "warmupEpochs", "momentum", "weightDecay", "nesterov", "clipGrad", "epochs", "seed", "engine", "backend", "data"];
+/** Fields of the config a resume must repeat, under the names its messages use, in the order they are checked (the rest may change, e.g. maxSteps). */
+const FIXED_ON_RESUME: [string, (c: RunConfig) => unknown][] = [
+  ["batch", (c) => c.batch],
+  ["frames", (c) => c.frames],
+  ["size", (c) => c.size],
+  ["lr", (c) => c.optimizer.lr],
+  ["lrScheduler", (c) => c.schedule.kind],
+  ["lrSteps", (c) => c.schedule.lrSteps],
+  ["warmupEpochs", (c) => c.schedule.warmupEpochs],
+  ["momentum", (c) => c.optimizer.momentum],
+  ["weightDecay", (c) => c.optimizer.weightDecay],
+  ["nesterov", (c) => c.optimizer.nesterov],
+  ["clipGrad", (c) => c.optimizer.clipGradNorm],
+  ["epochs", (c) => c.epochs],
+  ["seed", (c) => c.seed],
+  ["engine", (c) => c.engine],
+  ["backend", (c) => c.backend],
+  ["data", (c) => c.data.dir],
+];
 
-function checkResumable(saved: LoopState, opts: TrainLoopOptions): void {
-  if (saved.model.name !== opts.modelName || saved.model.id !== opts.model.id) {
-    throw new UserError(`--resume: the checkpoint in ${opts.outDir} is for model ${saved.model.id} (${saved.model.name}), not ${opts.model.id}`);
+function checkResumable(saved: RunConfig, now: RunConfig, outDir: string): void {
+  if (saved.model.name !== now.model.name || saved.model.id !== now.model.id) {
+    throw new UserError(`--resume: the checkpoint in ${outDir} is for model ${saved.model.id} (${saved.model.name}), not ${now.model.id}`);
   }
-  for (const k of FIXED_ON_RESUME) {
-    const a = JSON.stringify(saved.settings[k]);
-    const b = JSON.stringify(opts.settings[k]);
-    if (a !== b) throw new UserError(`--resume: setting ${k} was ${a} in the checkpointed run, now ${b}; resume with the same settings`);
+  for (const [name, get] of FIXED_ON_RESUME) {
+    const a = JSON.stringify(get(saved));
+    const b = JSON.stringify(get(now));
+    if (a !== b) throw new UserError(`--resume: setting ${name} was ${a} in the checkpointed run, now ${b}; resume with the same settings`);
   }
 }
 
-export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
+export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
   const log = opts.log ?? ((m: string) => console.error(m));
+  const { config } = opts;
   const stepsPerEpoch = opts.train.batchesPerEpoch;
-  const schedule: ScheduleConfig = { ...opts.schedule, stepsPerEpoch };
+  const schedule: ScheduleConfig = { ...config.schedule, baseLr: config.optimizer.lr, epochs: config.epochs, stepsPerEpoch };
   const steps = new CsvJsonLog<StepRow>(opts.outDir, "steps", STEP_COLUMNS);
   const epochs = new CsvJsonLog<EpochRow>(opts.outDir, "epochs", EPOCH_COLUMNS);
 
@@ -84,27 +97,24 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
     epoch: 0,
     stepInEpoch: 0,
     globalStep: 0,
+    stepsPerEpoch,
     samplesSeen: 0,
-    dataSeed: opts.dataSeed,
-    dropoutSeed: opts.dropoutSeed,
     lr: learningRate(schedule, 0, 0),
-    schedule: { ...schedule },
-    model: { name: opts.modelName, id: opts.model.id, options: { ...opts.model.options } },
-    settings: opts.settings,
     lastLoss: NaN,
+    config,
   };
   let resumedFrom: number | null = null;
   let lastCheckpoint = "";
   if (opts.resume) {
     const ck = loadLatestCheckpoint(opts.outDir);
     if (!ck) throw new UserError(`--resume: no checkpoint in ${opts.outDir} (expected checkpoints/latest.json)`);
-    checkResumable(ck.state, opts);
-    const savedSteps = (ck.state.schedule as { stepsPerEpoch?: number }).stepsPerEpoch;
-    if (savedSteps !== stepsPerEpoch) {
-      throw new UserError(`--resume: the run had ${savedSteps} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`);
+    checkResumable(ck.state.config, config, opts.outDir);
+    if (ck.state.stepsPerEpoch !== stepsPerEpoch) {
+      throw new UserError(`--resume: the run had ${ck.state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`);
     }
     opts.engine.load(ck.tensors);
-    state = { ...ck.state, settings: opts.settings };
+    // the saved config holds what must match; the rest (e.g. the start weights' path) is today's
+    state = { ...ck.state, format: TRAIN_STATE_FORMAT, config };
     resumedFrom = state.globalStep;
     lastCheckpoint = ck.dir;
     log(`resuming from ${ck.dir}: epoch ${state.epoch + 1}, ${state.stepInEpoch} of ${stepsPerEpoch} steps done, step ${state.globalStep} in all`);
@@ -118,20 +128,21 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
     const saved = saveCheckpoint(opts.outDir, opts.engine.state(), state, opts.keep ?? 2);
     lastCheckpoint = saved.dir;
   };
-  const summary = (status: TrainSummary["status"]): TrainSummary => {
+  let validation: ValidationResult | null = null;
+  const summary = (status: LoopSummary["status"]): LoopSummary => {
     const seconds = (performance.now() - started) / 1000;
-    return { status, epoch: state.epoch, globalStep: state.globalStep, lastLoss: state.lastLoss, checkpoint: lastCheckpoint, seconds, clipsPerSecond: seconds > 0 ? clipsThisSession / seconds : 0, resumedFrom };
+    return { status, epoch: state.epoch, globalStep: state.globalStep, lastLoss: state.lastLoss, checkpoint: lastCheckpoint, validation, seconds, clipsPerSecond: seconds > 0 ? clipsThisSession / seconds : 0, resumedFrom };
   };
 
   if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
     log(`--max-steps ${opts.maxSteps}: ${state.globalStep} steps are done already`);
     return summary("stopped");
   }
-  const totalSteps = Math.min(opts.epochs * stepsPerEpoch, opts.maxSteps ?? Infinity);
+  const totalSteps = Math.min(config.epochs * stepsPerEpoch, opts.maxSteps ?? Infinity);
   const bar = opts.progress === false ? null : progressBar();
   bar?.start(totalSteps, state.globalStep, { epoch: state.epoch + 1, loss: "-", acc: "-", cps: "-" });
   try {
-    while (state.epoch < opts.epochs) {
+    while (state.epoch < config.epochs) {
       const epoch = state.epoch;
       const skip = state.stepInEpoch;
       let seen = 0;
@@ -173,6 +184,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
       // End of the epoch: advance, validate, checkpoint.
       state = { ...state, epoch: epoch + 1, stepInEpoch: 0 };
       const val = opts.val ? await validate(opts.engine, opts.val) : null;
+      validation = val;
       epochs.append({
         epoch: epoch + 1,
         step: state.globalStep,
@@ -187,7 +199,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<TrainSummary> {
       checkpoint();
       const valText = val ? `, val top-1 ${(100 * val.top1).toFixed(1)}%` : "";
       if (bar) bar.update(state.globalStep);
-      log(`epoch ${epoch + 1}/${opts.epochs}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`);
+      log(`epoch ${epoch + 1}/${config.epochs}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`);
     }
     return summary("done");
   } finally {

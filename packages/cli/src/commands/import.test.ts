@@ -9,7 +9,7 @@ import { Command } from "commander";
 import { BatchNorm, Conv2d, IMAGENET_MEAN, IMAGENET_STD, Linear, Module, registerModel, UserError, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
 import { readCheckpoint, readSafetensors } from "@blvnet/io";
 import { runCli as cli } from "../run-cli.js";
-import { addModelOptions } from "../model-args.js";
+import { addModelOptions } from "../flags/model-args.js";
 import { buildModelFromArgs, parseModelOpts, type ModelArgs } from "@blvnet/models";
 
 const FIXTURE = new URL("../../../../fixtures/golden/checkpoints/small-blvnet-layer0-legacy.pth.tar", import.meta.url).pathname;

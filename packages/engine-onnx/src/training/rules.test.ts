@@ -16,7 +16,7 @@ import { uniform } from "@blvnet/core";
 import { TRAIN_OPSET } from "./emit.js";
 import { MaskGenerator } from "./dropout.js";
 import { OnnxTrainOps, type TrainLowering } from "./trainops.js";
-import { loadOrt } from "./trainer.js";
+import { loadOrt } from "../ort/session.js";
 
 
 /** A case: a module holding the op's params and a forward over one input. */

@@ -14,8 +14,9 @@ import { dirname, basename, join, resolve } from "node:path";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
 import { stateDict } from "@blvnet/core";
+import { loadOrt } from "../ort/session.js";
 import { MaskGenerator } from "./dropout.js";
-import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type SgdHyper, type StepGraph } from "./step-graph.js";
+import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
 
@@ -27,9 +28,8 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
-export interface OrtTrainerOptions extends SgdHyper {
-  /** Learning rate used when `step` is called without one. */
-  lr?: number;
+/** The step graph's options (`lr`: the rate of a `step` called without one) and the session's. */
+export interface OrtTrainerOptions extends StepGraphOptions {
   /** Seed of the dropout masks (step s draws from seed + s unless `step` is given a seed). */
   seed?: number;
   /** Intra-op threads (default: every core). */
@@ -47,16 +47,6 @@ export interface OrtStepResult {
   gradNorm: number;
   /** False when the loss or gradient norm was not finite: nothing was updated. */
   applied: boolean;
-}
-
-let ortModule: typeof Ort | null = null;
-
-export async function loadOrt(): Promise<typeof Ort> {
-  if (!ortModule) {
-    const m = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
-    ortModule = m.InferenceSession ? m : (m.default as typeof Ort);
-  }
-  return ortModule;
 }
 
 /** A value fed to the graph and (optionally) rewritten by it: current tensor plus a spare for the next value. */
