@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModel, fillDeterministic, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
-import { initBackend, TfOps } from "@blvnet/engine-tfjs";
+import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
 import "@blvnet/models";
 
@@ -158,7 +158,7 @@ export async function verifyGolden(g: Golden, opts: VerifyOptions = {}, file?: s
   const taps = new Map<string, Float32Array>();
   const tap = opts.stages ? (stage: string, x: tf.Tensor) => void taps.set(stage, ops.readSync(x).data) : undefined;
   const shape = g.input.shape;
-  const out = tf.tidy(() => model.forward(ops, ops.input(refgenInput(shape), shape), tap));
+  const out = tf.tidy(() => tfForward(model, ops, ops.input(refgenInput(shape), shape), tap));
   const ours = (await ops.read(out)).data;
   out.dispose();
   ops.store.dispose();

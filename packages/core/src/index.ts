@@ -7,3 +7,6 @@ export * from "./tensors.js";
 export * from "./refgen.js";
 export * from "./rng.js";
 export * from "./shape/index.js";
+export * from "./options.js";
+export * from "./init.js";
+export * from "./trace.js";

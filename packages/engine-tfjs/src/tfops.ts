@@ -12,6 +12,7 @@ import {
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
+  addAll,
   pair,
   triple,
 } from "@blvnet/core";
@@ -160,6 +161,11 @@ export class TfOps implements Ops<tf.Tensor> {
     return tf.add(a, b);
   }
 
+  /** Chained adds, not tf.addN: AddN's gradient saves all its inputs, which costs training memory. */
+  sum(xs: tf.Tensor[]): tf.Tensor {
+    return addAll(this, xs);
+  }
+
   dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
     if (!training || p <= 0) return x;
     const keep = new Float32Array(x.size);
@@ -273,17 +279,6 @@ export class TfOps implements Ops<tf.Tensor> {
   segmentMean(x: tf.Tensor, segments: number): tf.Tensor {
     const [rows, k] = x.shape;
     return tf.mean(tf.reshape(x, [rows / segments, segments, k]), 1);
-  }
-
-  // ---- memory hints ------------------------------------------------------------------------
-
-  scope(fn: () => tf.Tensor): tf.Tensor {
-    return tf.tidy(fn);
-  }
-
-  /** Safe under tf.variableGrads: the tape keeps its own clones of the tensors backward needs. */
-  release(x: tf.Tensor): void {
-    x.dispose();
   }
 }
 

@@ -11,7 +11,7 @@
  * diverging run keeps its last good weights.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { fromNative, softmaxCrossEntropy, TfOps, toNative } from "@blvnet/engine-tfjs";
+import { fromNative, softmaxCrossEntropy, TfOps, tfForward, toNative } from "@blvnet/engine-tfjs";
 import { loadStateDict } from "@blvnet/io";
 import { stateDict, type Param, type TensorMap, type VideoModel } from "@blvnet/core";
 import { deriveSeed } from "@blvnet/core";
@@ -49,7 +49,7 @@ export class TfjsEngine implements TrainingEngine {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
     } finally {
       this.model.train(wasTraining);
     }
@@ -76,7 +76,7 @@ export class TfjsEngine implements TrainingEngine {
     const x = ops.input(input, shape);
     let logitsKept: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.forward(ops, x);
+      const logits = tfForward(this.model, ops, x);
       logitsKept = tf.keep(logits);
       return softmaxCrossEntropy(logits, labels);
     }, vars.map((v) => v.variable));
@@ -126,7 +126,7 @@ export class TfjsEngine implements TrainingEngine {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      const out = tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      const out = tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
       try {
         return (await out.data()) as Float32Array;
       } finally {

@@ -26,7 +26,7 @@ class Case extends Module {
     readonly fn: (ops: Ops<unknown>, x: unknown, m: Record<string, Module>) => unknown,
   ) {
     super();
-    for (const [k, m] of Object.entries(layers)) this.child(k, m);
+    Object.assign(this, layers);
     assignNames(this);
     let seed = 1;
     for (const [, p] of this.namedTensors()) {
