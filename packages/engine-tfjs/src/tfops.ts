@@ -13,6 +13,8 @@ import {
   type Pool2dOptions,
   type Pool3dOptions,
   addAll,
+  dropoutMask,
+  Rng,
   pair,
   triple,
 } from "@blvnet/core";
@@ -30,11 +32,12 @@ export interface TfOpsOptions {
 export class TfOps implements Ops<tf.Tensor> {
   readonly kind = "tfjs";
   readonly store: ParamStore;
-  private rngState: number;
+  /** Dropout masks: core's dropoutMask, as the ONNX training engine draws them. */
+  private readonly rng: Rng;
 
   constructor(opts: TfOpsOptions = {}) {
     this.store = opts.store ?? new ParamStore(opts.trainable ?? false);
-    this.rngState = (opts.seed ?? 0) >>> 0;
+    this.rng = new Rng(opts.seed ?? 0);
   }
 
   // ---- boundary ----------------------------------------------------------------------------
@@ -168,17 +171,7 @@ export class TfOps implements Ops<tf.Tensor> {
 
   dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
     if (!training || p <= 0) return x;
-    const keep = new Float32Array(x.size);
-    for (let i = 0; i < keep.length; i++) keep[i] = this.nextUniform() >= p ? 1 / (1 - p) : 0;
-    return tf.mul(x, tf.tensor(keep, x.shape));
-  }
-
-  /** mulberry32: a small seeded generator for dropout masks. */
-  private nextUniform(): number {
-    let t = (this.rngState = (this.rngState + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return tf.mul(x, tf.tensor(dropoutMask(this.rng, x.size, p), x.shape));
   }
 
   // ---- pooling / resampling ----------------------------------------------------------------
