@@ -13,7 +13,10 @@ registerModel({
   goldenFamilies: ["tsn"],
   options: tsnOptions,
   create: (o) => new TSN(o),
-  fromGoldenConfig: (c) => (tsnFromGolden(c).shift ? null : tsnFromGolden(c).options),
+  fromGoldenConfig(c) {
+    const g = tsnFromGolden(c);
+    return g.shift ? null : g.options;
+  },
 });
 
 registerModel({
@@ -22,7 +25,10 @@ registerModel({
   goldenFamilies: ["tsn"],
   options: tsmOptions,
   create: (o) => new TSM(o),
-  fromGoldenConfig: (c) => (tsnFromGolden(c).shift ? tsnFromGolden(c).options : null),
+  fromGoldenConfig(c) {
+    const g = tsnFromGolden(c);
+    return g.shift ? g.options : null;
+  },
 });
 
 registerModel({
