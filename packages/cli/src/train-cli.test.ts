@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
-import { BatchNorm, Conv2d, IMAGENET_MEAN, IMAGENET_STD, Linear, registerModel, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
+import { BatchNorm, Conv2d, float, IMAGENET_MEAN, IMAGENET_STD, int, Linear, registerModel, VideoModel, type InputSpec, type Ops } from "@blvnet/core";
 import { decodeSafetensors } from "@blvnet/io";
 import { synthesize } from "@blvnet/data";
 import { runCli } from "./run-cli.js";
@@ -22,10 +22,10 @@ class TinyVideoNet extends VideoModel {
   readonly inputSpec: InputSpec;
   readonly numClasses: number;
   readonly options: Record<string, unknown>;
-  readonly conv1 = this.child("conv1", new Conv2d(3, 8, 3, { stride: 2, padding: 1 }));
-  readonly bn1 = this.child("bn1", new BatchNorm(8));
-  readonly conv2 = this.child("conv2", new Conv2d(8, 8, 3, { stride: 2, padding: 1 }));
-  readonly bn2 = this.child("bn2", new BatchNorm(8));
+  readonly conv1 = new Conv2d(3, 8, 3, { stride: 2, padding: 1 });
+  readonly bn1 = new BatchNorm(8);
+  readonly conv2 = new Conv2d(8, 8, 3, { stride: 2, padding: 1 });
+  readonly bn2 = new BatchNorm(8);
   readonly fc: Linear;
 
   constructor(readonly o: { frames: number; size: number; numClasses: number; dropout: number }) {
@@ -34,7 +34,7 @@ class TinyVideoNet extends VideoModel {
     this.options = { ...o };
     this.id = `tiny-test-f${o.frames}-c${o.numClasses}`;
     this.inputSpec = { layout: "N(TC)HW", frames: o.frames, size: o.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
-    this.fc = this.child("fc", new Linear(8, o.numClasses));
+    this.fc = new Linear(8, o.numClasses);
   }
 
   forward<T>(ops: Ops<T>, x: T): T {
@@ -50,13 +50,8 @@ class TinyVideoNet extends VideoModel {
 registerModel({
   name: "tiny-test",
   description: "test-only tiny video net",
-  options: [
-    { name: "frames", type: "int", default: 4, description: "frames" },
-    { name: "size", type: "int", default: 32, description: "size" },
-    { name: "numClasses", type: "int", default: 2, description: "classes" },
-    { name: "dropout", type: "float", default: 0.5, description: "dropout" },
-  ],
-  create: (o: ModelOptions) => new TinyVideoNet(o as unknown as { frames: number; size: number; numClasses: number; dropout: number }),
+  options: { frames: int(4, "frames"), size: int(32, "size"), numClasses: int(2, "classes"), dropout: float(0.5, "dropout") },
+  create: (o) => new TinyVideoNet(o),
 });
 
 let root: string;

@@ -8,3 +8,6 @@ export * from "./refgen.js";
 export * from "./rng.js";
 export * from "./sgd.js";
 export * from "./shape/index.js";
+export * from "./options.js";
+export * from "./init.js";
+export * from "./trace.js";

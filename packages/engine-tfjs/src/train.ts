@@ -6,16 +6,14 @@
  * it owns no data loading, schedules or logging.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Module, Param, SgdConfig } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
+import type { Param, SgdConfig } from "@blvnet/core";
+import { type ForwardModule, tfForward } from "./forward.js";
 import "./grads.js";
 import type { ParamStore } from "./store.js";
 import type { TfOps } from "./tfops.js";
 
 /** What trainStep needs of a model: a module tree with a forward producing logits [N, K]. */
-export interface TrainableModel extends Module {
-  forward(ops: Ops<tf.Tensor>, x: tf.Tensor): tf.Tensor;
-}
+export type TrainableModel = ForwardModule;
 
 /** mean over the batch of -log softmax(logits)[label]. */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: ArrayLike<number>): tf.Scalar {
@@ -104,7 +102,7 @@ function materializeVariables(model: TrainableModel, ops: TfOps, input: tf.Tenso
   const flags = model.namedModules().map(([, m]) => [m, m.training] as const);
   try {
     model.eval();
-    tf.dispose(tf.tidy(() => model.forward(ops, input)));
+    tf.dispose(tfForward(model, ops, input));
   } finally {
     for (const [m, t] of flags) m.training = t;
   }
@@ -128,7 +126,7 @@ export function lossAndGrads(model: TrainableModel, ops: TfOps, input: tf.Tensor
   const byName = new Map<string, Param>();
   const vars = store.variables();
   for (const [p, v] of vars) byName.set(v.name, p);
-  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(ops, input), labels), [...vars.values()]);
+  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(tfForward(model, ops, input), labels), [...vars.values()]);
   const named = new Map<Param, tf.Tensor>();
   for (const [name, g] of Object.entries(grads)) named.set(byName.get(name)!, g);
   const loss = value.dataSync()[0];

@@ -22,7 +22,7 @@ class LinearProbe extends VideoModel {
   readonly numClasses = K;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: T, size: S, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
-  readonly fc = this.child("fc", new Linear(3, K));
+  readonly fc = new Linear(3, K);
   forward<X>(ops: Ops<X>, x: X): X {
     return ops.segmentMean(this.fc.forward(ops, ops.globalAvgPool(ops.clipsToFrames(x, T))), T);
   }

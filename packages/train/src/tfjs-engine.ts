@@ -9,7 +9,7 @@
  * momentum buffers for checkpoints.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { fromNative, Sgd, softmaxCrossEntropy, TfOps, toNative } from "@blvnet/engine-tfjs";
+import { fromNative, Sgd, softmaxCrossEntropy, TfOps, tfForward, toNative } from "@blvnet/engine-tfjs";
 import { loadStateDict } from "@blvnet/io";
 import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
 import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
@@ -46,7 +46,7 @@ export class TfjsEngine implements TrainingEngine {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
     } finally {
       this.model.train(wasTraining);
     }
@@ -73,7 +73,7 @@ export class TfjsEngine implements TrainingEngine {
     const x = ops.input(input, shape);
     let logitsKept: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.forward(ops, x);
+      const logits = tfForward(this.model, ops, x);
       logitsKept = tf.keep(logits);
       return softmaxCrossEntropy(logits, labels);
     }, vars.map((v) => v.variable));
@@ -106,7 +106,7 @@ export class TfjsEngine implements TrainingEngine {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      const out = tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      const out = tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
       try {
         return (await out.data()) as Float32Array;
       } finally {

@@ -20,6 +20,7 @@ import {
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
+  addAll,
   pair,
   triple,
   windowOut,
@@ -199,6 +200,11 @@ export class OnnxOps implements Ops<OnnxValue> {
   add(a: OnnxValue, b: OnnxValue): OnnxValue {
     if (a.shape.join() !== b.shape.join()) throw new Error(`add: shapes differ [${a.shape}] vs [${b.shape}]`);
     return this.node("Add", [a.name, b.name], [...a.shape]);
+  }
+
+  /** Chained Adds in order (the training graph reuses Add's reverse rule). */
+  sum(xs: OnnxValue[]): OnnxValue {
+    return addAll(this, xs);
   }
 
   dropout(x: OnnxValue, p: number, training: boolean): OnnxValue {

@@ -13,9 +13,8 @@ import { readdirSync, statSync } from "node:fs";
 import { dirname, basename, join, resolve } from "node:path";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
-import { stateDict } from "@blvnet/core";
+import { dropoutMask, Rng, stateDict } from "@blvnet/core";
 import { loadOrt } from "../ort/session.js";
-import { MaskGenerator } from "./dropout.js";
 import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
@@ -184,8 +183,9 @@ export class OrtTrainer {
       fetches[slot.output] = s.spare;
       swaps.push(s);
     }
-    const masks = new MaskGenerator(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
-    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(masks.mask(m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
+    // One stream for the step's masks, in forward order: TfOps draws the same units for the same seed.
+    const masks = new Rng(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
+    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(dropoutMask(masks, m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
 
     const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
     const loss = (out[g.lossName].data as Float32Array)[0];
