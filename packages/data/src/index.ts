@@ -4,8 +4,9 @@
  */
 export { openDataset, type Dataset, type DatasetFormat, type OpenOptions } from "./dataset.js";
 export { createLoader, type Batch, type Loader, type LoaderOptions, type LoaderStats } from "./loader.js";
-export { synthesize, SYNTH_FORMAT, type SynthOptions, type SynthResult } from "./synth.js";
-export { SYNTH_CLASSES, type SynthClass } from "./render.js";
+export { synthesize, SYNTH_DEFAULT_LEVEL, SYNTH_FORMAT, type SynthOptions, type SynthResult } from "./synth.js";
+export { createSynthLoader, type SynthLoaderOptions } from "./synth-stream.js";
+export { renderClip, SYNTH_CLASSES, SYNTH_LEVELS, SYNTH_MAX_LEVEL, type SynthClass } from "./render.js";
 export { extractVideos, type ExtractOptions, type ExtractResult } from "./extract.js";
 export { DataError, formatBadSample, type BadSample, type SourceLine } from "./errors.js";
 export { checkSamples, recordProblem } from "./check.js";

@@ -15,7 +15,7 @@ import { UserError } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
 import { DEFAULT_TEMPLATE, frameName, parseTemplate } from "./frames.js";
 import { listLine } from "./lists.js";
-import { renderClip, SYNTH_CLASSES, type SynthClass } from "./render.js";
+import { renderClip, SYNTH_CLASSES, SYNTH_LEVELS, SYNTH_MAX_LEVEL, type SynthClass } from "./render.js";
 import { Rng, deriveSeed } from "@blvnet/core";
 
 export const SYNTH_FORMAT = "blvnet-synth/1";
@@ -32,6 +32,8 @@ export interface SynthOptions {
   /** Frame side in pixels (default 112). */
   size?: number;
   seed?: number;
+  /** Difficulty level 0..SYNTH_MAX_LEVEL (SYNTH_LEVELS; default SYNTH_DEFAULT_LEVEL). */
+  level?: number;
   /** JPEG quality (default 90). */
   quality?: number;
   /** Replace an existing folder made with other settings. */
@@ -56,12 +58,25 @@ interface SynthSettings {
   frames: number;
   size: number;
   seed: number;
+  level: number;
+  /** Name of the level (SYNTH_LEVELS[level]), for readers of dataset.json. */
+  levelName: string;
   quality: number;
   flip: false;
 }
 
+/** The level `data synth` and the synthetic benchmark use unless told otherwise. */
+export const SYNTH_DEFAULT_LEVEL = SYNTH_MAX_LEVEL;
+
 function checkInt(name: string, v: number, min: number): number {
   if (!Number.isInteger(v) || v < min) throw new UserError(`synth: ${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+function checkLevel(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > SYNTH_MAX_LEVEL) {
+    throw new UserError(`synth: level must be an integer in 0..${SYNTH_MAX_LEVEL} (${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")}), got ${v}`);
+  }
   return v;
 }
 
@@ -107,9 +122,12 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
     frames: checkInt("frames", opts.frames ?? 16, 1),
     size: checkInt("size", opts.size ?? 112, 8),
     seed: checkInt("seed", opts.seed ?? 0, 0),
+    level: checkLevel(opts.level ?? SYNTH_DEFAULT_LEVEL),
+    levelName: "",
     quality: checkInt("quality", opts.quality ?? 90, 1),
     flip: false,
   };
+  settings.levelName = SYNTH_LEVELS[settings.level]!;
   const dir = resolve(outDir);
   const splits = [
     { name: "train", perClass: settings.train, key: 1 },
@@ -140,7 +158,7 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
       const label = k % classes.length;
       const folder = `frames/${split.name}/${String(k).padStart(6, "0")}`;
       lines.push(listLine(folder, settings.frames, label));
-      const frames = renderClip(classes[label]!, settings.frames, settings.size, new Rng(deriveSeed(settings.seed, split.key, k)));
+      const frames = renderClip(classes[label]!, settings.frames, settings.size, new Rng(deriveSeed(settings.seed, split.key, k)), settings.level);
       const clipDir = join(tmp, folder);
       const job = mkdir(clipDir, { recursive: true })
         .then(() =>

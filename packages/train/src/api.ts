@@ -7,13 +7,13 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createModel, sgdProblem, UserError, type VideoModel } from "@blvnet/core";
-import { type BadSample, createLoader, type Dataset, formatBadSample, openDataset } from "@blvnet/data";
+import { type BadSample, type ClipLayout, createLoader, createSynthLoader, type Dataset, formatBadSample, type Loader, openDataset, SYNTH_LEVELS } from "@blvnet/data";
 import { initBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend } from "@blvnet/engine-onnx";
 import { acquireLock, ensureDir, writeError, writeFileAtomic } from "@blvnet/io";
 import { loadStartWeights, withOverrides, type StartWeights } from "@blvnet/models";
 import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } from "./checkpoint.js";
-import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, TRAIN_DEFAULTS, type EvalConfig, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
+import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, SYNTHETIC_DEFAULTS, TRAIN_DEFAULTS, type DataConfig, type EvalConfig, type SyntheticData, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
 import { ENGINES } from "./engine.js";
 import { createTrainingEngine } from "./engines.js";
 import { evaluateModel, ortScorer, tfjsScorer, writeEvalOutputs, type EvalEngine, type Scorer } from "./evaluate.js";
@@ -34,6 +34,42 @@ function openSplit(dir: string, split: string, labelled: boolean): Dataset {
   const unlabelled = labelled ? ds.records.find((r) => r.label < 0) : undefined;
   if (unlabelled) throw new UserError(`${formatBadSample({ ...unlabelled.where, reason: "has no label" })} (split "${split}" must be labelled to train or evaluate on it)`);
   return ds;
+}
+
+type ResolvedSynthetic = Required<Omit<SyntheticData, "classes" | "seed">> & Pick<SyntheticData, "classes"> & { seed: number };
+
+/** The synthetic source of a data config with its defaults (the run's seed unless it names one), or undefined for a folder. */
+function syntheticOf(data: Omit<DataConfig, "valSplit">, seed: number): ResolvedSynthetic | undefined {
+  check((data.dir === undefined) !== (data.synthetic === undefined), "data: give either a dataset folder (dir) or synthetic, not both nor neither");
+  if (!data.synthetic) return undefined;
+  const syn = { ...SYNTHETIC_DEFAULTS, ...defined(data.synthetic), perClass: data.synthetic.perClass, seed: data.synthetic.seed ?? seed };
+  check(Number.isInteger(syn.level) && syn.level >= 0 && syn.level < SYNTH_LEVELS.length, `synthetic.level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${syn.level}`);
+  checkInt("synthetic.perClass", syn.perClass, 1);
+  checkInt("synthetic.valPerClass", syn.valPerClass, 1);
+  checkInt("synthetic.seed", syn.seed, 0);
+  return syn;
+}
+
+/** How runs and rows name a synthetic source (in place of a folder). */
+export function syntheticName(syn: ResolvedSynthetic): string {
+  const classes = syn.classes ? syn.classes.length : 10;
+  return `synthetic:level=${syn.level},classes=${classes},perClass=${syn.perClass},valPerClass=${syn.valPerClass},fresh=${syn.fresh},seed=${syn.seed}`;
+}
+
+interface LoaderInput {
+  batch: number;
+  frames: number;
+  size: number;
+  layout: ClipLayout;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** A split of the in-memory synthetic benchmark ("train": perClass clips, fresh per epoch; "val": valPerClass). */
+function syntheticSplit(syn: ResolvedSynthetic, split: string, input: LoaderInput = { batch: 1, frames: 1, size: 8, layout: "N(TC)HW", mean: [0, 0, 0], std: [1, 1, 1] }): Loader {
+  check(split === "train" || split === "val", `synthetic data has the splits "train" and "val", got "${split}"`);
+  const s = split as "train" | "val";
+  return createSynthLoader({ ...input, classes: syn.classes, level: syn.level, split: s, perClass: s === "train" ? syn.perClass : syn.valPerClass, fresh: syn.fresh, seed: syn.seed });
 }
 
 /** The model of a config, with the dataset's class count unless its options name another. */
@@ -82,12 +118,14 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu); ONNX Runtime serves eval`);
   // The ort engine computes with onnxruntime's CPU provider whatever tfjs backend is selected.
   const backend = engineKind === "ort" ? "ort" : await initBackend(config.backend);
-  const ds = openSplit(config.data.dir, split, true);
-  const model = buildFor(config.model, config.data.dir, ds);
+  const syn = syntheticOf(config.data, seed);
+  const dataDir = syn ? syntheticName(syn) : resolve(config.data.dir!);
+  const ds = syn ? syntheticSplit(syn, split).dataset : openSplit(dataDir, split, true);
+  const model = buildFor(config.model, dataDir, ds);
   const spec = model.inputSpec;
   if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be trained on videos`);
   const layout = spec.layout;
-  const valDs = config.data.valSplit ? openSplit(config.data.dir, config.data.valSplit, true) : undefined;
+  const valDs = config.data.valSplit && !syn ? openSplit(dataDir, config.data.valSplit, true) : undefined;
 
   const outDir = resolve(config.out ?? join("results", "runs", `${model.id}-${timestamp()}`));
   if (config.resume && !config.out) throw new UserError("--resume needs --out <run folder>");
@@ -112,12 +150,14 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   skips.report(ds);
   if (valDs) skips.report(valDs);
   const loaderBase = { batch, frames: spec.frames, size: spec.size, layout, mean: spec.mean, std: spec.std, seed, workers: config.data.workers, onBadSample: skips.add } as const;
-  const trainLoader = createLoader(ds, { ...loaderBase, train: true, maxSkipped: skipLimit(ds) });
-  const valLoader = valDs ? createLoader(valDs, { ...loaderBase, train: false, clips: 1, crops: 1, maxSkipped: skipLimit(valDs) }) : undefined;
+  const trainLoader = syn ? syntheticSplit(syn, split, loaderBase) : createLoader(ds, { ...loaderBase, train: true, maxSkipped: skipLimit(ds) });
+  const valLoader = syn
+    ? config.data.valSplit ? syntheticSplit(syn, config.data.valSplit, loaderBase) : undefined
+    : valDs ? createLoader(valDs, { ...loaderBase, train: false, clips: 1, crops: 1, maxSkipped: skipLimit(valDs) }) : undefined;
 
   const runConfig: RunConfig = {
     model: { name: config.model.name, id: model.id, options: { ...model.options }, weights: weights ?? null },
-    data: { dir: resolve(config.data.dir), split },
+    data: { dir: dataDir, split },
     frames: spec.frames,
     size: spec.size,
     optimizer: { lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay, nesterov: optimizer.nesterov, clipGradNorm: optimizer.clipGradNorm ?? null },
@@ -128,7 +168,7 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
     engine: engineKind,
     backend,
   };
-  const dataset = { dir: resolve(config.data.dir), split, videos: ds.records.length, classes: ds.classes, skipped: ds.problems.length };
+  const dataset = { dir: dataDir, split, videos: ds.records.length, classes: ds.classes, skipped: ds.problems.length };
   const runJson = join(outDir, "run.json");
   if (!config.resume) {
     const record: RunRecord = { format: TRAIN_STATE_FORMAT, config: runConfig, dataset, provenance: provenance({ backend, seed }) };
@@ -234,8 +274,11 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
   const outDir = resolve(config.out ?? join("results", "eval", `${config.model.name}-${split}`));
   checkWritable(outDir);
   const backend = engine === "tfjs" ? await initBackend(config.backend) : engine;
-  const ds = openSplit(config.data.dir, split, true);
-  const model = buildFor(config.model, config.data.dir, ds);
+  // An evaluated synthetic split is seeded 0 unless the config names the training run's seed.
+  const syn = syntheticOf(config.data, 0);
+  const dataDir = syn ? syntheticName(syn) : resolve(config.data.dir!);
+  const ds = syn ? syntheticSplit(syn, split).dataset : openSplit(dataDir, split, true);
+  const model = buildFor(config.model, dataDir, ds);
   const spec = model.inputSpec;
   if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be evaluated on videos`);
   const weights = config.model.weights;
@@ -243,12 +286,14 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
 
   const skips = new SkipLog(log);
   skips.report(ds);
-  const loader = createLoader(ds, {
-    batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips, crops,
-    workers: config.data.workers, onBadSample: skips.add, maxSkipped: skipLimit(ds),
-  });
+  const loader = syn
+    ? syntheticSplit(syn, split, { batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std })
+    : createLoader(ds, {
+        batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips, crops,
+        workers: config.data.workers, onBadSample: skips.add, maxSkipped: skipLimit(ds),
+      });
   const scorer: Scorer = engine === "tfjs" ? tfjsScorer(model) : await ortScorer(model, engine);
-  log(`evaluating ${model.id} (${load.report.loaded} tensors from ${weights}) on ${ds.records.length} videos of ${config.data.dir} [${split}], ${clips} clip(s) x ${crops} crop(s), engine ${engine}`);
+  log(`evaluating ${model.id} (${load.report.loaded} tensors from ${weights}) on ${ds.records.length} videos of ${dataDir} [${split}], ${clips} clip(s) x ${crops} crop(s), engine ${engine}`);
   let report;
   try {
     report = await evaluateModel(scorer, loader, { progress: config.progress ?? false });
@@ -261,7 +306,7 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
     options: model.options,
     // relative to the output folder: summary.json names no folder of the machine that wrote it
     weights: relative(outDir, resolve(weights)),
-    data: relative(outDir, resolve(config.data.dir)),
+    data: syn ? dataDir : relative(outDir, dataDir),
     split,
     clips,
     crops,
@@ -275,7 +320,7 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
     tensorsLoaded: load.report.loaded,
     engine,
     backend,
-    dataset: { dir: resolve(config.data.dir), split, videos: ds.records.length + ds.problems.length },
+    dataset: { dir: dataDir, split, videos: ds.records.length + ds.problems.length },
     skipped: skips.count,
     report,
     outDir,

@@ -22,9 +22,32 @@ export interface ModelConfig {
   allowMissing?: boolean;
 }
 
+/**
+ * The synthetic temporal-order benchmark rendered in memory (createSynthLoader): no files, and with
+ * `fresh` new training clips every epoch. Split "train" and "val" only.
+ */
+export interface SyntheticData {
+  /** Difficulty level 0..4 (SYNTH_LEVELS; default 0 = clean). */
+  level?: number;
+  /** Class names (default: all 10 synthetic classes). */
+  classes?: readonly string[];
+  /** Training clips per class (per epoch with `fresh`). */
+  perClass: number;
+  /** Validation clips per class (default 30). */
+  valPerClass?: number;
+  /** Render new training clips every epoch (default true). */
+  fresh?: boolean;
+  /** Seed of the clips (default: the run's seed, so each seed sees its own data). */
+  seed?: number;
+}
+
+export const SYNTHETIC_DEFAULTS = { level: 0, valPerClass: 30, fresh: true } as const;
+
 export interface DataConfig {
-  /** Dataset folder: list files + frame folders, annotation files, or the synthetic benchmark. */
-  dir: string;
+  /** Dataset folder: list files + frame folders, annotation files, or the synthetic benchmark. Not with `synthetic`. */
+  dir?: string;
+  /** Instead of a folder: the synthetic benchmark rendered in memory. */
+  synthetic?: SyntheticData;
   /** Split to train on (default "train") or to evaluate (default "val"). */
   split?: string;
   /** Training only: also evaluate this split (centre crop, 1 clip) after every epoch. */

@@ -1,6 +1,6 @@
 // @blvnet/train: training and evaluation as a library (`train(config)`, `evaluate(config)`), the two
 // training engines behind one interface, checkpoints, metrics and provenance.
-export { train, evaluate, EVAL_ENGINES } from "./api.js";
+export { train, evaluate, EVAL_ENGINES, syntheticName } from "./api.js";
 export {
   TRAIN_DEFAULTS,
   DEFAULT_MAX_SKIPPED,
@@ -9,6 +9,8 @@ export {
   type EvalConfig,
   type ModelConfig,
   type DataConfig,
+  type SyntheticData,
+  SYNTHETIC_DEFAULTS,
   type LogSink,
   type TrainSummary,
   type EvalSummary,

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { int } from "../flags/parsers.js";
-import { checkSamples, createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
+import { checkSamples, createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, SYNTH_DEFAULT_LEVEL, SYNTH_LEVELS, synthesize, type OpenOptions } from "@blvnet/data";
 
 
 function progressBar(unit: string): cliProgress.SingleBar {
@@ -80,8 +80,9 @@ export function registerDataCommand(program: Command): void {
     .option("--frames <n>", "frames per clip", int("--frames"), 16)
     .option("--size <px>", "frame side", int("--size", { min: 8 }), 112)
     .option("--seed <k>", "random seed", int("--seed", { min: 0 }), 0)
+    .option("--level <n>", `difficulty: ${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")} (each adds to the one before; ${SYNTH_LEVELS.length - 1} = every nuisance, the original set)`, int("--level", { min: 0, max: SYNTH_LEVELS.length - 1 }), SYNTH_DEFAULT_LEVEL)
     .option("--force", "replace an existing folder made with other settings")
-    .action(async (outDir: string, o: { classes?: string; train: number; val: number; frames: number; size: number; seed: number; force?: boolean }) => {
+    .action(async (outDir: string, o: { classes?: string; train: number; val: number; frames: number; size: number; seed: number; level: number; force?: boolean }) => {
       const bar = progressBar("clips");
       let started = false;
       const r = await synthesize(outDir, {
@@ -91,6 +92,7 @@ export function registerDataCommand(program: Command): void {
         frames: o.frames,
         size: o.size,
         seed: o.seed,
+        level: o.level,
         overwrite: o.force,
         onProgress: (done, total) => {
           if (!started) bar.start(total, 0);
