@@ -1,12 +1,17 @@
 /**
  * Temporal modules on equal terms: the same ResNet backbone, width, frames, input size, data,
  * schedule and seeds with TAM, TSM and no temporal module (TSN), as a table of accuracy (mean ± std
- * over seeds), MACs, params, training memory and speed, plus a plot.
+ * and a 95% confidence interval over seeds, and the paired difference of each model against TSN),
+ * MACs, params, training memory and speed, plus a plot with error bars. `blvnet-tam` and `blvnet`
+ * (the same bLResNet without TAM) run the paper's ablation on the same terms.
+ *
+ * Default: the CPU recipe (recipe/cpu-recipe.ts) on the synthetic benchmark rendered in memory
+ * (level 0, 8 classes, new clips every epoch), each seed with its own clips.
  */
 import { basename, join, resolve } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { UserError } from "@blvnet/core";
-import { synthesize } from "@blvnet/data";
+import { SYNTH_LEVELS } from "@blvnet/data";
 import { writeFileAtomic } from "@blvnet/io";
 import type { EngineKind, LogSink } from "@blvnet/train";
 import { chart } from "../publish/svg.js";
@@ -21,25 +26,42 @@ import type { ModelVariant, SweepSpec } from "../sweep/spec.js";
 import { readStore, writeRows } from "../sweep/store.js";
 import { trainBackend } from "./backend.js";
 import { checkSpecs } from "./reproduce.js";
+import { CPU_RECIPE } from "../recipe/cpu-recipe.js";
+
+/** The dataset column of rows trained on the in-memory synthetic benchmark. */
+export function syntheticDataset(level: number, classes: number): string {
+  return `synthetic-l${level}-c${classes}`;
+}
 
 /** Temporal module name -> registry model on the ResNet backbone. */
-export const TEMPORAL_MODULES: Record<string, string> = { tam: "tam-resnet", tsm: "tsm", none: "tsn", tsn: "tsn" };
+export const TEMPORAL_MODULES: Record<string, string> = { tam: "tam-resnet", tsm: "tsm", none: "tsn", tsn: "tsn", "blvnet-tam": "blvnet-tam", blvnet: "blvnet" };
+
+/** The bLResNet models (depth >= 50). */
+const BLVNET_MODELS = new Set(["blvnet-tam", "blvnet"]);
 
 export interface CompareConfig {
   /** Temporal modules (keys of TEMPORAL_MODULES); TSN (none) is always included. */
   modules?: string[];
-  /** ResNet depth and base channel width (64 = the official ResNet; 16 trains in minutes on a CPU). */
+  /** ResNet depth and base channel width (64 = the official ResNet; 8 trains in about a minute on a CPU). */
   backbone?: number;
+  /** Depth of the bLResNet of blvnet-tam / blvnet (50 or more). */
+  blvnetDepth?: number;
   width?: number;
   frames?: number;
   size?: number;
-  /** Dataset folder (default: the synthetic temporal benchmark, generated in datasets/synthetic-compare). */
+  /** Dataset folder (default: the synthetic temporal benchmark rendered in memory). */
   data?: string;
+  /** Synthetic benchmark: difficulty level (0..4), classes, training clips per class per epoch (fresh), validation clips per class. */
+  level?: number;
+  classes?: readonly string[];
+  perClass?: number;
+  valPerClass?: number;
   seeds?: number[];
   epochs?: number;
   batch?: number;
-  /** Base learning rate (cosine schedule). */
+  /** Base learning rate (cosine schedule after `warmup` epochs). */
   lr?: number;
+  warmup?: number;
   engine?: EngineKind;
   /** tfjs backend of the training runs (an ort name means the best tfjs backend). */
   backend?: string;
@@ -53,15 +75,21 @@ export interface CompareConfig {
 
 export const COMPARE_DEFAULTS = {
   modules: ["tam", "tsm"],
-  backbone: 50,
-  width: 16,
-  frames: 8,
-  size: 64,
+  backbone: CPU_RECIPE.depth,
+  blvnetDepth: CPU_RECIPE.blvnetDepth,
+  width: CPU_RECIPE.width,
+  frames: CPU_RECIPE.frames,
+  size: CPU_RECIPE.size,
+  level: CPU_RECIPE.level,
+  classes: CPU_RECIPE.classes,
+  perClass: CPU_RECIPE.perClass,
+  valPerClass: CPU_RECIPE.valPerClass,
   seeds: [0, 1, 2],
-  epochs: 8,
-  batch: 8,
-  lr: 0.01,
-  engine: "tfjs",
+  epochs: CPU_RECIPE.epochs,
+  batch: CPU_RECIPE.batch,
+  lr: CPU_RECIPE.lr,
+  warmup: CPU_RECIPE.warmupEpochs,
+  engine: CPU_RECIPE.engine,
   speedBackend: "ort",
   out: "results/runs/compare",
 } as const satisfies CompareConfig;
@@ -82,11 +110,12 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
   for (const m of c.modules) if (!TEMPORAL_MODULES[m]) throw new UserError(`unknown temporal module "${m}"; choose from ${Object.keys(TEMPORAL_MODULES).join(", ")}`);
   const models = [...new Set([...c.modules.map((m) => TEMPORAL_MODULES[m]!), "tsn"])];
   if (!c.seeds.length) throw new UserError("--seeds must name at least one seed");
+  if (!Number.isInteger(c.level) || c.level < 0 || c.level >= SYNTH_LEVELS.length) throw new UserError(`--level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${c.level}`);
   const outDir = resolve(c.out);
-  const dataDir = config.data ? resolve(config.data) : resolve("datasets", "synthetic-compare");
-  const dataset = config.data ? basename(dataDir) : "synthetic";
+  const dataDir = config.data ? resolve(config.data) : undefined;
+  const dataset = dataDir ? basename(dataDir) : syntheticDataset(c.level, c.classes.length);
   const backend = await trainBackend(c.engine, config.backend);
-  const variants: ModelVariant[] = models.map((model) => ({ model, options: { depth: c.backbone, width: c.width } }));
+  const variants: ModelVariant[] = models.map((model) => ({ model, options: { depth: BLVNET_MODELS.has(model) ? c.blvnetDepth : c.backbone, width: c.width } }));
   const base = { frames: [c.frames], sizes: [c.size], models: variants };
   const specs: SweepSpec[] = [
     { ...base, name: "compare-profile", kinds: ["profile"], batches: [1], backends: ["analytic"] },
@@ -94,22 +123,21 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
     { ...base, name: "compare-accuracy", kinds: ["accuracy"], batches: [c.batch], backends: [backend], datasets: [dataset], seeds: [...c.seeds] },
   ];
   checkSpecs(specs);
-  if (!config.data) {
-    const r = await synthesize(dataDir, { train: 24, val: 10, frames: c.frames, size: c.size, seed: 0 });
-    log(`${r.reused ? "using" : "generated"} synthetic benchmark ${dataDir}`);
-  }
+  const synthetic = dataDir ? undefined : { level: c.level, classes: c.classes, perClass: c.perClass, valPerClass: c.valPerClass, fresh: true };
   const runners = {
     profile: runProfile,
     speed: speedRunner({ warmup: 1, iters: 5, train: false }),
     accuracy: accuracyRunner({
-      outDir, dataDir, epochs: c.epochs, lr: c.lr, dropout: 0.5, engine: c.engine,
+      outDir, dataDir, synthetic, epochs: c.epochs, lr: c.lr, warmupEpochs: c.warmup, dropout: CPU_RECIPE.dropout, engine: c.engine,
       backend: backend === "ort" ? undefined : backend, progress: c.progress ?? false,
     }),
   };
   const failed: SweepSummary["failed"] = [];
   for (const spec of specs) failed.push(...(await runSweep(spec, { outDir, runners, progress: c.progress, log })).failed);
 
-  const rows = readStore(outDir).rows.filter((r) => models.includes(String(r.model)) && num(r, "frames") === c.frames && num(r, "size") === c.size);
+  const rows = readStore(outDir).rows.filter(
+    (r) => models.includes(String(r.model)) && num(r, "frames") === c.frames && num(r, "size") === c.size && (r.kind !== "accuracy" || (r.dataset === dataset && c.seeds.includes(num(r, "seed")))),
+  );
   const table = compareTable(rows, models);
   writeFileAtomic(join(outDir, "compare.md"), toMarkdown(table));
   writeRows(join(outDir, "compare-rows.csv"), rows);

@@ -2,10 +2,10 @@
  * Accuracy rows: train a model on a dataset folder (resuming a killed run from its checkpoint),
  * then evaluate it on the validation split, through the library calls behind `blvnet train`/`eval`.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, relative } from "node:path";
-import { checkpointsDir, evaluate, train, type EngineKind } from "@blvnet/train";
+import { checkpointsDir, evaluate, train, type EngineKind, type SyntheticData } from "@blvnet/train";
 import type { Job } from "../sweep/spec.js";
 import type { RunnerResult } from "../sweep/run.js";
 import { depthOf, jobModel, jobOptions, temporalOf } from "./model.js";
@@ -13,9 +13,13 @@ import { depthOf, jobModel, jobOptions, temporalOf } from "./model.js";
 export interface AccuracySettings {
   /** Run directory of the sweep: training runs go to <outDir>/train/<job>, evaluations to <outDir>/eval/<job>. */
   outDir: string;
-  /** The dataset folder (the job's dataset column is its name in the rows). */
-  dataDir: string;
+  /** The dataset folder (the job's dataset column is its name in the rows); not with `synthetic`. */
+  dataDir?: string;
+  /** Instead of a folder: the synthetic benchmark rendered in memory, its clips seeded by the job's seed. */
+  synthetic?: Omit<SyntheticData, "seed">;
   epochs: number;
+  /** Warm-up epochs before the cosine decay (default 0). */
+  warmupEpochs?: number;
   lr: number;
   dropout: number;
   engine: EngineKind;
@@ -32,11 +36,14 @@ export function accuracyRunner(s: AccuracySettings) {
     const trainDir = join(s.outDir, "train", slug(job.key));
     const evalDir = join(s.outDir, "eval", slug(job.key));
     const model = { name: job.model, options: jobOptions(job, { dropout: s.dropout }) };
+    // The synthetic data seed is part of each seed: every seed trains and is evaluated on its own clips.
+    const data = s.synthetic ? { synthetic: { ...s.synthetic, seed } } : { dir: s.dataDir };
+    const warmupEpochs = s.warmupEpochs ?? 0;
     const trained = await train({
       model,
-      data: { dir: s.dataDir, split: "train" },
+      data: { ...data, split: "train" },
       optimizer: { lr: s.lr, momentum: 0.9, weightDecay: 5e-4, nesterov: true },
-      schedule: { kind: "cosine", lrSteps: [20, 40], warmupEpochs: 0 },
+      schedule: { kind: "cosine", lrSteps: [20, 40], warmupEpochs },
       epochs: s.epochs,
       batch: job.batch,
       seed,
@@ -49,10 +56,10 @@ export function accuracyRunner(s: AccuracySettings) {
     });
     const evaluated = await evaluate({
       model: { ...model, weights: trained.weights },
-      data: { dir: s.dataDir, split: "val" },
+      data: { ...data, split: "val" },
       crops: 1,
       clips: 1,
-      batch: 8,
+      batch: s.synthetic ? job.batch : 8,
       backend: s.engine === "ort" ? "ort" : s.backend,
       out: evalDir,
       progress: s.progress,
@@ -65,6 +72,7 @@ export function accuracyRunner(s: AccuracySettings) {
       temporal: temporalOf(built),
       backend: trained.config.backend,
       metrics: {
+        level: s.synthetic ? (s.synthetic.level ?? 0) : levelOf(s.dataDir),
         top1: +(100 * r.top1).toFixed(2),
         top5: +(100 * r.top5).toFixed(2),
         pair_accuracy: r.pairAccuracy === null ? "" : +(100 * r.pairAccuracy).toFixed(2),
@@ -75,7 +83,22 @@ export function accuracyRunner(s: AccuracySettings) {
         skipped_samples: trained.skipped + evaluated.skipped,
       },
       // paths relative to the run folder: a published row names no folder of the machine that made it
-      note: `engine=${s.engine}; lr=${s.lr} cosine; wd=5e-4; dropout=${s.dropout}; train=${relative(s.outDir, trainDir)}`,
+      note: `engine=${s.engine}; lr=${s.lr} cosine${warmupEpochs ? ` warm-up ${warmupEpochs}` : ""}; wd=5e-4; dropout=${s.dropout}${s.synthetic ? `; ${syntheticNote(s.synthetic)}` : ""}; train=${relative(s.outDir, trainDir)}`,
     };
   };
+}
+
+/** The difficulty level a synthetic dataset folder records in dataset.json ("" for other datasets). */
+export function levelOf(dir: string | undefined): number | "" {
+  if (!dir) return "";
+  try {
+    const level = (JSON.parse(readFileSync(join(dir, "dataset.json"), "utf8")) as { level?: unknown; format?: unknown }).level;
+    return typeof level === "number" ? level : "";
+  } catch {
+    return "";
+  }
+}
+
+function syntheticNote(d: Omit<SyntheticData, "seed">): string {
+  return `synthetic in memory: ${d.classes?.length ?? 10} classes, ${d.perClass}/class${d.fresh === false ? "" : " fresh every epoch"}, val ${d.valPerClass ?? 30}/class`;
 }

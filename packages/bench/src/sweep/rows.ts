@@ -7,8 +7,8 @@ import { PROVENANCE_COLUMNS } from "@blvnet/train";
 export const JOB_KINDS = ["profile", "speed", "accuracy"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** Columns that identify a job (its key) and describe the model. */
-export const ID_COLUMNS = ["kind", "key", "model", "model_id", "depth", "temporal", "frames", "size", "batch", "backend", "dataset", "seed"] as const;
+/** Columns that identify a job (its key) and describe the model and data (level: of the synthetic benchmark, 0..4; blank otherwise). */
+export const ID_COLUMNS = ["kind", "key", "model", "model_id", "depth", "temporal", "frames", "size", "batch", "backend", "dataset", "level", "seed"] as const;
 
 /** Measured columns, blank where a kind does not measure them. */
 export const METRIC_COLUMNS = [
