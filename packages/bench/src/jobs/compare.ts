@@ -15,7 +15,8 @@ import { SYNTH_LEVELS } from "@blvnet/data";
 import { writeFileAtomic } from "@blvnet/io";
 import type { EngineKind, LogSink } from "@blvnet/train";
 import { chart } from "../publish/svg.js";
-import { accuracyGroups, meanStd, num } from "../publish/tables.js";
+import { num } from "../publish/tables.js";
+import { formatCi, formatDifference, formatMeanStd, pairedDifference, summarize } from "../publish/stats.js";
 import { type Table, toMarkdown } from "../publish/table.js";
 import { accuracyRunner } from "../runners/accuracy.js";
 import { runProfile } from "../runners/profile.js";
@@ -27,11 +28,7 @@ import { readStore, writeRows } from "../sweep/store.js";
 import { trainBackend } from "./backend.js";
 import { checkSpecs } from "./reproduce.js";
 import { CPU_RECIPE } from "../recipe/cpu-recipe.js";
-
-/** The dataset column of rows trained on the in-memory synthetic benchmark. */
-export function syntheticDataset(level: number, classes: number): string {
-  return `synthetic-l${level}-c${classes}`;
-}
+import { syntheticDataset } from "../sweep/reproduce.js";
 
 /** Temporal module name -> registry model on the ResNet backbone. */
 export const TEMPORAL_MODULES: Record<string, string> = { tam: "tam-resnet", tsm: "tsm", none: "tsn", tsn: "tsn", "blvnet-tam": "blvnet-tam", blvnet: "blvnet" };
@@ -147,35 +144,53 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
   return { outDir, table, rows, files, failed };
 }
 
+/** Top-1 per seed of a model's accuracy rows. */
+function bySeed(rows: Row[], model: string, metric: "top1" | "pair_accuracy" = "top1"): Map<number, number> {
+  return new Map(rows.filter((r) => r.model === model && r.kind === "accuracy" && Number.isFinite(num(r, metric))).map((r) => [num(r, "seed"), num(r, metric)]));
+}
+
 export function compareTable(rows: Row[], models: string[]): Table {
-  const groups = accuracyGroups(rows);
-  const pm = (xs: number[]) => (xs.length ? `${meanStd(xs).mean.toFixed(1)} ± ${meanStd(xs).std.toFixed(1)}` : "");
+  const baseline = models.includes("tsn") ? bySeed(rows, "tsn") : undefined;
   return {
     title: "Temporal modules on equal terms",
-    headers: ["model", "temporal", "seeds", "top-1 (%)", "top-5 (%)", "pair acc. (%)", "params (M)", "GMACs", "saved act. (MiB)", "latency (ms)", "backend"],
+    headers: [
+      "model", "temporal", "seeds", "top-1 (%) mean ± std", "top-1 95% CI", "top-1 per seed", "vs TSN (paired, 95% CI)", "pair acc. (%)", "level",
+      "params (M)", "GMACs", "saved act. (MiB)", "latency (ms)", "backend",
+    ],
     rows: models.map((m) => {
-      const acc = rows.filter((r) => r.model === m && r.kind === "accuracy");
-      const g = groups.find((x) => x.row.model === m);
+      const acc = rows.filter((r) => r.model === m && r.kind === "accuracy").sort((a, b) => num(a, "seed") - num(b, "seed"));
+      const top1 = bySeed(rows, m);
+      const s = summarize([...top1.values()]);
       const prof = rows.find((r) => r.model === m && r.kind === "profile");
       const speed = rows.find((r) => r.model === m && r.kind === "speed");
       const any = prof ?? speed ?? acc[0];
+      const diff = baseline && m !== "tsn" ? formatDifference(pairedDifference(top1, baseline)) : "";
       return [
-        String(any?.model_id ?? m), String(any?.temporal ?? ""), acc.length, pm(g?.top1 ?? []), pm(g?.top5 ?? []),
-        pm(acc.map((r) => num(r, "pair_accuracy")).filter(Number.isFinite)),
+        String(any?.model_id ?? m), String(any?.temporal ?? ""), acc.length, formatMeanStd(s), formatCi(s),
+        acc.map((r) => `${num(r, "top1").toFixed(1)} (s${r.seed})`).join(", "), diff,
+        formatMeanStd(summarize([...bySeed(rows, m, "pair_accuracy").values()])), [...new Set(acc.map((r) => String(r.level ?? "")))].join(","),
         prof ? +(num(prof, "params") / 1e6).toFixed(3) : "", prof ? +(num(prof, "macs") / 1e9).toFixed(3) : "",
         prof ? +(num(prof, "saved_activation_bytes") / 2 ** 20).toFixed(1) : "", speed ? num(speed, "latency_ms") : "", String(speed?.backend ?? ""),
       ];
     }),
-    note: "Same backbone, width, frames, input size, data, schedule and seeds for every row. pair acc. = share of videos whose class outscores its time-reversed partner (synthetic benchmark; chance 50%).",
+    note:
+      "Same backbone, width, frames, input size, data, schedule and seeds for every row; each seed trains and evaluates on its own synthetic clips. " +
+      "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean over seeds; vs TSN = mean of the per-seed differences " +
+      "(model - TSN, same seed) with its 95% CI. pair acc. = share of videos whose class outscores its time-reversed partner (chance 50%); on the " +
+      "synthetic benchmark an order-blind model (TSN) can at best find the pair: pair chance = 50% top-1.",
   };
 }
 
 function compareChart(rows: Row[], models: string[]): string {
-  const series = models.map((m) => {
-    const acc = rows.filter((r) => r.model === m && r.kind === "accuracy");
-    const prof = rows.find((r) => r.model === m && r.kind === "profile");
-    const x = prof ? num(prof, "macs") / 1e9 : NaN;
-    return { name: String(prof?.model_id ?? m), points: acc.map((r) => ({ x, y: num(r, "top1"), label: `seed ${r.seed}` })).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)) };
+  const series = models.flatMap((m, i) => {
+    const acc = rows.filter((r) => r.model === m && r.kind === "accuracy" && Number.isFinite(num(r, "top1")));
+    if (!acc.length) return [];
+    const s = summarize(acc.map((r) => num(r, "top1")));
+    const id = String(acc[0]!.model_id ?? m);
+    return [
+      { name: `${id}: mean, 95% CI`, points: [{ x: i + 1, y: s.mean, err: Number.isFinite(s.half) ? { lo: s.lo, hi: s.hi } : undefined, label: formatMeanStd(s) }] },
+      { name: `${id}: seeds`, hollow: true, points: acc.map((r) => ({ x: i + 1.2, y: num(r, "top1") })) },
+    ];
   });
-  return chart(series, { title: "Top-1 per seed vs GMACs (equal terms)", xLabel: "GMACs per clip", yLabel: "top-1 (%)" });
+  return chart(series, { title: "Top-1 over seeds (error bar: 95% CI)", xLabel: `model (${models.map((m, i) => `${i + 1} ${m}`).join(", ")})`, yLabel: "top-1 (%)" });
 }

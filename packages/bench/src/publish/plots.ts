@@ -2,7 +2,8 @@
 import type { Row } from "../sweep/rows.js";
 import { readReference } from "../reference.js";
 import { chart, type Series } from "./svg.js";
-import { accuracyGroups, meanStd, num } from "./tables.js";
+import { accuracyGroups, num } from "./tables.js";
+import { summarize } from "./stats.js";
 
 export interface Plot {
   file: string;
@@ -56,14 +57,15 @@ export function buildPlots(rows: Row[], referenceDir?: string): Plot[] {
     const name = `${g.row.model} (${g.row.dataset})`;
     let s = ours.find((o) => o.name === name);
     if (!s) ours.push((s = { name, points: [] }));
-    s.points.push({ x, y: meanStd(g.top1).mean, label: `${g.row.frames}f` });
+    const st = summarize(g.top1);
+    s.points.push({ x, y: st.mean, label: `${g.row.frames}f`, err: Number.isFinite(st.half) ? { lo: st.lo, hi: st.hi } : undefined });
   }
   const pub = publishedSeries(referenceDir);
   if (ours.length || pub.length) {
     plots.push({
       file: "accuracy-vs-gflops.svg",
       title: "Accuracy vs GFLOPs",
-      svg: chart([...pub, ...ours], { title: "Top-1 accuracy vs GFLOPs (MACs) per clip", xLabel: "GFLOPs (GMACs)", yLabel: "top-1 (%)", logX: true }),
+      svg: chart([...pub, ...ours], { title: "Top-1 accuracy vs GFLOPs (MACs) per clip (ours: mean, 95% CI over seeds)", xLabel: "GFLOPs (GMACs)", yLabel: "top-1 (%)", logX: true }),
     });
   }
   if (profile.length) {

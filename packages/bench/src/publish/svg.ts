@@ -6,6 +6,8 @@ export interface Point {
   x: number;
   y: number;
   label?: string;
+  /** Vertical error bar from `lo` to `hi` (e.g. a 95% confidence interval over seeds). */
+  err?: { lo: number; hi: number };
 }
 
 export interface Series {
@@ -62,7 +64,7 @@ export function chart(series: Series[], o: ChartOptions): string {
   const pts = series.flatMap((s) => s.points);
   const tx = (v: number) => (o.logX ? Math.log10(v) : v);
   const xs = pts.map((p) => tx(p.x));
-  const ys = pts.map((p) => p.y);
+  const ys = pts.flatMap((p) => (p.err && Number.isFinite(p.err.lo) && Number.isFinite(p.err.hi) ? [p.y, p.err.lo, p.err.hi] : [p.y]));
   const pad = (lo: number, hi: number) => (hi > lo ? [lo - (hi - lo) * 0.05, hi + (hi - lo) * 0.05] : [lo - 1, hi + 1]);
   const [x0, x1] = pts.length ? pad(Math.min(...xs), Math.max(...xs)) : [0, 1];
   const [y0, y1] = pts.length ? pad(Math.min(0, ...ys), Math.max(...ys)) : [0, 1];
@@ -96,6 +98,12 @@ export function chart(series: Series[], o: ChartOptions): string {
     }
     sorted.forEach((p, k) => {
       const fill = s.hollow ? "white" : color;
+      if (p.err && Number.isFinite(p.err.lo) && Number.isFinite(p.err.hi)) {
+        const x = sx(p.x).toFixed(1);
+        const [lo, hi] = [sy(p.err.lo).toFixed(1), sy(p.err.hi).toFixed(1)];
+        const cap = (y: string) => `<line x1="${(sx(p.x) - 4).toFixed(1)}" y1="${y}" x2="${(sx(p.x) + 4).toFixed(1)}" y2="${y}" stroke="${color}" stroke-width="1.5"/>`;
+        out.push(`<line x1="${x}" y1="${lo}" x2="${x}" y2="${hi}" stroke="${color}" stroke-width="1.5"/>`, cap(lo), cap(hi));
+      }
       out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4.5" fill="${fill}" stroke="${color}" stroke-width="2"/>`);
       if (p.label) {
         const dy = k % 2 ? 14 : -8; // alternate label side so close points stay readable

@@ -3,6 +3,7 @@ import type { Row } from "../sweep/rows.js";
 import { configName } from "../profiling/configs.js";
 import { readReference } from "../reference.js";
 import type { Table } from "./table.js";
+import { formatCi, formatDifference, formatMeanStd, pairedDifference, summarize } from "./stats.js";
 
 const MiB = 2 ** 20;
 
@@ -78,13 +79,22 @@ function speedTable(rows: Row[], h100: Record<string, string>[]): Table {
   return out;
 }
 
-/** Accuracy rows grouped over seeds: mean +- std. */
-export function accuracyGroups(rows: Row[]): { row: Row; top1: number[]; top5: number[] }[] {
-  const groups = new Map<string, { row: Row; top1: number[]; top5: number[] }>();
+export interface AccuracyGroup {
+  row: Row;
+  top1: number[];
+  top5: number[];
+  /** top-1 by seed. */
+  bySeed: Map<number, number>;
+}
+
+/** Accuracy rows grouped over seeds (same model, dataset, frames, size, backend). */
+export function accuracyGroups(rows: Row[]): AccuracyGroup[] {
+  const groups = new Map<string, AccuracyGroup>();
   for (const r of rows.filter((x) => x.kind === "accuracy")) {
     const k = [r.model_id, r.dataset, r.frames, r.size, r.backend].join("|");
-    const g = groups.get(k) ?? { row: r, top1: [], top5: [] };
+    const g: AccuracyGroup = groups.get(k) ?? { row: r, top1: [], top5: [], bySeed: new Map() };
     g.top1.push(num(r, "top1"));
+    g.bySeed.set(num(r, "seed"), num(r, "top1"));
     if (!Number.isNaN(num(r, "top5"))) g.top5.push(num(r, "top5"));
     groups.set(k, g);
   }
@@ -97,13 +107,26 @@ const pm = (xs: number[]) => {
   return xs.length > 1 ? `${mean.toFixed(1)} ± ${std.toFixed(1)}` : mean.toFixed(1);
 };
 
+/** The TSN group trained on the same data and input as `g` (the order-blind baseline of the paired difference). */
+export function baselineOf(groups: AccuracyGroup[], g: AccuracyGroup): AccuracyGroup | undefined {
+  const same = (a: Row, b: Row) => a.dataset === b.dataset && a.frames === b.frames && a.size === b.size && a.backend === b.backend;
+  return groups.find((x) => x.row.model === "tsn" && same(x.row, g.row));
+}
+
 function accuracyTable(rows: Row[]): Table {
+  const groups = accuracyGroups(rows);
   return {
-    title: "Accuracy (measured; top-1/top-5 in %, mean ± std over seeds)",
-    headers: ["model", "dataset", "frames", "size", "seeds", "top-1", "top-5", "epochs", "train clips"],
-    rows: accuracyGroups(rows).map((g) => [
-      String(g.row.model_id), String(g.row.dataset), num(g.row, "frames"), num(g.row, "size"), g.top1.length, pm(g.top1), pm(g.top5), String(g.row.epochs ?? ""), String(g.row.train_clips ?? ""),
-    ]),
+    title: "Accuracy (measured; top-1/top-5 in %, mean ± std and 95% CI over seeds)",
+    headers: ["model", "dataset", "level", "frames", "size", "seeds", "top-1", "top-1 95% CI", "vs TSN (paired, 95% CI)", "top-5", "epochs", "train clips"],
+    rows: groups.map((g) => {
+      const s = summarize(g.top1);
+      const base = g.row.model === "tsn" ? undefined : baselineOf(groups, g);
+      return [
+        String(g.row.model_id), String(g.row.dataset), String(g.row.level ?? ""), num(g.row, "frames"), num(g.row, "size"), g.top1.length, formatMeanStd(s), formatCi(s),
+        base ? formatDifference(pairedDifference(g.bySeed, base.bySeed)) : "", pm(g.top5), String(g.row.epochs ?? ""), String(g.row.train_clips ?? ""),
+      ];
+    }),
+    note: "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean; vs TSN = mean per-seed difference to TSN on the same data and seeds, with its 95% CI.",
   };
 }
 

@@ -38,7 +38,8 @@ export function accuracyRunner(s: AccuracySettings) {
     const model = { name: job.model, options: jobOptions(job, { dropout: s.dropout }) };
     // The synthetic data seed is part of each seed: every seed trains and is evaluated on its own clips.
     const data = s.synthetic ? { synthetic: { ...s.synthetic, seed } } : { dir: s.dataDir };
-    const warmupEpochs = s.warmupEpochs ?? 0;
+    // warm-up shorter than the run (a 1-epoch smoke run has none)
+    const warmupEpochs = Math.min(s.warmupEpochs ?? 0, Math.max(0, s.epochs - 1));
     const trained = await train({
       model,
       data: { ...data, split: "train" },

@@ -65,7 +65,8 @@ describe("reproduce, compare, publish (tiny)", () => {
     const code = await cli("compare", "tam", "tsm", "--data", data, "--width", "8", "--frames", "4", "--size", "32", "--seeds", "1", "--epochs", "1", "--batch", "4", "--out", out, "--no-progress");
     expect(code).toBe(0);
     const md = readFileSync(join(out, "compare.md"), "utf8");
-    for (const id of ["tam-r50-w8-bf3-f4", "tsm-r50-w8-s8-blockres-f4", "tsn-r50-w8-f4"]) expect(md).toContain(id);
+    for (const id of ["tam-r18-w8-bf3-f4", "tsm-r18-w8-s8-blockres-f4", "tsn-r18-w8-f4"]) expect(md).toContain(id);
+    expect(md).toContain("vs TSN (paired, 95% CI)");
     const rows = readRows(join(out, "results.csv"));
     expect(rows.filter((r) => r.kind === "accuracy")).toHaveLength(3);
     expect(rows.filter((r) => r.kind === "profile")).toHaveLength(3);

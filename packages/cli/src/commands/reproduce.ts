@@ -15,7 +15,7 @@ interface ReproduceFlags {
   parts: ReproducePart[];
   seeds: number[];
   speedBackend?: string;
-  engine: EngineKind;
+  engine?: EngineKind;
   epochs?: number;
   progress: boolean;
 }
@@ -35,8 +35,8 @@ export function registerReproduceCommand(program: Command): void {
     .addOption(new Option("--parts <list>", `comma-separated parts: ${all}`).argParser(choiceList("--parts", REPRODUCE_PARTS)).default([...REPRODUCE_PARTS], `"${all}"`))
     .addOption(new Option("--seeds <list>", "seeds of the accuracy runs").argParser(intList("--seeds", { min: 0 })).default([0], '"0"'))
     .option("--speed-backend <name>", "backend of the speed sweep: ort, ort-cuda, wasm, cpu, tensorflow (default: ort, or the --backend given)")
-    .option("--engine <name>", "training engine of the accuracy part: tfjs or ort", choice("--engine", ENGINES), "tfjs")
-    .option("--epochs <n>", "training epochs of the accuracy part (default 4 quick, 30 full)", int("--epochs"))
+    .option("--engine <name>", "training engine of the accuracy part: tfjs or ort (default: ort, or tfjs when --backend names a tfjs backend)", choice("--engine", ENGINES))
+    .option("--epochs <n>", "training epochs of the accuracy part (default: the CPU recipe's 10; 30 for the 112 px run)", int("--epochs"))
     .option("--no-progress", "no progress bars")
     .addHelpText("after", "\nResults: <out>/results.csv (one row per job, with provenance), training runs in <out>/train, evaluations in <out>/eval.\nA killed run continues where it stopped when started again with the same --out.")
     .action(async function (this: Command, f: ReproduceFlags) {
