@@ -2,7 +2,9 @@
 // (tables, plots, report), speed and memory measurement, the profile tables, and golden verification.
 
 // jobs
-export { compare, compareTable, COMPARE_DEFAULTS, TEMPORAL_MODULES, type CompareConfig, type CompareSummary } from "./jobs/compare.js";
+export { compare, compareLevels, compareTable, COMPARE_DEFAULTS, TEMPORAL_MODULES, type CompareConfig, type CompareSummary, type LevelSweepSummary } from "./jobs/compare.js";
+export { CPU_RECIPE, CPU_SYNTH_CLASSES } from "./recipe/cpu-recipe.js";
+export { summarize, pairedDifference, tQuantile975, type Summary } from "./publish/stats.js";
 export { reproduce, REPRODUCE_PARTS, type ReproduceConfig, type ReproducePart, type ReproduceSummary } from "./jobs/reproduce.js";
 
 // sweeps: specs -> jobs -> runners -> rows

@@ -194,3 +194,67 @@ function compareChart(rows: Row[], models: string[]): string {
   });
   return chart(series, { title: "Top-1 over seeds (error bar: 95% CI)", xLabel: `model (${models.map((m, i) => `${i + 1} ${m}`).join(", ")})`, yLabel: "top-1 (%)" });
 }
+
+export interface LevelSweepSummary {
+  outDir: string;
+  table: Table;
+  rows: Row[];
+  /** levels.md, levels.csv, levels.svg. */
+  files: string[];
+  failed: SweepSummary["failed"];
+}
+
+/**
+ * The level sweep: `compare` at each synthetic difficulty level (same models, recipe and seeds), as
+ * a table (top-1 and pair accuracy per model and level) and a plot of top-1 vs level, so users see
+ * where each model breaks at the CPU budget.
+ */
+export async function compareLevels(config: CompareConfig & { levels: number[] }): Promise<LevelSweepSummary> {
+  if (config.data) throw new UserError("--levels sweeps the synthetic benchmark: it does not take --data");
+  if (!config.levels.length) throw new UserError("--levels must name at least one level");
+  const c = { ...COMPARE_DEFAULTS, ...config };
+  for (const level of c.levels) if (!Number.isInteger(level) || level < 0 || level >= SYNTH_LEVELS.length) throw new UserError(`--levels: each level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${level}`);
+  const failed: SweepSummary["failed"] = [];
+  let models: string[] = [];
+  for (const level of c.levels) {
+    const s = await compare({ ...config, level });
+    failed.push(...s.failed);
+    models = [...new Set(s.rows.map((r) => String(r.model)))];
+  }
+  const outDir = resolve(c.out);
+  const datasets = new Map(c.levels.map((l) => [syntheticDataset(l, c.classes.length), l]));
+  const rows = readStore(outDir).rows.filter(
+    (r) => r.kind === "accuracy" && models.includes(String(r.model)) && num(r, "frames") === c.frames && num(r, "size") === c.size && datasets.has(String(r.dataset)) && c.seeds.includes(num(r, "seed")),
+  );
+  const cell = (m: string, level: number, metric: "top1" | "pair_accuracy") =>
+    summarize(rows.filter((r) => r.model === m && num(r, "level") === level).map((r) => num(r, metric)).filter(Number.isFinite));
+  const idOf = (m: string) => String(rows.find((r) => r.model === m)?.model_id ?? m);
+  const table: Table = {
+    title: "Accuracy per synthetic difficulty level (CPU recipe)",
+    headers: ["model", "seeds", ...c.levels.map((l) => `${l} ${SYNTH_LEVELS[l]}: top-1 (pair)`)],
+    rows: models.map((m) => [
+      idOf(m), c.seeds.join(","),
+      ...c.levels.map((l) => {
+        const t = cell(m, l, "top1");
+        const p = cell(m, l, "pair_accuracy");
+        return t.n ? `${formatMeanStd(t)} (${formatMeanStd(p)})` : "";
+      }),
+    ]),
+    note:
+      `top-1 in % (mean ± std over seeds when more than one), pair accuracy in brackets (chance 50%). ${c.classes.length} classes: top-1 chance ${(100 / c.classes.length).toFixed(1)}%, ` +
+      "pair chance 50% top-1 (what an order-blind model can reach). Levels add, in order: 1 a textured background, 2 distractors on a random walk, 3 flicker and pixel noise, 4 free colours (any contrast polarity, the original set).",
+  };
+  const series = models.map((m) => ({
+    name: idOf(m),
+    line: true,
+    points: c.levels.flatMap((l) => {
+      const t = cell(m, l, "top1");
+      return t.n ? [{ x: l, y: t.mean, err: Number.isFinite(t.half) ? { lo: t.lo, hi: t.hi } : undefined }] : [];
+    }),
+  }));
+  writeFileAtomic(join(outDir, "levels.md"), toMarkdown(table));
+  writeFileAtomic(join(outDir, "levels.csv"), stringify([table.headers, ...table.rows]));
+  const bars = c.seeds.length > 1 ? ", error bars: 95% CI over seeds" : `, seed ${c.seeds.join(",")}`;
+  writeFileAtomic(join(outDir, "levels.svg"), chart(series, { title: `Top-1 vs synthetic difficulty level${bars}`, xLabel: `level (${c.levels.map((l) => `${l} ${SYNTH_LEVELS[l]}`).join(", ")})`, yLabel: "top-1 (%)" }));
+  return { outDir, table, rows, files: ["levels.md", "levels.csv", "levels.svg", "results.csv"].map((f) => join(outDir, f)), failed };
+}

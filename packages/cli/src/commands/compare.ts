@@ -1,6 +1,6 @@
 /** `blvnet compare tam tsm`: temporal modules on equal terms (bench's `compare`), printed as a table. */
 import type { Command } from "commander";
-import { compare, COMPARE_DEFAULTS, TEMPORAL_MODULES, toMarkdown } from "@blvnet/bench";
+import { compare, compareLevels, COMPARE_DEFAULTS, TEMPORAL_MODULES, toMarkdown } from "@blvnet/bench";
 import { SYNTH_CLASSES, SYNTH_LEVELS } from "@blvnet/data";
 import { ENGINES, type EngineKind } from "@blvnet/train";
 import { choice, FlagError, int, intList, num } from "../flags/parsers.js";
@@ -13,6 +13,7 @@ interface CompareFlags {
   perClass: number;
   valPerClass: number;
   warmup: number;
+  levels?: number[];
   width: number;
   frames: number;
   size: number;
@@ -56,6 +57,7 @@ export function registerCompareCommand(program: Command): void {
     .option("--size <n>", "input height = width", int("--size"), d.size)
     .option("--data <dir>", "dataset folder (default: the synthetic temporal benchmark, rendered in memory, new clips every epoch, each seed its own clips)")
     .option("--level <n>", `synthetic difficulty: ${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")}`, int("--level", { min: 0, max: SYNTH_LEVELS.length - 1 }), d.level)
+    .option("--levels <list>", "sweep these levels (e.g. 0,1,2,3,4): the comparison at each, plus <out>/levels.md, levels.csv, levels.svg", intList("--levels", { min: 0 }))
     .option("--classes <n|list>", "synthetic classes: the first n, or a comma-separated list", String(d.classes.length))
     .option("--per-class <n>", "synthetic training clips per class per epoch", int("--per-class"), d.perClass)
     .option("--val-per-class <n>", "synthetic validation clips per class", int("--val-per-class"), d.valPerClass)
@@ -70,13 +72,21 @@ export function registerCompareCommand(program: Command): void {
     .option("--no-progress", "no progress bars")
     .addHelpText("after", "\nWrites <out>/results.csv, <out>/compare.md, <out>/compare.csv and <out>/compare.svg.")
     .action(async function (this: Command, modules: string[], f: CompareFlags) {
-      const s = await compare({
+      const config = {
         ...f,
         modules,
         classes: classList(f.classes),
         seeds: seedList(f.seeds),
         backend: this.optsWithGlobals().backend as string | undefined,
-      });
+      };
+      if (f.levels) {
+        const l = await compareLevels({ ...config, levels: f.levels });
+        console.log(toMarkdown(l.table));
+        console.log(`wrote ${l.files.join(", ")}`);
+        if (l.failed.length) process.exitCode = 1;
+        return;
+      }
+      const s = await compare(config);
       console.log(toMarkdown(s.table));
       console.log(`wrote ${s.files.join(", ")}`);
       if (s.failed.length) process.exitCode = 1;

@@ -74,6 +74,23 @@ describe("reproduce, compare, publish (tiny)", () => {
     expect(readFileSync(join(out, "compare.svg"), "utf8")).toMatch(/^<svg/);
   });
 
+  it("compare --levels sweeps the in-memory synthetic benchmark: a level column in every accuracy row, levels.md/csv/svg", async () => {
+    const out = join(work, "levels");
+    const args = ["--classes", "move-left,move-right", "--per-class", "4", "--val-per-class", "2", "--frames", "4", "--seeds", "0,1", "--epochs", "1", "--batch", "4"];
+    expect(await cli("compare", "tam", "--levels", "0,4", ...args, "--out", out, "--no-progress")).toBe(0);
+    const acc = readRows(join(out, "results.csv")).filter((r) => r.kind === "accuracy");
+    expect(acc.map((r) => `${r.model} ${r.dataset} ${r.level} ${r.seed}`).sort()).toEqual([
+      "tam-resnet synthetic-l0-c2 0 0", "tam-resnet synthetic-l0-c2 0 1", "tam-resnet synthetic-l4-c2 4 0", "tam-resnet synthetic-l4-c2 4 1",
+      "tsn synthetic-l0-c2 0 0", "tsn synthetic-l0-c2 0 1", "tsn synthetic-l4-c2 4 0", "tsn synthetic-l4-c2 4 1",
+    ]);
+    const md = readFileSync(join(out, "levels.md"), "utf8");
+    expect(md).toContain("0 clean: top-1 (pair)");
+    expect(md).toContain("4 colours: top-1 (pair)");
+    expect(readFileSync(join(out, "levels.svg"), "utf8")).toMatch(/^<svg/);
+    // the comparison of the last level, with the paired difference to TSN over both seeds
+    expect(readFileSync(join(out, "compare.md"), "utf8")).toMatch(/\| tam-r18-w8-bf3-f4 \| tam \| 2 \|.*\| [+-]\d+\.\d \[/);
+  });
+
   it("rejects bad arguments with one-line errors", async () => {
     expect(await cli("reproduce", "--parts", "profile,nope", "--no-progress")).toBe(2);
     expect(await cli("reproduce", "--shard", "3/2", "--parts", "profile", "--no-progress")).toBe(2);
