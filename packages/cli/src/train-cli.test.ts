@@ -162,7 +162,7 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     const preds = parse(readFileSync(join(out, "predictions.csv"), "utf8"), { columns: true }) as Record<string, string>[];
     expect(preds).toHaveLength(4);
     expect(preds.filter((p) => p.correct === "1").length / 4).toBeCloseTo(summary.top1, 12);
-    expect(readFileSync(join(out, "confusion.svg"), "utf8")).toMatch(/^<svg[^]*move-left[^]*<\/svg>\n$/);
+    expect(readFileSync(join(out, "confusion.svg"), "utf8")).toMatch(/^<svg[\s\S]*move-left[\s\S]*<\/svg>\n$/);
     expect(readFileSync(join(out, "confusion.csv"), "utf8").split("\n")[0]).toBe("true\\pred,move-left,move-right");
   });
 
