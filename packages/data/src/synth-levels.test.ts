@@ -2,7 +2,17 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { createLoader, createSynthLoader, openDataset, renderClip, Rng, SYNTH_CLASSES, SYNTH_LEVELS, SYNTH_MAX_LEVEL, synthesize } from "./index.js";
+import {
+  createLoader,
+  createSynthLoader,
+  openDataset,
+  renderClip,
+  Rng,
+  SYNTH_CLASSES,
+  SYNTH_LEVELS,
+  SYNTH_MAX_LEVEL,
+  synthesize,
+} from "./index.js";
 import type { Batch } from "./loader.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "blvnet-levels-"));
@@ -64,7 +74,12 @@ describe("createSynthLoader", () => {
     expect(b.map((x) => [...x.labels])).toEqual(a.map((x) => [...x.labels]));
     let err = 0;
     let n = 0;
-    a.forEach((x, i) => x.input.forEach((v, j) => ((err += Math.abs(v - b[i]!.input[j]!)), n++)));
+    a.forEach((x, i) => {
+      x.input.forEach((v, j) => {
+        err += Math.abs(v - b[i]!.input[j]!);
+        n++;
+      });
+    });
     expect(err / n).toBeLessThan(0.1); // normalised units (1/255/0.225 per grey level): ~4 grey levels of JPEG error
   });
 
@@ -74,7 +89,10 @@ describe("createSynthLoader", () => {
     const again = createSynthLoader({ ...opts, split: "train", perClass: 3, fresh: true });
     const byId = (bs: Batch[]) => {
       const m = new Map<string, number[]>();
-      for (const b of bs) b.ids.forEach((id, r) => m.set(id, [...b.input.subarray((r * b.input.length) / b.ids.length, ((r + 1) * b.input.length) / b.ids.length)]));
+      for (const b of bs)
+        b.ids.forEach((id, r) =>
+          m.set(id, [...b.input.subarray((r * b.input.length) / b.ids.length, ((r + 1) * b.input.length) / b.ids.length)]),
+        );
       return m;
     };
     const f0 = await all(fixed.epoch(0));

@@ -48,7 +48,8 @@ const SPLIT_KEY = { train: 1, val: 2 } as const;
 export function createSynthLoader(opts: SynthLoaderOptions): Loader {
   const classes = resolveSynthClasses(opts.classes);
   const level = opts.level ?? SYNTH_DEFAULT_LEVEL;
-  if (!Number.isInteger(level) || level < 0 || level > SYNTH_MAX_LEVEL) throw new UserError(`synth loader: level must be in 0..${SYNTH_MAX_LEVEL}, got ${level}`);
+  if (!Number.isInteger(level) || level < 0 || level > SYNTH_MAX_LEVEL)
+    throw new UserError(`synth loader: level must be in 0..${SYNTH_MAX_LEVEL}, got ${level}`);
   for (const [k, v] of Object.entries({ perClass: opts.perClass, frames: opts.frames, size: opts.size, batch: opts.batch })) {
     if (!Number.isInteger(v) || v < 1) throw new UserError(`synth loader: ${k} must be a positive integer, got ${v}`);
   }
@@ -64,7 +65,11 @@ export function createSynthLoader(opts: SynthLoaderOptions): Loader {
     root: `(synthetic level ${level}, seed ${seed})`,
     split,
     format: "list",
-    records: Array.from({ length: count }, (_, k) => ({ id: `frames/${split}/${String(k).padStart(6, "0")}`, label: k % classes.length, where: { file: "(memory)", line: k + 1 } })),
+    records: Array.from({ length: count }, (_, k) => ({
+      id: `frames/${split}/${String(k).padStart(6, "0")}`,
+      label: k % classes.length,
+      where: { file: "(memory)", line: k + 1 },
+    })),
     classes: [...classes],
     numClasses: classes.length,
     template: DEFAULT_TEMPLATE,
@@ -88,7 +93,17 @@ export function createSynthLoader(opts: SynthLoaderOptions): Loader {
   const b = [0, 1, 2].map((c) => -mean[c]! / std[c]!);
   const plane = S * S;
   const clipLen = T * 3 * plane;
-  let stats: LoaderStats = { epoch: 0, batches: 0, samples: 0, clips: 0, skipped: 0, bad: [], seconds: 0, waitSeconds: 0, clipsPerSecond: 0 };
+  let stats: LoaderStats = {
+    epoch: 0,
+    batches: 0,
+    samples: 0,
+    clips: 0,
+    skipped: 0,
+    bad: [],
+    seconds: 0,
+    waitSeconds: 0,
+    clipsPerSecond: 0,
+  };
 
   /** Write clip `k` (epoch `epoch`) into `out` at row `row`. */
   function put(out: Float32Array, row: number, k: number, epoch: number): void {
@@ -128,7 +143,13 @@ export function createSynthLoader(opts: SynthLoaderOptions): Loader {
       stats.clips += idx.length;
       stats.seconds = (performance.now() - started) / 1000;
       stats.clipsPerSecond = stats.seconds > 0 ? stats.clips / stats.seconds : 0;
-      yield { input, shape, labels: Int32Array.from(idx, (k) => k % classes.length), ids: idx.map((k) => dataset.records[k]!.id), views: 1 };
+      yield {
+        input,
+        shape,
+        labels: Int32Array.from(idx, (k) => k % classes.length),
+        ids: idx.map((k) => dataset.records[k]!.id),
+        views: 1,
+      };
     }
   }
 

@@ -31,8 +31,17 @@ describe("stats over seeds", () => {
   });
 
   it("paired difference over the shared seeds only", () => {
-    const a = new Map([[0, 96], [1, 98], [2, 97], [5, 50]]);
-    const b = new Map([[0, 26], [1, 20], [2, 25]]);
+    const a = new Map([
+      [0, 96],
+      [1, 98],
+      [2, 97],
+      [5, 50],
+    ]);
+    const b = new Map([
+      [0, 26],
+      [1, 20],
+      [2, 25],
+    ]);
     const d = pairedDifference(a, b);
     expect(d.seeds).toEqual([0, 1, 2]);
     // differences 70, 78, 72: mean 73.333, variance 52/3, std 4.163
@@ -47,7 +56,18 @@ describe("stats over seeds", () => {
 describe("error bars", () => {
   it("chart draws a bar with two caps for a point with err, none without", async () => {
     const { chart } = await import("./svg.js");
-    const svg = chart([{ name: "a", points: [{ x: 1, y: 50, err: { lo: 40, hi: 60 } }, { x: 2, y: 70 }] }], { title: "t", xLabel: "x", yLabel: "y" });
+    const svg = chart(
+      [
+        {
+          name: "a",
+          points: [
+            { x: 1, y: 50, err: { lo: 40, hi: 60 } },
+            { x: 2, y: 70 },
+          ],
+        },
+      ],
+      { title: "t", xLabel: "x", yLabel: "y" },
+    );
     expect(svg.match(/<line [^>]*stroke-width="1.5"/g)).toHaveLength(3);
   });
 });
