@@ -16,7 +16,7 @@ import { writeFileAtomic } from "@blvnet/io";
 import type { EngineKind, LogSink } from "@blvnet/train";
 import { chart } from "../publish/svg.js";
 import { num } from "../publish/tables.js";
-import { formatCi, formatDifference, formatMeanStd, pairedDifference, summarize } from "../publish/stats.js";
+import { formatCi, formatDifference, formatMeanStd, PERCENT, pairedDifference, summarize } from "../publish/stats.js";
 import { type Table, toMarkdown } from "../publish/table.js";
 import { accuracyRunner } from "../runners/accuracy.js";
 import { runProfile } from "../runners/profile.js";
@@ -166,7 +166,7 @@ export function compareTable(rows: Row[], models: string[]): Table {
       const any = prof ?? speed ?? acc[0];
       const diff = baseline && m !== "tsn" ? formatDifference(pairedDifference(top1, baseline)) : "";
       return [
-        String(any?.model_id ?? m), String(any?.temporal ?? ""), acc.length, formatMeanStd(s), formatCi(s),
+        String(any?.model_id ?? m), String(any?.temporal ?? ""), acc.length, formatMeanStd(s), formatCi(s, 1, PERCENT),
         acc.map((r) => `${num(r, "top1").toFixed(1)} (s${r.seed})`).join(", "), diff,
         formatMeanStd(summarize([...bySeed(rows, m, "pair_accuracy").values()])), [...new Set(acc.map((r) => String(r.level ?? "")))].join(","),
         prof ? +(num(prof, "params") / 1e6).toFixed(3) : "", prof ? +(num(prof, "macs") / 1e9).toFixed(3) : "",
@@ -175,7 +175,7 @@ export function compareTable(rows: Row[], models: string[]): Table {
     }),
     note:
       "Same backbone, width, frames, input size, data, schedule and seeds for every row; each seed trains and evaluates on its own synthetic clips. " +
-      "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean over seeds; vs TSN = mean of the per-seed differences " +
+      "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean over seeds (cut at 0 and 100); vs TSN = mean of the per-seed differences " +
       "(model - TSN, same seed) with its 95% CI. pair acc. = share of videos whose class outscores its time-reversed partner (chance 50%); on the " +
       "synthetic benchmark an order-blind model (TSN) can at best find the pair: pair chance = 50% top-1.",
   };
@@ -188,7 +188,7 @@ function compareChart(rows: Row[], models: string[]): string {
     const s = summarize(acc.map((r) => num(r, "top1")));
     const id = String(acc[0]!.model_id ?? m);
     return [
-      { name: `${id}: mean, 95% CI`, points: [{ x: i + 1, y: s.mean, err: Number.isFinite(s.half) ? { lo: s.lo, hi: s.hi } : undefined, label: formatMeanStd(s) }] },
+      { name: `${id}: mean, 95% CI`, points: [{ x: i + 1, y: s.mean, err: Number.isFinite(s.half) ? { lo: Math.max(0, s.lo), hi: Math.min(100, s.hi) } : undefined, label: formatMeanStd(s) }] },
       { name: `${id}: seeds`, hollow: true, points: acc.map((r) => ({ x: i + 1.2, y: num(r, "top1") })) },
     ];
   });
@@ -249,7 +249,7 @@ export async function compareLevels(config: CompareConfig & { levels: number[] }
     line: true,
     points: c.levels.flatMap((l) => {
       const t = cell(m, l, "top1");
-      return t.n ? [{ x: l, y: t.mean, err: Number.isFinite(t.half) ? { lo: t.lo, hi: t.hi } : undefined }] : [];
+      return t.n ? [{ x: l, y: t.mean, err: Number.isFinite(t.half) ? { lo: Math.max(0, t.lo), hi: Math.min(100, t.hi) } : undefined }] : [];
     }),
   }));
   writeFileAtomic(join(outDir, "levels.md"), toMarkdown(table));

@@ -58,7 +58,7 @@ export function buildPlots(rows: Row[], referenceDir?: string): Plot[] {
     let s = ours.find((o) => o.name === name);
     if (!s) ours.push((s = { name, points: [] }));
     const st = summarize(g.top1);
-    s.points.push({ x, y: st.mean, label: `${g.row.frames}f`, err: Number.isFinite(st.half) ? { lo: st.lo, hi: st.hi } : undefined });
+    s.points.push({ x, y: st.mean, label: `${g.row.frames}f`, err: Number.isFinite(st.half) ? { lo: Math.max(0, st.lo), hi: Math.min(100, st.hi) } : undefined });
   }
   const pub = publishedSeries(referenceDir);
   if (ours.length || pub.length) {

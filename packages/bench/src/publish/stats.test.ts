@@ -22,6 +22,7 @@ describe("stats over seeds", () => {
     expect(s.hi).toBeCloseTo(2 + 2.484138, 5);
     expect(formatMeanStd(s)).toBe("2.0 ± 1.0");
     expect(formatCi(s)).toBe("[-0.5, 4.5]");
+    expect(formatCi(s, 1, [0, 100])).toBe("[0.0, 4.5]");
     const one = summarize([95]);
     expect([one.std, one.half]).toEqual([0, NaN]);
     expect(formatMeanStd(one)).toBe("95.0");

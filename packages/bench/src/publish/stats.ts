@@ -78,10 +78,15 @@ export function formatMeanStd(s: Summary, digits = 1): string {
   return s.n > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
 }
 
-/** "[90.2, 100.6]" (95% CI), blank below two values. */
-export function formatCi(s: Summary, digits = 1): string {
-  return Number.isFinite(s.half) ? `[${s.lo.toFixed(digits)}, ${s.hi.toFixed(digits)}]` : "";
+/** "[90.2, 99.6]" (95% CI, cut to `range`), blank below two values. */
+export function formatCi(s: Summary, digits = 1, range: readonly [number, number] = [-Infinity, Infinity]): string {
+  if (!Number.isFinite(s.half)) return "";
+  const [lo, hi] = [Math.max(range[0], s.lo), Math.min(range[1], s.hi)];
+  return `[${lo.toFixed(digits)}, ${hi.toFixed(digits)}]`;
 }
+
+/** The range of an accuracy in %: a t interval reaching past it is shown cut at its ends. */
+export const PERCENT: readonly [number, number] = [0, 100];
 
 /** "+70.1 [62.0, 78.2]": a signed difference with its 95% CI. */
 export function formatDifference(s: Summary, digits = 1): string {

@@ -3,7 +3,7 @@ import type { Row } from "../sweep/rows.js";
 import { configName } from "../profiling/configs.js";
 import { readReference } from "../reference.js";
 import type { Table } from "./table.js";
-import { formatCi, formatDifference, formatMeanStd, pairedDifference, summarize } from "./stats.js";
+import { formatCi, formatDifference, formatMeanStd, PERCENT, pairedDifference, summarize } from "./stats.js";
 
 const MiB = 2 ** 20;
 
@@ -122,11 +122,11 @@ function accuracyTable(rows: Row[]): Table {
       const s = summarize(g.top1);
       const base = g.row.model === "tsn" ? undefined : baselineOf(groups, g);
       return [
-        String(g.row.model_id), String(g.row.dataset), String(g.row.level ?? ""), num(g.row, "frames"), num(g.row, "size"), g.top1.length, formatMeanStd(s), formatCi(s),
+        String(g.row.model_id), String(g.row.dataset), String(g.row.level ?? ""), num(g.row, "frames"), num(g.row, "size"), g.top1.length, formatMeanStd(s), formatCi(s, 1, PERCENT),
         base ? formatDifference(pairedDifference(g.bySeed, base.bySeed)) : "", pm(g.top5), String(g.row.epochs ?? ""), String(g.row.train_clips ?? ""),
       ];
     }),
-    note: "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean; vs TSN = mean per-seed difference to TSN on the same data and seeds, with its 95% CI.",
+    note: "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean (cut at 0 and 100); vs TSN = mean per-seed difference to TSN on the same data and seeds, with its 95% CI.",
   };
 }
 
