@@ -4,6 +4,7 @@ import { configDefaults, defineConfig } from "vitest/config";
 // several engines, drive a browser or fuzz: what remains checks every package's logic in under a minute.
 const SLOW = [
   "packages/train/src/engine-ort.test.ts",
+  "packages/train/src/learns.test.ts",
   "packages/cli/src/commands/jobs.test.ts",
   "packages/models/src/frame-order.test.ts",
   "packages/bench/src/onnx-parity.test.ts",
