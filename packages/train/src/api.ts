@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { createModel, UserError, type VideoModel } from "@blvnet/core";
 import { createLoader, openDataset, type Dataset } from "@blvnet/data";
 import { initBackend } from "@blvnet/engine-tfjs";
-import { isOrtBackend } from "@blvnet/engine-onnx";
+import { isOrtBackend, isOrtDevice, ORT_DEVICES } from "@blvnet/engine-onnx";
 import { writeFileAtomic } from "@blvnet/io";
 import { loadStartWeights, withOverrides, type StartWeights } from "@blvnet/models";
 import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } from "./checkpoint.js";
@@ -22,7 +22,7 @@ import { provenance } from "./provenance.js";
 import { lrStepsProblem, SCHEDULERS } from "./schedule.js";
 import { trainLoop } from "./trainer.js";
 
-export const EVAL_ENGINES = ["tfjs", "ort", "ort-cuda"] as const satisfies readonly EvalEngine[];
+export const EVAL_ENGINES = ["tfjs", "ort", "ort-webgpu", "ort-cuda"] as const satisfies readonly EvalEngine[];
 
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 const stderr: LogSink = (m) => console.error(m);
@@ -72,9 +72,12 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   checkInt("epochs", epochs, 1);
   checkInt("batch", batch, 1);
   checkInt("seed", seed, 0);
-  if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu); ONNX Runtime serves eval`);
-  // The ort engine computes with onnxruntime's CPU provider whatever tfjs backend is selected.
-  const backend = engineKind === "ort" ? "ort" : await initBackend(config.backend);
+  if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu) or with --engine ort --device cpu|webgpu|cuda; ONNX Runtime backends serve eval`);
+  const device = config.device ?? "cpu";
+  check(isOrtDevice(device), `device must be one of ${ORT_DEVICES.join(", ")}, got "${device}"`);
+  check(device === "cpu" || engineKind === "ort", `--device ${device} needs --engine ort (the tfjs engine runs on the --backend)`);
+  // The ort engine computes with an onnxruntime execution provider whatever tfjs backend is selected.
+  const backend = engineKind === "ort" ? (device === "cpu" ? "ort" : `ort-${device}`) : await initBackend(config.backend);
   const ds = openSplit(config.data.dir, split);
   const model = buildFor(config.model, config.data.dir, ds);
   const spec = model.inputSpec;
@@ -113,7 +116,7 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
     const record: RunRecord = { format: TRAIN_STATE_FORMAT, config: runConfig, dataset, provenance: provenance({ backend, seed }) };
     writeFileAtomic(join(outDir, "run.json"), JSON.stringify(record, null, 2) + "\n");
   }
-  const engine = createTrainingEngine(engineKind, model, optimizer, seed);
+  const engine = createTrainingEngine(engineKind, model, optimizer, seed, device);
   log(`training ${model.id} on ${ds.records.length} videos (${ds.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
   try {
     const loop = await trainLoop({
@@ -132,7 +135,7 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
     });
     return { ...loop, config: runConfig, dataset, outDir, weights: join(outDir, "model.safetensors"), totalSeconds: (performance.now() - started) / 1000 };
   } finally {
-    engine.dispose();
+    await engine.dispose();
   }
 }
 

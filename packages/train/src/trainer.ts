@@ -124,8 +124,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
 
   const started = performance.now();
   let clipsThisSession = 0;
-  const checkpoint = () => {
-    const saved = saveCheckpoint(opts.outDir, opts.engine.state(), state, opts.keep ?? 2);
+  const checkpoint = async () => {
+    const saved = saveCheckpoint(opts.outDir, await opts.engine.state(), state, opts.keep ?? 2);
     lastCheckpoint = saved.dir;
   };
   let validation: ValidationResult | null = null;
@@ -176,10 +176,10 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
         const elapsed = (performance.now() - started) / 1000;
         bar?.update(state.globalStep, { epoch: epoch + 1, loss: result.loss.toFixed(4), acc: (result.correct / clips).toFixed(3), cps: (clipsThisSession / elapsed).toFixed(2) });
         if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
-          checkpoint();
+          await checkpoint();
           return summary("stopped");
         }
-        if (opts.saveEvery && state.globalStep % opts.saveEvery === 0) checkpoint();
+        if (opts.saveEvery && state.globalStep % opts.saveEvery === 0) await checkpoint();
       }
       // End of the epoch: advance, validate, checkpoint.
       state = { ...state, epoch: epoch + 1, stepInEpoch: 0 };
@@ -196,7 +196,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
         val_loss: val?.loss ?? "",
         seconds: (performance.now() - started) / 1000,
       });
-      checkpoint();
+      await checkpoint();
       const valText = val ? `, val top-1 ${(100 * val.top1).toFixed(1)}%` : "";
       if (bar) bar.update(state.globalStep);
       log(`epoch ${epoch + 1}/${config.epochs}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`);

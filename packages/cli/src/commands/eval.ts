@@ -33,7 +33,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--frames <n>", "frames per clip (model option)", int("--frames"))
     .option("--size <n>", "input height = width (model option)", int("--size"))
     .option("--out <dir>", "output folder (default results/eval/<model id>-<split>)")
-    .addOption(new Option("--engine <name>", "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-cuda); also chosen by --backend ort").choices([...EVAL_ENGINES]))
+    .addOption(new Option("--engine <name>", "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-webgpu, ort-cuda); also chosen by --backend ort*").choices([...EVAL_ENGINES]))
     .option("--workers <n>", "samples decoded at once", int("--workers"))
     .option("--no-progress", "no progress bar")
     .addHelpText("after", "\nWrites summary.json, predictions.csv, per-class.csv, confusion.csv and confusion.svg to --out.\n--weights takes our safetensors or a PyTorch .pth/.pth.tar (zip or legacy, `module.` prefixes stripped).")
