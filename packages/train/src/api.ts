@@ -3,33 +3,36 @@
  * `blvnet train` / `blvnet eval` and the accuracy sweeps run). Each returns what callers need, so
  * nobody reads run.json or summary.json back.
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createModel, UserError, type VideoModel } from "@blvnet/core";
-import { createLoader, openDataset, type Dataset } from "@blvnet/data";
+import { createModel, sgdProblem, UserError, type VideoModel } from "@blvnet/core";
+import { type BadSample, createLoader, type Dataset, formatBadSample, openDataset } from "@blvnet/data";
 import { initBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend, isOrtDevice, ORT_DEVICES } from "@blvnet/engine-onnx";
-import { writeFileAtomic } from "@blvnet/io";
+import { acquireLock, ensureDir, writeError, writeFileAtomic } from "@blvnet/io";
 import { loadStartWeights, withOverrides, type StartWeights } from "@blvnet/models";
 import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } from "./checkpoint.js";
-import { EVAL_DEFAULTS, TRAIN_DEFAULTS, type EvalConfig, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
+import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, TRAIN_DEFAULTS, type EvalConfig, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
 import { ENGINES } from "./engine.js";
 import { createTrainingEngine } from "./engines.js";
 import { evaluateModel, ortScorer, tfjsScorer, writeEvalOutputs, type EvalEngine, type Scorer } from "./evaluate.js";
 import { initForTraining } from "./init.js";
 import { provenance } from "./provenance.js";
 import { lrStepsProblem, SCHEDULERS } from "./schedule.js";
-import { trainLoop } from "./trainer.js";
+import { type ConfigChange, trainLoop } from "./trainer.js";
 
 export const EVAL_ENGINES = ["tfjs", "ort", "ort-webgpu", "ort-cuda"] as const satisfies readonly EvalEngine[];
 
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 const stderr: LogSink = (m) => console.error(m);
 
-function openSplit(dir: string, split: string): Dataset {
+/** A split to train or evaluate on: it must have samples, and labelled ones. */
+function openSplit(dir: string, split: string, labelled: boolean): Dataset {
   const ds = openDataset(dir, { split });
   if (ds.records.length === 0) throw new UserError(`${dir}: split "${split}" has no usable videos`);
+  const unlabelled = labelled ? ds.records.find((r) => r.label < 0) : undefined;
+  if (unlabelled) throw new UserError(`${formatBadSample({ ...unlabelled.where, reason: "has no label" })} (split "${split}" must be labelled to train or evaluate on it)`);
   return ds;
 }
 
@@ -72,19 +75,34 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   checkInt("epochs", epochs, 1);
   checkInt("batch", batch, 1);
   checkInt("seed", seed, 0);
+  const sgd = sgdProblem(optimizer);
+  check(sgd === null, `optimizer: ${sgd}`);
+  check(Number.isFinite(schedule.warmupEpochs) && schedule.warmupEpochs >= 0 && schedule.warmupEpochs < epochs, `schedule.warmupEpochs must be in [0, epochs), got ${schedule.warmupEpochs}`);
+  const skipLimit = maxSkippedOf(config.data.maxSkipped);
   if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu) or with --engine ort --device cpu|webgpu|cuda; ONNX Runtime backends serve eval`);
   const device = config.device ?? "cpu";
   check(isOrtDevice(device), `device must be one of ${ORT_DEVICES.join(", ")}, got "${device}"`);
   check(device === "cpu" || engineKind === "ort", `--device ${device} needs --engine ort (the tfjs engine runs on the --backend)`);
   // The ort engine computes with an onnxruntime execution provider whatever tfjs backend is selected.
   const backend = engineKind === "ort" ? (device === "cpu" ? "ort" : `ort-${device}`) : await initBackend(config.backend);
-  const ds = openSplit(config.data.dir, split);
+  const ds = openSplit(config.data.dir, split, true);
   const model = buildFor(config.model, config.data.dir, ds);
   const spec = model.inputSpec;
   if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be trained on videos`);
+  const layout = spec.layout;
+  const valDs = config.data.valSplit ? openSplit(config.data.dir, config.data.valSplit, true) : undefined;
 
   const outDir = resolve(config.out ?? join("results", "runs", `${model.id}-${timestamp()}`));
   if (config.resume && !config.out) throw new UserError("--resume needs --out <run folder>");
+  // One writer per run folder: a second `train` into it is refused before it writes anything.
+  const lock = acquireLock(outDir, "train");
+  try {
+    return await trainLocked();
+  } finally {
+    lock.release();
+  }
+
+  async function trainLocked(): Promise<TrainSummary> {
   if (!config.resume && existsSync(join(checkpointsDir(outDir), "latest.json"))) {
     throw new UserError(`${outDir} already holds a run; continue it with --resume or choose another --out`);
   }
@@ -93,10 +111,12 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   const weights = config.model.weights;
   if (weights && !config.resume) loadStartWeights(model, weights, config.model.allowMissing ?? false, log);
 
-  const loaderBase = { batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, seed, workers: config.data.workers } as const;
-  const trainLoader = createLoader(ds, { ...loaderBase, train: true });
-  const valSplit = config.data.valSplit;
-  const valLoader = valSplit ? createLoader(openDataset(config.data.dir, { split: valSplit }), { ...loaderBase, train: false, clips: 1, crops: 1 }) : undefined;
+  const skips = new SkipLog(log);
+  skips.report(ds);
+  if (valDs) skips.report(valDs);
+  const loaderBase = { batch, frames: spec.frames, size: spec.size, layout, mean: spec.mean, std: spec.std, seed, workers: config.data.workers, onBadSample: skips.add } as const;
+  const trainLoader = createLoader(ds, { ...loaderBase, train: true, maxSkipped: skipLimit(ds) });
+  const valLoader = valDs ? createLoader(valDs, { ...loaderBase, train: false, clips: 1, crops: 1, maxSkipped: skipLimit(valDs) }) : undefined;
 
   const runConfig: RunConfig = {
     model: { name: config.model.name, id: model.id, options: { ...model.options }, weights: weights ?? null },
@@ -112,12 +132,18 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
     backend,
   };
   const dataset = { dir: resolve(config.data.dir), split, videos: ds.records.length, classes: ds.classes, skipped: ds.problems.length };
+  const runJson = join(outDir, "run.json");
   if (!config.resume) {
     const record: RunRecord = { format: TRAIN_STATE_FORMAT, config: runConfig, dataset, provenance: provenance({ backend, seed }) };
-    writeFileAtomic(join(outDir, "run.json"), JSON.stringify(record, null, 2) + "\n");
+    writeFileAtomic(runJson, JSON.stringify(record, null, 2) + "\n");
   }
+  const recordChanges = (changes: ConfigChange[]) => {
+    const record = JSON.parse(readFileSync(runJson, "utf8")) as RunRecord;
+    writeFileAtomic(runJson, JSON.stringify({ ...record, changes: [...(record.changes ?? []), ...changes] }, null, 2) + "\n");
+  };
   const engine = createTrainingEngine(engineKind, model, optimizer, seed, device);
-  log(`training ${model.id} on ${ds.records.length} videos (${ds.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
+  const skippedNote = ds.problems.length ? ` (${ds.problems.length} skipped)` : "";
+  log(`training ${model.id} on ${ds.records.length} videos${skippedNote} (${ds.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
   try {
     const loop = await trainLoop({
       model,
@@ -132,11 +158,64 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
       keep: config.keep ?? d.keep,
       progress: config.progress ?? false,
       log,
+      skipped: () => skips.count,
+      onChanges: recordChanges,
+      command: config.command,
     });
-    return { ...loop, config: runConfig, dataset, outDir, weights: join(outDir, "model.safetensors"), totalSeconds: (performance.now() - started) / 1000 };
+    return {
+      ...loop,
+      config: runConfig,
+      dataset,
+      skipped: skips.count,
+      outDir,
+      weights: join(outDir, "model.safetensors"),
+      totalSeconds: (performance.now() - started) / 1000,
+    };
   } finally {
     await engine.dispose();
   }
+  }
+}
+
+/**
+ * Every skipped sample, logged once with its file, line and reason (the loader meets a bad sample
+ * again each epoch), and counted.
+ */
+class SkipLog {
+  private readonly seen = new Set<string>();
+  constructor(private readonly log: LogSink) {}
+  get count(): number {
+    return this.seen.size;
+  }
+  readonly add = (b: BadSample) => {
+    const key = formatBadSample(b);
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.log(`skipped ${key}`);
+  };
+  report(ds: Dataset): void {
+    for (const p of ds.problems) this.add(p);
+  }
+}
+
+/** Fail now, with one line, if `dir` cannot take files (a file in the way, no permission, a full disk). */
+function checkWritable(dir: string): void {
+  ensureDir(dir);
+  const probe = join(dir, `.write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, "");
+  } catch (e) {
+    throw writeError(e, dir);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+/** `maxSkipped` as a count per dataset: a count (>= 1) or a fraction of the samples (< 1); default 1%. */
+function maxSkippedOf(limit: number | undefined): (ds: Dataset) => number {
+  const v = limit ?? DEFAULT_MAX_SKIPPED;
+  check(Number.isFinite(v) && v >= 0 && (v < 1 || Number.isInteger(v)), `maxSkipped must be a fraction in [0, 1) or a whole count, got ${v}`);
+  return (ds) => (v < 1 ? Math.floor(v * (ds.records.length + ds.problems.length)) : v);
 }
 
 /** Accuracy of a model with given weights on a dataset split; writes summary.json, predictions, per-class accuracy and the confusion matrix. */
@@ -153,15 +232,24 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
   check(crops === 1 || crops === 3, `crops must be 1 or 3, got ${crops}`);
   checkInt("clips", clips, 1);
   checkInt("batch", batch, 1);
+  const skipLimit = maxSkippedOf(config.data.maxSkipped);
+  // Results must be writable before minutes of evaluation: check the output folder first.
+  const outDir = resolve(config.out ?? join("results", "eval", `${config.model.name}-${split}`));
+  checkWritable(outDir);
   const backend = engine === "tfjs" ? await initBackend(config.backend) : engine;
-  const ds = openSplit(config.data.dir, split);
+  const ds = openSplit(config.data.dir, split, true);
   const model = buildFor(config.model, config.data.dir, ds);
   const spec = model.inputSpec;
   if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be evaluated on videos`);
   const weights = config.model.weights;
   const load: StartWeights = loadStartWeights(model, weights, config.model.allowMissing ?? false, log);
 
-  const loader = createLoader(ds, { batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips, crops, workers: config.data.workers });
+  const skips = new SkipLog(log);
+  skips.report(ds);
+  const loader = createLoader(ds, {
+    batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips, crops,
+    workers: config.data.workers, onBadSample: skips.add, maxSkipped: skipLimit(ds),
+  });
   const scorer: Scorer = engine === "tfjs" ? tfjsScorer(model) : await ortScorer(model, engine);
   log(`evaluating ${model.id} (${load.report.loaded} tensors from ${weights}) on ${ds.records.length} videos of ${config.data.dir} [${split}], ${clips} clip(s) x ${crops} crop(s), engine ${engine}`);
   let report;
@@ -170,17 +258,18 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
   } finally {
     await scorer.dispose();
   }
-  const outDir = resolve(config.out ?? join("results", "eval", `${model.id}-${split}`));
   const files = writeEvalOutputs(outDir, report, {
     model: config.model.name,
     model_id: model.id,
     options: model.options,
-    weights: resolve(weights),
-    data: resolve(config.data.dir),
+    // relative to the output folder: summary.json names no folder of the machine that wrote it
+    weights: relative(outDir, resolve(weights)),
+    data: relative(outDir, resolve(config.data.dir)),
     split,
     clips,
     crops,
     engine,
+    skipped: skips.count,
     provenance: provenance({ backend }),
   });
   return {
@@ -189,7 +278,8 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
     tensorsLoaded: load.report.loaded,
     engine,
     backend,
-    dataset: { dir: resolve(config.data.dir), split, videos: ds.records.length },
+    dataset: { dir: resolve(config.data.dir), split, videos: ds.records.length + ds.problems.length },
+    skipped: skips.count,
     report,
     outDir,
     files,

@@ -5,6 +5,7 @@
  *   RUN/checkpoints/step-00000120/train-state.safetensors  momentum buffers, step counter, and the
  *                                                      loop state (epoch, step, schedule, seeds) as JSON metadata
  *   RUN/checkpoints/latest.json                        which checkpoint is the newest complete one
+ *   RUN/checkpoints/good.json                          the newest whose weights then gave a sane loss (kept)
  *   RUN/model.safetensors                              a copy of the newest weights (for `blvnet eval`)
  *   RUN/run.json                                       the run's config, dataset and provenance (RunRecord)
  *
@@ -18,6 +19,7 @@ import { UserError, type TensorMap } from "@blvnet/core";
 import type { EngineKind } from "./engine.js";
 import type { Provenance } from "./provenance.js";
 import type { SchedulerKind } from "./schedule.js";
+import type { ConfigChange } from "./trainer.js";
 
 export const TRAIN_STATE_FORMAT = "blvnet-train-state/2";
 
@@ -65,6 +67,8 @@ export interface RunRecord {
   config: RunConfig;
   dataset: DatasetRecord;
   provenance: Provenance;
+  /** Schedule settings changed by resumes, in order (absent when none). */
+  changes?: ConfigChange[];
 }
 
 /** The training split as the run saw it. */
@@ -80,6 +84,7 @@ export interface DatasetRecord {
 export interface SavedCheckpoint {
   dir: string;
   state: LoopState;
+  pointer: Pointer;
 }
 
 const stepDirName = (globalStep: number) => `step-${String(globalStep).padStart(8, "0")}`;
@@ -88,7 +93,16 @@ export function checkpointsDir(runDir: string): string {
   return join(runDir, "checkpoints");
 }
 
-/** Write one checkpoint and point `latest.json` at it. */
+interface Pointer {
+  dir: string;
+  epoch: number;
+  step: number;
+  loss: number;
+}
+
+export type CheckpointPointer = Pointer;
+
+/** Write one checkpoint and point `latest.json` at it; pruning keeps `keep` of them and the good one. */
 export function saveCheckpoint(runDir: string, tensors: TensorMap, state: LoopState, keep = 2): SavedCheckpoint {
   const weights: TensorMap = new Map();
   const optimizer: TensorMap = new Map();
@@ -99,29 +113,55 @@ export function saveCheckpoint(runDir: string, tensors: TensorMap, state: LoopSt
   writeSafetensors(join(dir, "model.safetensors"), weights, meta);
   writeSafetensors(join(dir, "train-state.safetensors"), optimizer, { ...meta, loop_state: JSON.stringify(state) });
   writeFileAtomic(join(runDir, "model.safetensors"), readFileSync(join(dir, "model.safetensors")));
-  writeFileAtomic(join(root, "latest.json"), JSON.stringify({ dir: stepDirName(state.globalStep), epoch: state.epoch, step: state.globalStep }, null, 2) + "\n");
-  prune(root, keep, stepDirName(state.globalStep));
-  return { dir, state };
+  const pointer: Pointer = { dir: stepDirName(state.globalStep), epoch: state.epoch, step: state.globalStep, loss: state.lastLoss };
+  writeFileAtomic(join(root, "latest.json"), `${JSON.stringify(pointer, null, 2)}\n`);
+  prune(root, keep, [pointer.dir, readPointer(join(root, "good.json"))?.dir]);
+  return { dir, state, pointer };
 }
 
-function prune(root: string, keep: number, newest: string): void {
+/**
+ * `good.json`: the newest checkpoint whose weights went on to give a finite, sane loss (judged by
+ * the step after it). A divergence rolls back to it; pruning never removes it.
+ */
+export function markGood(runDir: string, pointer: Pointer): void {
+  writeFileAtomic(join(checkpointsDir(runDir), "good.json"), `${JSON.stringify(pointer, null, 2)}\n`);
+}
+
+function readPointer(file: string): Pointer | null {
+  if (!existsSync(file)) return null;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as Pointer;
+  } catch {
+    throw new UserError(`${file}: not valid JSON; remove the run folder or pick another --out`);
+  }
+}
+
+function prune(root: string, keep: number, protect: (string | undefined)[]): void {
   const dirs = readdirSync(root)
     .filter((n) => /^step-\d+$/.test(n))
     .sort();
-  const old = dirs.filter((n) => n !== newest).slice(0, Math.max(0, dirs.length - Math.max(1, keep)));
+  const old = dirs.filter((n) => !protect.includes(n)).slice(0, Math.max(0, dirs.length - Math.max(1, keep)));
   for (const n of old) rmSync(join(root, n), { recursive: true, force: true });
+}
+
+/**
+ * After a divergence: point `latest.json` back at the newest good checkpoint, so that `--resume`
+ * (with a lower lr) continues from it. Returns it, or null when the run has none.
+ */
+export function rollBackToGood(runDir: string): { dir: string; step: number; loss: number } | null {
+  const root = checkpointsDir(runDir);
+  const good = readPointer(join(root, "good.json"));
+  if (!good) return null;
+  writeFileAtomic(join(root, "latest.json"), `${JSON.stringify(good, null, 2)}\n`);
+  return { dir: join(root, good.dir), step: good.step, loss: good.loss };
 }
 
 /** The newest complete checkpoint of a run folder, or null when it has none. */
 export function loadLatestCheckpoint(runDir: string): { dir: string; tensors: TensorMap; state: LoopState } | null {
   const pointer = join(checkpointsDir(runDir), "latest.json");
-  if (!existsSync(pointer)) return null;
-  let name: string;
-  try {
-    name = (JSON.parse(readFileSync(pointer, "utf8")) as { dir: string }).dir;
-  } catch {
-    throw new UserError(`${pointer}: not valid JSON; remove the run folder or pick another --out`);
-  }
+  const latest = readPointer(pointer);
+  if (!latest) return null;
+  const name = latest.dir;
   const dir = join(checkpointsDir(runDir), name);
   const weightsFile = join(dir, "model.safetensors");
   const stateFile = join(dir, "train-state.safetensors");

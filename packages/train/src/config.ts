@@ -32,7 +32,14 @@ export interface DataConfig {
   valSplit?: string;
   /** Samples decoded at once (default: the loader's). */
   workers?: number;
+  /**
+   * Stop with one line once more samples than this were skipped (missing or corrupt frames, bad
+   * list lines): a fraction of the split's samples (< 1) or a count. Default 1% (DEFAULT_MAX_SKIPPED).
+   */
+  maxSkipped?: number;
 }
+
+export const DEFAULT_MAX_SKIPPED = 0.01;
 
 /** Where messages go (resume notes, epoch summaries, warnings); default: stderr. */
 export type LogSink = (message: string) => void;
@@ -69,6 +76,8 @@ export interface TrainConfig {
   /** Progress bar on stderr (default off). */
   progress?: boolean;
   log?: LogSink;
+  /** The command line that started the run, for the resume command a divergence suggests. */
+  command?: string[];
 }
 
 export const TRAIN_DEFAULTS = {
@@ -87,6 +96,8 @@ export interface TrainSummary {
   /** The run's config as saved in run.json (defaults applied). */
   config: RunConfig;
   dataset: DatasetRecord;
+  /** Samples skipped (train and validation splits, each counted once, with its reason in the log). */
+  skipped: number;
   outDir: string;
   /** The newest weights (outDir/model.safetensors) and checkpoint folder. */
   weights: string;
@@ -133,7 +144,10 @@ export interface EvalSummary {
   tensorsLoaded: number;
   engine: EvalEngine;
   backend: string;
+  /** The split's samples (evaluated + skipped). */
   dataset: { dir: string; split: string; videos: number };
+  /** Samples skipped (each with its reason in the log); `report.videos` were evaluated. */
+  skipped: number;
   report: EvalReport;
   outDir: string;
   files: string[];

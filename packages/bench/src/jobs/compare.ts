@@ -20,6 +20,7 @@ import { runSweep, type SweepSummary } from "../sweep/run.js";
 import type { ModelVariant, SweepSpec } from "../sweep/spec.js";
 import { readStore, writeRows } from "../sweep/store.js";
 import { trainBackend } from "./backend.js";
+import { checkSpecs } from "./reproduce.js";
 
 /** Temporal module name -> registry model on the ResNet backbone. */
 export const TEMPORAL_MODULES: Record<string, string> = { tam: "tam-resnet", tsm: "tsm", none: "tsn", tsn: "tsn" };
@@ -83,10 +84,6 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
   if (!c.seeds.length) throw new UserError("--seeds must name at least one seed");
   const outDir = resolve(c.out);
   const dataDir = config.data ? resolve(config.data) : resolve("datasets", "synthetic-compare");
-  if (!config.data) {
-    const r = await synthesize(dataDir, { train: 24, val: 10, frames: c.frames, size: c.size, seed: 0 });
-    log(`${r.reused ? "using" : "generated"} synthetic benchmark ${dataDir}`);
-  }
   const dataset = config.data ? basename(dataDir) : "synthetic";
   const backend = await trainBackend(c.engine, config.backend);
   const variants: ModelVariant[] = models.map((model) => ({ model, options: { depth: c.backbone, width: c.width } }));
@@ -96,6 +93,11 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
     { ...base, name: "compare-speed", kinds: ["speed"], batches: [1], backends: [c.speedBackend] },
     { ...base, name: "compare-accuracy", kinds: ["accuracy"], batches: [c.batch], backends: [backend], datasets: [dataset], seeds: [...c.seeds] },
   ];
+  checkSpecs(specs);
+  if (!config.data) {
+    const r = await synthesize(dataDir, { train: 24, val: 10, frames: c.frames, size: c.size, seed: 0 });
+    log(`${r.reused ? "using" : "generated"} synthetic benchmark ${dataDir}`);
+  }
   const runners = {
     profile: runProfile,
     speed: speedRunner({ warmup: 1, iters: 5, train: false }),

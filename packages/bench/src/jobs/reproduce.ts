@@ -12,7 +12,10 @@ import { runProfile } from "../runners/profile.js";
 import { speedRunner } from "../runners/speed.js";
 import { accuracySpec, profileSpec, speedSpec } from "../sweep/reproduce.js";
 import { runSweep, type SweepSummary } from "../sweep/run.js";
-import type { SweepSpec } from "../sweep/spec.js";
+import { expandSweep, type SweepSpec } from "../sweep/spec.js";
+import { checkSpeedBackend } from "../speed/measure.js";
+import { jobModel } from "../runners/model.js";
+import { UserError } from "@blvnet/core";
 import { trainBackend } from "./backend.js";
 
 export const REPRODUCE_PARTS = ["profile", "speed", "accuracy"] as const;
@@ -68,6 +71,25 @@ async function syntheticData(quick: boolean, log: LogSink): Promise<string> {
   return dir;
 }
 
+/**
+ * Every job of the sweeps must be buildable before any work starts (no data generated, no row
+ * written): its model and options, and a known backend for its kind. One line on the first problem.
+ */
+export function checkSpecs(specs: SweepSpec[]): void {
+  for (const spec of specs) {
+    for (const job of expandSweep(spec)) {
+      const where = `sweep "${spec.name}", job ${job.key}`;
+      try {
+        if (job.kind === "speed") checkSpeedBackend(job.backend);
+        jobModel(job);
+      } catch (e) {
+        if (e instanceof UserError) throw new UserError(`${where}: ${e.message}`);
+        throw e;
+      }
+    }
+  }
+}
+
 export async function reproduce(config: ReproduceConfig = {}): Promise<ReproduceSummary> {
   const log = config.log ?? ((m: string) => console.error(m));
   const quick = !!config.quick;
@@ -77,14 +99,15 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
   const engine = config.engine ?? "tfjs";
   // accuracy runs train on a tfjs backend (or the ort engine); record the one actually used
   const trainedOn = await trainBackend(engine, config.backend);
-  const speedBackend = config.speedBackend ?? requestedBackend(config.backend) ?? "ort";
+  const speedBackend = checkSpeedBackend(config.speedBackend ?? requestedBackend(config.backend) ?? "ort");
   const outDir = resolve(config.out ?? join("results", "runs", quick ? "reproduce-quick" : "reproduce"));
-  const dataDir = parts.includes("accuracy") ? (config.data ? resolve(config.data) : await syntheticData(quick, log)) : "";
-  const dataset = config.data ? basename(dataDir) : "synthetic";
+  const dataset = config.data ? basename(resolve(config.data)) : "synthetic";
   const o = { quick, dataset, speedBackend, trainBackend: trainedOn, seeds };
 
   const builtIn: Record<ReproducePart, SweepSpec> = { profile: profileSpec(), speed: speedSpec(o), accuracy: accuracySpec(o) };
   const specs = config.specs ? config.specs.filter((sp) => sp.kinds.some((k) => parts.includes(k))) : parts.map((p) => builtIn[p]);
+  checkSpecs(specs);
+  const dataDir = parts.includes("accuracy") ? (config.data ? resolve(config.data) : await syntheticData(quick, log)) : "";
   const sweeps: SweepSummary[] = [];
   for (const spec of specs) {
     const set = spec.settings ?? {};

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { checkpointsDir, evaluate, train, type EngineKind } from "@blvnet/train";
 import type { Job } from "../sweep/spec.js";
 import type { RunnerResult } from "../sweep/run.js";
@@ -72,8 +72,10 @@ export function accuracyRunner(s: AccuracySettings) {
         train_clips: trained.dataset.videos,
         val_clips: r.videos,
         train_seconds: +trained.totalSeconds.toFixed(1),
+        skipped_samples: trained.skipped + evaluated.skipped,
       },
-      note: `engine=${s.engine}; lr=${s.lr} cosine; wd=5e-4; dropout=${s.dropout}; train=${trainDir}`,
+      // paths relative to the run folder: a published row names no folder of the machine that made it
+      note: `engine=${s.engine}; lr=${s.lr} cosine; wd=5e-4; dropout=${s.dropout}; train=${relative(s.outDir, trainDir)}`,
     };
   };
 }

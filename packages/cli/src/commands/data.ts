@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
 import { int } from "../flags/parsers.js";
-import { createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
+import { checkSamples, createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
 
 
 function progressBar(unit: string): cliProgress.SingleBar {
@@ -104,14 +104,19 @@ export function registerDataCommand(program: Command): void {
 
   openFlags(data.command("info").description("summarise a dataset folder: format, classes, samples and skipped entries").argument("<dir>", "dataset folder or list file"))
     .option("--show <n>", "problems to print", int("--show", { min: 0 }), 20)
-    .action((dir: string, o: OpenFlags & { show: number }) => {
+    .option("--no-check", "skip the per-sample file check (missing folders, missing or empty frames, missing videos)")
+    .action((dir: string, o: OpenFlags & { show: number; check: boolean }) => {
       const ds = openDataset(dir, openOptions(o));
       const kinds = { frames: ds.records.filter((r) => r.frames).length, videos: ds.records.filter((r) => r.video).length };
-      console.log(`${ds.root} [${ds.format}] split ${ds.split}: ${ds.records.length} samples (${kinds.frames} frame folders, ${kinds.videos} videos)`);
+      // What a run would skip: bad list lines, then samples whose files are missing or empty.
+      const problems = [...ds.problems, ...(o.check ? checkSamples(ds) : [])];
+      const usable = ds.records.length + ds.problems.length - problems.length;
+      console.log(`${ds.root} [${ds.format}] split ${ds.split}: ${usable} usable samples (${kinds.frames} frame folders, ${kinds.videos} videos listed)`);
       console.log(`${ds.numClasses} classes${ds.classes.length ? `: ${ds.classes.slice(0, 10).join(", ")}${ds.classes.length > 10 ? ", ..." : ""}` : ""}`);
       console.log(`frame template ${ds.template}; horizontal flip ${ds.flip ? "allowed" : "off (left/right matters)"}`);
-      console.log(`${ds.problems.length} entries skipped`);
-      for (const p of ds.problems.slice(0, o.show)) console.log(`  ${formatBadSample(p)}`);
+      console.log(`${problems.length} entries skipped${o.check ? "" : " (list lines only: files not checked)"}`);
+      for (const p of problems.slice(0, o.show)) console.log(`  ${formatBadSample(p)}`);
+      if (problems.length > o.show) console.log(`  ... and ${problems.length - o.show} more (--show N)`);
     });
 
   openFlags(data.command("bench").description("measure loader throughput (clips/s) over one or more epochs").argument("<dir>", "dataset folder or list file"))

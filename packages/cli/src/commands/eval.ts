@@ -5,9 +5,9 @@
  */
 import { Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
-import { EVAL_DEFAULTS, EVAL_ENGINES, evaluate, type EvalEngine } from "@blvnet/train";
+import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, EVAL_ENGINES, evaluate, type EvalEngine } from "@blvnet/train";
 import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
-import { int } from "../flags/parsers.js";
+import { countOrFraction, int } from "../flags/parsers.js";
 
 interface EvalFlags extends ModelFlags {
   data: string;
@@ -18,6 +18,7 @@ interface EvalFlags extends ModelFlags {
   out?: string;
   engine?: EvalEngine;
   workers?: number;
+  maxSkipped: number;
   progress: boolean;
 }
 
@@ -35,13 +36,14 @@ export function registerEvalCommand(program: Command): void {
     .option("--out <dir>", "output folder (default results/eval/<model id>-<split>)")
     .addOption(new Option("--engine <name>", "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-webgpu, ort-cuda); also chosen by --backend ort*").choices([...EVAL_ENGINES]))
     .option("--workers <n>", "samples decoded at once", int("--workers"))
+    .option("--max-skipped <n|fraction|%>", "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)", countOrFraction("--max-skipped"), DEFAULT_MAX_SKIPPED)
     .option("--no-progress", "no progress bar")
     .addHelpText("after", "\nWrites summary.json, predictions.csv, per-class.csv, confusion.csv and confusion.svg to --out.\n--weights takes our safetensors or a PyTorch .pth/.pth.tar (zip or legacy, `module.` prefixes stripped).")
     .action(async function (this: Command, f: EvalFlags) {
       if (!f.weights) throw new UserError("--weights is required: the checkpoint to evaluate");
       const s = await evaluate({
         model: { ...modelConfig(f), weights: f.weights },
-        data: { dir: f.data, split: f.split, workers: f.workers },
+        data: { dir: f.data, split: f.split, workers: f.workers, maxSkipped: f.maxSkipped },
         crops: f.crops === "3" ? 3 : 1,
         clips: f.clips,
         batch: f.batch,
@@ -52,7 +54,7 @@ export function registerEvalCommand(program: Command): void {
       });
       const r = s.report;
       const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-      console.log(`${s.model.id} on ${s.dataset.split} (${r.videos} videos, ${r.views} view(s) each): top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)}, mean class ${pct(r.meanClassAccuracy)}, clip top-1 ${pct(r.clipTop1)}, loss ${r.loss.toFixed(4)}`);
+      console.log(`${s.model.id} on ${s.dataset.split} (${s.skipped ? `${r.videos} of ${s.dataset.videos} videos, ${s.skipped} skipped` : `${r.videos} videos`}, ${r.views} view(s) each): top-1 ${pct(r.top1)}, top-5 ${pct(r.top5)}, mean class ${pct(r.meanClassAccuracy)}, clip top-1 ${pct(r.clipTop1)}, loss ${r.loss.toFixed(4)}`);
       if (r.pairAccuracy !== null) console.log(`time-reversed pairs: ${pct(r.pairAccuracy)} (chance 50%)`);
       console.log(`wrote ${s.files.join(", ")}`);
     });

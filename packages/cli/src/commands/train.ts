@@ -2,13 +2,14 @@
  * `blvnet train`: SGD training of any registered model on a dataset folder (official list-file
  * layout or the synthetic benchmark), with resumable checkpoints. See `blvnet train --help`.
  */
+import { invocation } from "../invocation.js";
 import { join } from "node:path";
 import { Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { ORT_DEVICES, type OrtDevice } from "@blvnet/engine-onnx";
-import { ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
+import { DEFAULT_MAX_SKIPPED, ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
 import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
-import { choice, int, num, numList } from "../flags/parsers.js";
+import { choice, countOrFraction, int, num, numList } from "../flags/parsers.js";
 
 interface TrainFlags extends ModelFlags {
   data: string;
@@ -33,6 +34,7 @@ interface TrainFlags extends ModelFlags {
   engine: EngineKind;
   device: OrtDevice;
   workers?: number;
+  maxSkipped: number;
   progress: boolean;
 }
 
@@ -54,12 +56,12 @@ export function registerTrainCommand(program: Command): void {
     .option("--val-split <name>", "also evaluate this split (centre crop, 1 clip) after every epoch, e.g. val")
     .option("--epochs <n>", "epochs", int("--epochs"), d.epochs)
     .option("--batch <n>", "clips per batch", int("--batch"), d.batch)
-    .option("--lr <x>", "base learning rate", num("--lr"), d.optimizer.lr)
+    .option("--lr <x>", "base learning rate", num("--lr", { above: 0 }), d.optimizer.lr)
     .addOption(new Option("--lr-scheduler <kind>", "cosine (per epoch, T_max = epochs), step (x0.1 every first-lr-step epochs) or multisteps (x0.1 at each lr step)").choices([...SCHEDULERS]).default(d.schedule.kind))
     .addOption(new Option("--lr-steps <epochs>", "comma-separated epochs for step/multisteps").argParser(lrSteps).default([...d.schedule.lrSteps], `"${d.schedule.lrSteps.join(",")}"`))
     .option("--warmup-epochs <x>", "linear warm-up over this many epochs (per step; 0 = off)", num("--warmup-epochs"), d.schedule.warmupEpochs)
-    .option("--momentum <x>", "SGD momentum", num("--momentum"), d.optimizer.momentum)
-    .option("--weight-decay <x>", "L2 weight decay (added to the gradient, like torch.optim.SGD)", num("--weight-decay"), d.optimizer.weightDecay)
+    .option("--momentum <x>", "SGD momentum", num("--momentum", { below: 1 }), d.optimizer.momentum)
+    .option("--weight-decay <x>", "L2 weight decay (added to the gradient, like torch.optim.SGD)", num("--weight-decay", { below: 1 }), d.optimizer.weightDecay)
     .option("--no-nesterov", "plain momentum instead of the official Nesterov momentum")
     .option("--dropout <p>", "dropout before the classifier (model option; official 0.5)", num("--dropout"))
     .option("--clip-grad <norm>", "clip the global gradient L2 norm (clip_grad_norm_)", num("--clip-grad"))
@@ -74,6 +76,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--engine <name>", "training engine: tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime)", choice("--engine", ENGINES), d.engine)
     .option("--device <name>", "with --engine ort: where the step graph runs: cpu, webgpu (WebGPU EP: Vulkan/Metal/D3D12; state stays on the GPU) or cuda (CUDA EP)", choice("--device", ORT_DEVICES), "cpu")
     .option("--workers <n>", "samples decoded at once", int("--workers"))
+    .option("--max-skipped <n|fraction|%>", "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)", countOrFraction("--max-skipped"), DEFAULT_MAX_SKIPPED)
     .option("--no-progress", "no progress bar")
     .addHelpText(
       "after",
@@ -84,7 +87,7 @@ export function registerTrainCommand(program: Command): void {
     .action(async function (this: Command, f: TrainFlags) {
       const s = await train({
         model: modelConfig(f),
-        data: { dir: f.data, split: f.split, valSplit: f.valSplit, workers: f.workers },
+        data: { dir: f.data, split: f.split, valSplit: f.valSplit, workers: f.workers, maxSkipped: f.maxSkipped },
         optimizer: { lr: f.lr, momentum: f.momentum, weightDecay: f.weightDecay, nesterov: f.nesterov, clipGradNorm: f.clipGrad },
         schedule: { kind: f.lrScheduler, lrSteps: f.lrSteps, warmupEpochs: f.warmupEpochs },
         epochs: f.epochs,
@@ -99,11 +102,12 @@ export function registerTrainCommand(program: Command): void {
         saveEvery: f.saveEvery,
         keep: f.keep,
         progress: f.progress,
+        command: invocation(),
       });
       const how = s.status === "stopped" ? `stopped at --max-steps ${f.maxSteps}` : "finished";
       console.log(
         `${how}: ${s.globalStep} steps, last loss ${s.lastLoss.toFixed(4)}, ${s.clipsPerSecond.toFixed(2)} clips/s; ` +
-          `weights ${join(s.outDir, "model.safetensors")} (checkpoint ${s.checkpoint})`,
+          `weights ${join(s.outDir, "model.safetensors")} (checkpoint ${s.checkpoint})${s.skipped ? `; ${s.skipped} samples skipped (see the log)` : ""}`,
       );
     });
 }
