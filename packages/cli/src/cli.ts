@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0) return 0;
       if (e.code === "commander.help" || e.code === "commander.executeSubCommandAsync") return e.exitCode;
-      console.error(`blvnet: ${e.message.replace(/^error: /, "").trim()}${seeHelp()}`);
+      console.error(`blvnet: ${e.message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")}${seeHelp()}`);
       return 2;
     }
     if (e instanceof UserError) {

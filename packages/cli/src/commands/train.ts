@@ -4,7 +4,7 @@
  */
 import { invocation } from "../invocation.js";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { ORT_DEVICES, type OrtDevice } from "@blvnet/engine-onnx";
 import { DEFAULT_MAX_SKIPPED, ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
