@@ -7,15 +7,17 @@
  * WebGPU adapter they FAIL with the one-line reason from `ortDevices`. Elsewhere they are skipped
  * with that reason printed (a developer machine without Vulkan), unless BLVNET_WEBGPU_TESTS=require.
  */
-import { describe, expect, it } from "vitest";
+
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
-import { buildOnnx, buildStepGraph, OrtEngine, ortDevices, OrtTrainer, probeNodePlacement } from "@blvnet/engine-onnx";
+import { buildOnnx, buildStepGraph, OrtEngine, OrtTrainer, ortDevices, probeNodePlacement } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
+import { describe, expect, it } from "vitest";
 import { maxRelErr } from "./verify.js";
 
 const required = process.env.CI === "true" || process.env.BLVNET_WEBGPU_TESTS === "require";
 const webgpu = (await ortDevices({ probe: true })).find((d) => d.backend === "ort-webgpu")!;
-if (!webgpu.available && !required) console.warn(`ort-webgpu tests skipped: ${webgpu.reason} (run .ci/install-vulkan; CI=true makes this a failure)`);
+if (!webgpu.available && !required)
+  console.warn(`ort-webgpu tests skipped: ${webgpu.reason} (run .ci/install-vulkan; CI=true makes this a failure)`);
 
 function build(name: string, options: Record<string, unknown>): VideoModel {
   const model = createModel(name, options);
@@ -45,12 +47,16 @@ describe.skipIf(!webgpu.available && !required)("ort-webgpu (onnxruntime WebGPU 
     ["tsn", { depth: 18, width: 16, frames: 4, size: 32, numClasses: 10, dropout: 0 }],
     ["r2plus1d", { depth: 18, frames: 4, size: 32, numClasses: 10 }],
   ];
-  it.each(cases)("logits: %s %j", async (name, options) => {
-    const model = build(name, options);
-    const cpu = await logits(model, "ort");
-    const gpu = await logits(model, "ort-webgpu");
-    expect(maxRelErr(gpu, cpu)).toBeLessThanOrEqual(1e-4);
-  }, 600_000);
+  it.each(cases)(
+    "logits: %s %j",
+    async (name, options) => {
+      const model = build(name, options);
+      const cpu = await logits(model, "ort");
+      const gpu = await logits(model, "ort-webgpu");
+      expect(maxRelErr(gpu, cpu)).toBeLessThanOrEqual(1e-4);
+    },
+    600_000,
+  );
 
   it("reports where onnxruntime placed the nodes of an inference export", async () => {
     const model = build("tsn", { depth: 18, width: 16, frames: 2, size: 32, numClasses: 5, dropout: 0 });

@@ -2,9 +2,9 @@
 // choices it refuses, and the published speed table (GPU rows beside CPU rows, peak GPU column).
 // No GPU needed: nothing here measures.
 import { describe, expect, it } from "vitest";
+import { reproduce } from "../jobs/reproduce.js";
 import { buildTables } from "../publish/tables.js";
 import { speedRunner } from "../runners/speed.js";
-import { reproduce } from "../jobs/reproduce.js";
 import { estimateGpuSweepSeconds, gpuSpeedSpec } from "./gpu-spec.js";
 import type { Row } from "./rows.js";
 import { expandSweep } from "./spec.js";
@@ -15,7 +15,9 @@ describe("reproduce --gpu", () => {
     expect(jobs).toHaveLength(32);
     expect(new Set(jobs.map((j) => j.backend))).toEqual(new Set(["ort-webgpu"]));
     expect(new Set(jobs.map((j) => j.batch))).toEqual(new Set([1, 8]));
-    expect(jobs.filter((j) => j.model === "blvnet-tam").map((j) => j.frames)).toEqual([16, 16, 32, 32, 48, 48, 64, 64, 16, 16, 32, 32, 48, 48, 64, 64]);
+    expect(jobs.filter((j) => j.model === "blvnet-tam").map((j) => j.frames)).toEqual([
+      16, 16, 32, 32, 48, 48, 64, 64, 16, 16, 32, 32, 48, 48, 64, 64,
+    ]);
     expect(jobs.filter((j) => j.model === "tsm").map((j) => j.frames)).toEqual([8, 8, 16, 16, 32, 32, 64, 64]);
     expect(gpuSpeedSpec().settings).toMatchObject({ warmup: 3, iters: 10, train: true });
     const withPeer = expandSweep(gpuSpeedSpec({ backend: "ort-cuda", peer: true }));
@@ -38,7 +40,19 @@ describe("reproduce --gpu", () => {
   });
 
   it("publishes GPU rows beside the CPU rows of the same configuration, with peak GPU memory", () => {
-    const row = (backend: string, batch: number, gpu = ""): Row => ({ kind: "speed", model: "tsm", model_id: "tsm-r50-f8", depth: 50, frames: 8, size: 224, batch, backend, latency_ms: 10, clips_per_s: 100, peak_gpu_bytes: gpu });
+    const row = (backend: string, batch: number, gpu = ""): Row => ({
+      kind: "speed",
+      model: "tsm",
+      model_id: "tsm-r50-f8",
+      depth: 50,
+      frames: 8,
+      size: 224,
+      batch,
+      backend,
+      latency_ms: 10,
+      clips_per_s: 100,
+      peak_gpu_bytes: gpu,
+    });
     const rows = [row("ort", 1), row("ort", 8), row("ort-webgpu", 1, 512 * 2 ** 20), row("pytorch-cuda", 1, 256 * 2 ** 20)];
     const speed = buildTables(rows).find((t) => t.title.startsWith("Speed"))!;
     const gpuCol = speed.headers.indexOf("peak GPU (MiB)");

@@ -64,12 +64,30 @@ for (let s = 0; s < total; s++) {
     await trainers[mode].step(input, labels, SGD.lr, { dropoutSeed: s });
     const ms = performance.now() - t0;
     if (s >= Number(a.warmup)) times[mode].push(ms);
-    console.error(`${mode.padEnd(8)} step ${s + 1}/${total} ${ms.toFixed(0)} ms${s < Number(a.warmup) ? " (warm-up)" : ""} (load ${load1()})`);
+    console.error(
+      `${mode.padEnd(8)} step ${s + 1}/${total} ${ms.toFixed(0)} ms${s < Number(a.warmup) ? " (warm-up)" : ""} (load ${load1()})`,
+    );
   }
 }
 const resident = trainers.resident.resident;
 for (const t of Object.values(trainers)) await t.release();
 const r = median(times.resident);
 const h = median(times.host);
-console.log(`${m0.id} batch ${a.batch} on ${device}: state resident ${r.toFixed(0)} ms/step, host round trip ${h.toFixed(0)} ms/step (median of ${a.steps}), resident/host ${(r / h).toFixed(2)}${resident ? "" : " (this device has no resident state: both modes are host round trips)"}; load ${loadBefore} -> ${load1()}`);
-console.log(JSON.stringify({ ...provenance({ backend: `ort-${device}`, threads: Number(a.threads), seed: 0 }), model: m0.id, ort_device: device, batch: Number(a.batch), resident_ms: times.resident.map(Math.round), host_ms: times.host.map(Math.round), resident_median_ms: r, host_median_ms: h, residentAvailable: resident, load_before: loadBefore, load_after: load1() }));
+console.log(
+  `${m0.id} batch ${a.batch} on ${device}: state resident ${r.toFixed(0)} ms/step, host round trip ${h.toFixed(0)} ms/step (median of ${a.steps}), resident/host ${(r / h).toFixed(2)}${resident ? "" : " (this device has no resident state: both modes are host round trips)"}; load ${loadBefore} -> ${load1()}`,
+);
+console.log(
+  JSON.stringify({
+    ...provenance({ backend: `ort-${device}`, threads: Number(a.threads), seed: 0 }),
+    model: m0.id,
+    ort_device: device,
+    batch: Number(a.batch),
+    resident_ms: times.resident.map(Math.round),
+    host_ms: times.host.map(Math.round),
+    resident_median_ms: r,
+    host_median_ms: h,
+    residentAvailable: resident,
+    load_before: loadBefore,
+    load_after: load1(),
+  }),
+);

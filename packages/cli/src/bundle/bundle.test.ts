@@ -1,7 +1,7 @@
 /**
  * `blvnet bundle`: the archive is <= 60 MiB, and unpacked in a temp folder it runs with a PATH that has
  * no node (only the few tools the sh launcher uses): `./blvnet env` and a tiny `bench speed` on the
- * onnxruntime CPU EP. Bundles the *built* CLI (packages/*/dist), as CI builds before testing.
+ * onnxruntime CPU EP. Bundles the *built* CLI (the dist folders), as CI builds before testing.
  * xz level 1 keeps the test quick (-9 is what `blvnet bundle` ships; it is smaller still).
  */
 import { execFileSync } from "node:child_process";
@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeBundle, type BundleResult } from "./bundle.js";
+import { type BundleResult, makeBundle } from "./bundle.js";
 
 let dir: string;
 let bundle: BundleResult;
@@ -25,7 +25,12 @@ function which(tool: string): string | null {
 }
 
 function runBundled(args: string[], timeout = 120_000): string {
-  return execFileSync(join(top, "blvnet"), args, { env: { PATH: pathWithoutNode, HOME: dir }, encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
+  return execFileSync(join(top, "blvnet"), args, {
+    env: { PATH: pathWithoutNode, HOME: dir },
+    encoding: "utf8",
+    timeout,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 describe("blvnet bundle", () => {
@@ -47,7 +52,8 @@ describe("blvnet bundle", () => {
 
   it("is at most 60 MiB and holds node, the CLI and onnxruntime's linux-x64 files", () => {
     expect(bundle.bytes).toBeLessThanOrEqual(60 * 2 ** 20);
-    for (const f of ["blvnet", "bin/node", "app/blvnet.mjs", "node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"]) expect(existsSync(join(top, f)), f).toBe(true);
+    for (const f of ["blvnet", "bin/node", "app/blvnet.mjs", "node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1"])
+      expect(existsSync(join(top, f)), f).toBe(true);
     expect(existsSync(join(top, "node_modules/onnxruntime-node/bin/napi-v6/darwin"))).toBe(false);
   });
 
@@ -60,7 +66,27 @@ describe("blvnet bundle", () => {
   });
 
   it("runs a tiny `bench speed` on the onnxruntime CPU EP", () => {
-    const out = runBundled(["--backend", "ort", "bench", "speed", "--model", "tsn", "--opt", "depth=18", "--frames", "2", "--size", "32", "--warmup", "1", "--iters", "2", "--threads", "1", "--no-train"]);
+    const out = runBundled([
+      "--backend",
+      "ort",
+      "bench",
+      "speed",
+      "--model",
+      "tsn",
+      "--opt",
+      "depth=18",
+      "--frames",
+      "2",
+      "--size",
+      "32",
+      "--warmup",
+      "1",
+      "--iters",
+      "2",
+      "--threads",
+      "1",
+      "--no-train",
+    ]);
     expect(out).toMatch(/clips\/s/);
   });
 });

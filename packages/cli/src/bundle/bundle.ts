@@ -23,7 +23,20 @@
  * Needs esbuild (a dev dependency here, through tsx), tar and xz: it runs from a checkout after npm ci.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
@@ -62,7 +75,8 @@ export interface BundleResult {
 const EXTERNAL = ["onnxruntime-node", "sharp", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "esbuild", "playwright-core"];
 
 export function findRepoRoot(from = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir)) if (existsSync(join(dir, "turbo.json")) && existsSync(join(dir, "packages"))) return dir;
+  for (let dir = from; dirname(dir) !== dir; dir = dirname(dir))
+    if (existsSync(join(dir, "turbo.json")) && existsSync(join(dir, "packages"))) return dir;
   throw new Error(`no monorepo root (turbo.json + packages/) above ${from}`);
 }
 
@@ -175,7 +189,8 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   } catch {
     throw new Error("blvnet bundle needs esbuild (installed with the dev dependencies): run it from a checkout after `npm ci`");
   }
-  if (process.platform !== "linux" || process.arch !== "x64") throw new Error(`bundles are made for linux-x64 on linux-x64 (this is ${process.platform}-${process.arch})`);
+  if (process.platform !== "linux" || process.arch !== "x64")
+    throw new Error(`bundles are made for linux-x64 on linux-x64 (this is ${process.platform}-${process.arch})`);
   const version = (JSON.parse(readFileSync(join(repoRoot, "packages/train/package.json"), "utf8")) as { version: string }).version;
   const topDir = `blvnet-${version}-linux-x64`;
   const stageRoot = mkdtempSync(join(tmpdir(), "blvnet-bundle-"));
@@ -224,9 +239,22 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     // 3. native and unbundlable packages
     const nm = join(top, "node_modules");
     const ortDir = packageRoot(join(repoRoot, "packages/engine-onnx"), "onnxruntime-node");
-    copyPackageFiles(ortDir, join(nm, "onnxruntime-node"), (rel) => rel === "package.json" || rel === "LICENSE" || (rel.startsWith("dist/") && rel.endsWith(".js")) || rel.startsWith("bin/napi-v6/linux/x64/"));
+    copyPackageFiles(
+      ortDir,
+      join(nm, "onnxruntime-node"),
+      (rel) =>
+        rel === "package.json" ||
+        rel === "LICENSE" ||
+        (rel.startsWith("dist/") && rel.endsWith(".js")) ||
+        rel.startsWith("bin/napi-v6/linux/x64/"),
+    );
     const commonDir = packageRoot(ortDir, "onnxruntime-common");
-    copyPackageFiles(commonDir, join(nm, "onnxruntime-common"), (rel) => rel === "package.json" || rel === "LICENSE" || (rel.startsWith("dist/") && (rel.endsWith(".js") || rel.endsWith("/package.json"))));
+    copyPackageFiles(
+      commonDir,
+      join(nm, "onnxruntime-common"),
+      (rel) =>
+        rel === "package.json" || rel === "LICENSE" || (rel.startsWith("dist/") && (rel.endsWith(".js") || rel.endsWith("/package.json"))),
+    );
     parts.onnxruntime = duBytes(join(nm, "onnxruntime-node")) + duBytes(join(nm, "onnxruntime-common"));
     if (opts.withSharp) {
       // sharp + its prebuilt libvips and JS deps, as installed here
@@ -244,7 +272,10 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
       parts.sharp = duBytes(join(nm, "sharp")) + (existsSync(join(nm, "@img")) ? duBytes(join(nm, "@img")) : 0);
     } else {
       mkdirSync(join(nm, "sharp"), { recursive: true });
-      writeFileSync(join(nm, "sharp/package.json"), JSON.stringify({ name: "sharp", version: "0.0.0-blvnet-stub", main: "index.js" }, null, 2));
+      writeFileSync(
+        join(nm, "sharp/package.json"),
+        JSON.stringify({ name: "sharp", version: "0.0.0-blvnet-stub", main: "index.js" }, null, 2),
+      );
       writeFileSync(join(nm, "sharp/index.js"), SHARP_STUB);
     }
 
@@ -264,7 +295,10 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
       mkdirSync(join(top, "lib"));
       for (const name of ["libvulkan.so.1", "libGLdispatch.so.0"]) {
         const src = systemLibrary(name);
-        if (!src) throw new Error(`--with-vulkan-loader: ${name} is not installed here (Debian: apt-get install ${name.startsWith("libvulkan") ? "libvulkan1" : "libglvnd0"})`);
+        if (!src)
+          throw new Error(
+            `--with-vulkan-loader: ${name} is not installed here (Debian: apt-get install ${name.startsWith("libvulkan") ? "libvulkan1" : "libglvnd0"})`,
+          );
         copyFileSync(src, join(top, "lib", name));
       }
       parts.lib = duBytes(join(top, "lib"));
@@ -290,7 +324,18 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     const outPath = resolve(opts.out);
     mkdirSync(dirname(outPath), { recursive: true });
     const level = opts.xzLevel ?? 9;
-    const tar = spawnSync("sh", ["-c", `tar -C "$1" --owner=0 --group=0 --numeric-owner -cf - "$2" | xz -${level} -T${opts.xzThreads ?? 1} > "$3"`, "sh", stageRoot, topDir, outPath], { stdio: ["ignore", "inherit", "inherit"] });
+    const tar = spawnSync(
+      "sh",
+      [
+        "-c",
+        `tar -C "$1" --owner=0 --group=0 --numeric-owner -cf - "$2" | xz -${level} -T${opts.xzThreads ?? 1} > "$3"`,
+        "sh",
+        stageRoot,
+        topDir,
+        outPath,
+      ],
+      { stdio: ["ignore", "inherit", "inherit"] },
+    );
     if (tar.status !== 0) throw new Error(`tar | xz failed (exit ${tar.status})`);
     const bytes = statSync(outPath).size;
     log(`${basename(outPath)}: ${(bytes / 2 ** 20).toFixed(1)} MiB`);

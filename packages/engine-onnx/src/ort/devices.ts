@@ -16,7 +16,7 @@ import { cpus } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { promisify } from "node:util";
 import { ortModulePath } from "./placement.js";
-import { executionProvidersFor, prepareDeviceEnv, type OrtDevice } from "./providers.js";
+import { executionProvidersFor, type OrtDevice, prepareDeviceEnv } from "./providers.js";
 import { tinyAddModel } from "./tiny-onnx.js";
 
 const run = promisify(execFile);
@@ -56,7 +56,9 @@ export function parseNvidiaSmiGpus(text: string): NvidiaGpu[] {
 
 export async function nvidiaGpus(): Promise<NvidiaGpu[] | null> {
   try {
-    const { stdout } = await run("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"], { timeout: 15_000 });
+    const { stdout } = await run("nvidia-smi", ["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader,nounits"], {
+      timeout: 15_000,
+    });
     return parseNvidiaSmiGpus(stdout);
   } catch {
     // No nvidia-smi: the kernel module still says its version.
@@ -71,7 +73,9 @@ export async function nvidiaGpus(): Promise<NvidiaGpu[] | null> {
 }
 
 /** `vulkaninfo --summary` → the devices' names and drivers. */
-export function parseVulkaninfoSummary(text: string): { deviceName: string; driverName?: string; driverInfo?: string; deviceType?: string }[] {
+export function parseVulkaninfoSummary(
+  text: string,
+): { deviceName: string; driverName?: string; driverInfo?: string; deviceType?: string }[] {
   const out: { deviceName: string; driverName?: string; driverInfo?: string; deviceType?: string }[] = [];
   let cur: (typeof out)[number] | null = null;
   for (const line of text.split("\n")) {
@@ -96,7 +100,8 @@ export async function findVulkanLoader(env: NodeJS.ProcessEnv = process.env): Pr
   } catch {
     /* no ldconfig */
   }
-  for (const d of ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"]) if (existsSync(join(d, lib))) return join(d, lib);
+  for (const d of ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"])
+    if (existsSync(join(d, lib))) return join(d, lib);
   return null;
 }
 
@@ -104,7 +109,10 @@ export async function findVulkanLoader(env: NodeJS.ProcessEnv = process.env): Pr
 export function vulkanIcdManifests(env: NodeJS.ProcessEnv = process.env): string[] {
   const explicit = env.VK_DRIVER_FILES ?? env.VK_ICD_FILENAMES;
   if (explicit) return explicit.split(delimiter).filter((p) => p && existsSync(p));
-  const dataDirs = [env.XDG_DATA_HOME ?? join(env.HOME ?? "/root", ".local/share"), ...(env.XDG_DATA_DIRS ?? "/usr/local/share:/usr/share").split(delimiter)];
+  const dataDirs = [
+    env.XDG_DATA_HOME ?? join(env.HOME ?? "/root", ".local/share"),
+    ...(env.XDG_DATA_DIRS ?? "/usr/local/share:/usr/share").split(delimiter),
+  ];
   const dirs = [...new Set(["/etc/vulkan/icd.d", ...dataDirs.map((d) => join(d, "vulkan/icd.d"))])];
   const out: string[] = [];
   for (const d of dirs) {
@@ -118,7 +126,11 @@ export function vulkanIcdManifests(env: NodeJS.ProcessEnv = process.env): string
 }
 
 /** Where NVIDIA drivers put their ICD when the loader's search path does not hold it (containers). */
-export const NVIDIA_ICD_FALLBACKS = ["/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json", "/usr/share/vulkan/icd.d/nvidia_icd.json", "/etc/vulkan/icd.d/nvidia_icd.json"];
+export const NVIDIA_ICD_FALLBACKS = [
+  "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json",
+  "/usr/share/vulkan/icd.d/nvidia_icd.json",
+  "/etc/vulkan/icd.d/nvidia_icd.json",
+];
 
 function icdLibrary(manifest: string): string | null {
   try {
@@ -167,13 +179,21 @@ const bytes = Buffer.from(process.env.BLVNET_PROBE_MODEL, "base64");
 `;
 
 /** Run y = x + x on a device in a child process: ok, or the first error line (onnxruntime's or the GPU stack's). */
-export async function probeDevice(device: OrtDevice, timeoutMs = 60_000): Promise<{ ok: boolean; error?: string; ms: number; stderr: string }> {
+export async function probeDevice(
+  device: OrtDevice,
+  timeoutMs = 60_000,
+): Promise<{ ok: boolean; error?: string; ms: number; stderr: string }> {
   if (device === "webgpu") prepareDeviceEnv();
   const opts = { executionProviders: executionProvidersFor(device), intraOpNumThreads: 1, logSeverityLevel: 3 };
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ["-e", PROBE_CHILD], {
-      env: { ...process.env, BLVNET_ORT_PATH: ortModulePath(), BLVNET_PROBE_OPTS: JSON.stringify(opts), BLVNET_PROBE_MODEL: Buffer.from(tinyAddModel()).toString("base64") },
+      env: {
+        ...process.env,
+        BLVNET_ORT_PATH: ortModulePath(),
+        BLVNET_PROBE_OPTS: JSON.stringify(opts),
+        BLVNET_PROBE_MODEL: Buffer.from(tinyAddModel()).toString("base64"),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -194,7 +214,9 @@ export async function probeDevice(device: OrtDevice, timeoutMs = 60_000): Promis
       if (out.includes("BLVNET_PROBE_OK")) return resolve({ ok: true, ms, stderr: err });
       const msg = /BLVNET_PROBE_ERROR (.*)/.exec(out)?.[1];
       const errLine = err.split("\n").find((l) => /error|fail|not found|cannot|unable/i.test(l) && !/artificially reduced/.test(l));
-      const error = timedOut ? `no answer within ${Math.round(timeoutMs / 1000)} s` : (msg ?? errLine ?? `probe exited with ${signal ?? `code ${code}`}`);
+      const error = timedOut
+        ? `no answer within ${Math.round(timeoutMs / 1000)} s`
+        : (msg ?? errLine ?? `probe exited with ${signal ?? `code ${code}`}`);
       resolve({ ok: false, error: error.trim().slice(0, 2000), ms, stderr: err });
     };
     child.on("error", (e) => {
@@ -210,7 +232,8 @@ export function explainWebgpuError(error: string): string {
   // onnxruntime prefixes "/onnxruntime_src/...cc:136 fn(...) <condition> was false. " to the message.
   error = error.replace(/^.*? was false\.\s*/, "").replace(/^\/onnxruntime_src\/\S+ /, "");
   if (error.length > 240) error = `${error.slice(0, 240)}...`;
-  if (/shaderUniform.*ArrayDynamicIndexing|ArrayDynamicIndexing/i.test(error)) return `the Vulkan driver is too old for Dawn (Mesa lavapipe < 23?): ${error}`;
+  if (/shaderUniform.*ArrayDynamicIndexing|ArrayDynamicIndexing/i.test(error))
+    return `the Vulkan driver is too old for Dawn (Mesa lavapipe < 23?): ${error}`;
   if (/Failed to get a WebGPU (adapter|device)|No.*adapter/i.test(error)) return `no WebGPU adapter (no usable Vulkan device): ${error}`;
   return error;
 }
@@ -218,7 +241,8 @@ export function explainWebgpuError(error: string): string {
 /** Why the Vulkan stack cannot work here (Linux), from files alone; null when a loader and an ICD are present. */
 export async function vulkanStaticReason(): Promise<string | null> {
   if (process.platform !== "linux") return null;
-  if (!(await findVulkanLoader())) return "no Vulkan loader (libvulkan.so.1): install libvulkan1, or use a bundle made with --with-vulkan-loader";
+  if (!(await findVulkanLoader()))
+    return "no Vulkan loader (libvulkan.so.1): install libvulkan1, or use a bundle made with --with-vulkan-loader";
   if (usableIcds(vulkanIcdManifests()).length === 0) {
     const nvIcd = NVIDIA_ICD_FALLBACKS.find((p) => existsSync(p));
     return nvIcd
@@ -234,7 +258,10 @@ export async function ortDevices(opts: { probe?: boolean; timeoutMs?: number } =
   let bundled: { name: string; bundled: boolean }[] = [];
   let loadError: string | null = null;
   try {
-    const m = (await import("onnxruntime-node")) as unknown as { listSupportedBackends?: () => { name: string; bundled: boolean }[]; default?: { listSupportedBackends: () => { name: string; bundled: boolean }[] } };
+    const m = (await import("onnxruntime-node")) as unknown as {
+      listSupportedBackends?: () => { name: string; bundled: boolean }[];
+      default?: { listSupportedBackends: () => { name: string; bundled: boolean }[] };
+    };
     bundled = (m.listSupportedBackends ?? m.default!.listSupportedBackends)();
   } catch (e) {
     loadError = `onnxruntime-node does not load: ${String((e as Error).message).split("\n")[0]}`;
@@ -244,13 +271,18 @@ export async function ortDevices(opts: { probe?: boolean; timeoutMs?: number } =
   const out: OrtDeviceInfo[] = [];
 
   // CPU EP
-  out.push(loadError ? { backend: "ort", device: "cpu", available: false, reason: loadError } : { backend: "ort", device: "cpu", available: true, adapter: cpuName, adapterSource: "cpu" });
+  out.push(
+    loadError
+      ? { backend: "ort", device: "cpu", available: false, reason: loadError }
+      : { backend: "ort", device: "cpu", available: true, adapter: cpuName, adapterSource: "cpu" },
+  );
 
   // WebGPU EP
   const web: OrtDeviceInfo = { backend: "ort-webgpu", device: "webgpu", available: false };
   out.push(web);
   if (loadError) web.reason = loadError;
-  else if (!bundled.some((b) => b.name === "webgpu")) web.reason = `this onnxruntime-node build has no WebGPU execution provider (${process.platform}-${process.arch})`;
+  else if (!bundled.some((b) => b.name === "webgpu"))
+    web.reason = `this onnxruntime-node build has no WebGPU execution provider (${process.platform}-${process.arch})`;
   else if (process.platform === "linux") {
     const icds = usableIcds(vulkanIcdManifests());
     web.vulkanIcds = icds.map((i) => i.manifest);
@@ -260,16 +292,26 @@ export async function ortDevices(opts: { probe?: boolean; timeoutMs?: number } =
     try {
       const { stdout } = await run("vulkaninfo", ["--summary"], { timeout: 20_000 });
       const d = parseVulkaninfoSummary(stdout)[0];
-      if (d) Object.assign(web, { adapter: d.deviceName, adapterSource: "vulkaninfo", driver: [d.driverName, d.driverInfo].filter(Boolean).join(" ") || undefined });
+      if (d)
+        Object.assign(web, {
+          adapter: d.deviceName,
+          adapterSource: "vulkaninfo",
+          driver: [d.driverName, d.driverInfo].filter(Boolean).join(" ") || undefined,
+        });
     } catch {
       /* vulkaninfo absent */
     }
     if (!web.adapter) {
       const libs = icds.map((i) => i.library);
-      if (nv && libs.some((l) => /nvidia/i.test(l))) Object.assign(web, { adapter: nv[0].name, adapterSource: "nvidia-smi", driver: `NVIDIA ${nv[0].driver}` });
+      if (nv && libs.some((l) => /nvidia/i.test(l)))
+        Object.assign(web, { adapter: nv[0].name, adapterSource: "nvidia-smi", driver: `NVIDIA ${nv[0].driver}` });
       else if (libs.some((l) => /lvp/.test(l))) {
         const v = await mesaVersion();
-        Object.assign(web, { adapter: "llvmpipe (Mesa lavapipe, software Vulkan)", adapterSource: "icd-manifest", driver: v ? `Mesa ${v}` : "Mesa" });
+        Object.assign(web, {
+          adapter: "llvmpipe (Mesa lavapipe, software Vulkan)",
+          adapterSource: "icd-manifest",
+          driver: v ? `Mesa ${v}` : "Mesa",
+        });
       } else if (libs.length) Object.assign(web, { adapter: `Vulkan ICD ${libs.join(", ")}`, adapterSource: "icd-manifest" });
     }
   }
@@ -286,8 +328,11 @@ export async function ortDevices(opts: { probe?: boolean; timeoutMs?: number } =
   if (nv) Object.assign(cuda, { adapter: nv[0].name, adapterSource: "nvidia-smi", driver: `NVIDIA ${nv[0].driver}` });
   const binDir = loadError ? null : join(dirname(ortModulePath()), "..", "bin", "napi-v6", process.platform, process.arch);
   if (loadError) cuda.reason = loadError;
-  else if (!bundled.some((b) => b.name === "cuda")) cuda.reason = `this onnxruntime-node build has no CUDA execution provider (${process.platform}-${process.arch})`;
-  else if (!existsSync(join(binDir!, "libonnxruntime_providers_cuda.so"))) cuda.reason = "CUDA EP not installed (libonnxruntime_providers_cuda.so missing): `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` needs network, CUDA 12 and cuDNN 9";
+  else if (!bundled.some((b) => b.name === "cuda"))
+    cuda.reason = `this onnxruntime-node build has no CUDA execution provider (${process.platform}-${process.arch})`;
+  else if (!existsSync(join(binDir!, "libonnxruntime_providers_cuda.so")))
+    cuda.reason =
+      "CUDA EP not installed (libonnxruntime_providers_cuda.so missing): `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` needs network, CUDA 12 and cuDNN 9";
   else if (!nv) cuda.reason = "no NVIDIA GPU or driver (nvidia-smi and /proc/driver/nvidia/version absent)";
   else if (probe) {
     const p = await probeDevice("cuda", opts.timeoutMs);

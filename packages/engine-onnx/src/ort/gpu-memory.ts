@@ -13,7 +13,7 @@
  * uses, which is the case on a lent machine). `formatPeak` prints "n/a" where nvidia-smi is absent.
  * Granularity: the poll interval (default 50 ms) - a shorter spike can be missed. Self-contained.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 
 export interface GpuMemoryPeak {
   /** Max over samples of the summed used memory of the watched PIDs; null when nvidia-smi never listed them. */
@@ -99,7 +99,9 @@ export class GpuMemorySampler {
     const intervalMs = Math.max(10, Math.round(opts.intervalMs ?? 50));
     const gpuIndex = opts.gpuIndex ?? 0;
     const spawnSmi = (args: string[]) => {
-      const c = spawn("nvidia-smi", [...args, "--format=csv,noheader,nounits", `--loop-ms=${intervalMs}`], { stdio: ["ignore", "pipe", "ignore"] });
+      const c = spawn("nvidia-smi", [...args, "--format=csv,noheader,nounits", `--loop-ms=${intervalMs}`], {
+        stdio: ["ignore", "pipe", "ignore"],
+      });
       // A sampler never keeps the process alive (a measurement that throws before stop() still exits).
       c.unref();
       (c.stdout as unknown as { unref?: () => void }).unref?.();
@@ -137,7 +139,14 @@ export class GpuMemorySampler {
 
   /** Current peaks without stopping. */
   peek(): GpuMemoryPeak {
-    return { processPeakMiB: this.processPeak, devicePeakMiB: this.devicePeak, deviceBaselineMiB: this.baseline, samples: this.samples, intervalMs: this.intervalMs, gpuIndex: this.gpuIndex };
+    return {
+      processPeakMiB: this.processPeak,
+      devicePeakMiB: this.devicePeak,
+      deviceBaselineMiB: this.baseline,
+      samples: this.samples,
+      intervalMs: this.intervalMs,
+      gpuIndex: this.gpuIndex,
+    };
   }
 
   /** Take one last interval of samples, stop both nvidia-smi loops and return the peaks. */

@@ -11,8 +11,19 @@ const P = "2026-12-03 12:31:53.482847578 [V:onnxruntime:, session_state.cc:1377 
 
 describe("node placement", () => {
   it("parses the one-EP form", () => {
-    const log = [`${P} Node placements`, `${P}  All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 45`, "2026-12-03 [V:onnxruntime:, session_state.cc:186 CreateGraphInfo] SaveMLValueNameIndexMapping"].join("\n");
-    expect(parsePlacementLog(log, "webgpu")).toEqual({ totalNodes: 45, byProvider: { WebGpuExecutionProvider: 45 }, cpuFallbackNodes: 0, fallbackOpTypes: [], memcpyNodes: 0, source: "verbose-log" });
+    const log = [
+      `${P} Node placements`,
+      `${P}  All nodes placed on [WebGpuExecutionProvider]. Number of nodes: 45`,
+      "2026-12-03 [V:onnxruntime:, session_state.cc:186 CreateGraphInfo] SaveMLValueNameIndexMapping",
+    ].join("\n");
+    expect(parsePlacementLog(log, "webgpu")).toEqual({
+      totalNodes: 45,
+      byProvider: { WebGpuExecutionProvider: 45 },
+      cpuFallbackNodes: 0,
+      fallbackOpTypes: [],
+      memcpyNodes: 0,
+      source: "verbose-log",
+    });
   });
 
   it("parses the several-EP form with node lists", () => {

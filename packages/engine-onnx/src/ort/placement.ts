@@ -26,7 +26,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
-import { executionProvidersFor, prepareDeviceEnv, type OrtDevice, type DeviceSessionOptions } from "./providers.js";
+import { type DeviceSessionOptions, executionProvidersFor, type OrtDevice, prepareDeviceEnv } from "./providers.js";
 
 export interface NodePlacement {
   /** Nodes of the optimised graph (Memcpy nodes included). */
@@ -46,7 +46,11 @@ export interface NodePlacement {
 const CPU_EP = "CPUExecutionProvider";
 
 /** Summarise per-node (opType, provider) pairs; `requested` is the EP asked for ("cpu" = no fallback possible). */
-export function summarizePlacement(nodes: { opType: string; provider: string }[], requested: OrtDevice, source: NodePlacement["source"]): NodePlacement {
+export function summarizePlacement(
+  nodes: { opType: string; provider: string }[],
+  requested: OrtDevice,
+  source: NodePlacement["source"],
+): NodePlacement {
   const byProvider: Record<string, number> = {};
   const fallback = new Map<string, number>();
   let memcpy = 0;
@@ -55,7 +59,9 @@ export function summarizePlacement(nodes: { opType: string; provider: string }[]
     if (n.opType.startsWith("Memcpy")) memcpy++;
     else if (requested !== "cpu" && n.provider === CPU_EP) fallback.set(n.opType, (fallback.get(n.opType) ?? 0) + 1);
   }
-  const fallbackOpTypes = [...fallback].map(([opType, c]) => ({ opType, nodes: c })).sort((a, b) => b.nodes - a.nodes || a.opType.localeCompare(b.opType));
+  const fallbackOpTypes = [...fallback]
+    .map(([opType, c]) => ({ opType, nodes: c }))
+    .sort((a, b) => b.nodes - a.nodes || a.opType.localeCompare(b.opType));
   return {
     totalNodes: nodes.length,
     byProvider,
@@ -94,7 +100,14 @@ export function parsePlacementLog(log: string, requested: OrtDevice): NodePlacem
     if (all) {
       // Op types are not listed in this form: every node is on one EP.
       const total = Number(all[2]);
-      return { totalNodes: total, byProvider: { [all[1]]: total }, cpuFallbackNodes: requested !== "cpu" && all[1] === CPU_EP ? total : 0, fallbackOpTypes: [], memcpyNodes: 0, source: "verbose-log" };
+      return {
+        totalNodes: total,
+        byProvider: { [all[1]]: total },
+        cpuFallbackNodes: requested !== "cpu" && all[1] === CPU_EP ? total : 0,
+        fallbackOpTypes: [],
+        memcpyNodes: 0,
+        source: "verbose-log",
+      };
     }
     const some = /Node\(s\) placed on \[([^\]]+)\]\. Number of nodes: (\d+)/.exec(b);
     if (some) {
@@ -112,7 +125,14 @@ export function parsePlacementLog(log: string, requested: OrtDevice): NodePlacem
   if (!provider) return null;
   if (counted !== declared) {
     // Node lines missing (format change): keep the declared per-EP counts, op types unknown.
-    return { totalNodes: declared, byProvider: counts, cpuFallbackNodes: requested !== "cpu" ? counts[CPU_EP] ?? 0 : 0, fallbackOpTypes: [], memcpyNodes: 0, source: "verbose-log" };
+    return {
+      totalNodes: declared,
+      byProvider: counts,
+      cpuFallbackNodes: requested !== "cpu" ? (counts[CPU_EP] ?? 0) : 0,
+      fallbackOpTypes: [],
+      memcpyNodes: 0,
+      source: "verbose-log",
+    };
   }
   return summarizePlacement(nodes, requested, "verbose-log");
 }
@@ -181,7 +201,12 @@ export async function probeNodePlacement(model: Uint8Array | string, device: Ort
   try {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ["-e", CHILD], {
-        env: { ...process.env, BLVNET_ORT_PATH: ortModulePath(), BLVNET_PROBE_MODEL: path, BLVNET_PROBE_OPTS: JSON.stringify(sessionOptions) },
+        env: {
+          ...process.env,
+          BLVNET_ORT_PATH: ortModulePath(),
+          BLVNET_PROBE_MODEL: path,
+          BLVNET_PROBE_OPTS: JSON.stringify(sessionOptions),
+        },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let err = "";
@@ -191,7 +216,9 @@ export async function probeNodePlacement(model: Uint8Array | string, device: Ort
         pending += chunk;
         const lines = pending.split("\n");
         pending = lines.pop() ?? "";
-        for (const l of lines) if (l.includes("VerifyEachNodeIsAssignedToAnEp") || l.includes("BLVNET_PROBE_ERROR") || /\[[EF]:onnxruntime/.test(l)) err += l + "\n";
+        for (const l of lines)
+          if (l.includes("VerifyEachNodeIsAssignedToAnEp") || l.includes("BLVNET_PROBE_ERROR") || /\[[EF]:onnxruntime/.test(l))
+            err += l + "\n";
       };
       child.stdout.on("data", (c: Buffer) => keep(c.toString()));
       child.stderr.on("data", (c: Buffer) => keep(c.toString()));
@@ -216,7 +243,8 @@ export async function probeNodePlacement(model: Uint8Array | string, device: Ort
 
 /** One line for `bench speed` output and the CSV note. */
 export function formatPlacement(p: NodePlacement): string {
-  if (p.cpuFallbackNodes === 0) return `all ${p.totalNodes} nodes on ${Object.keys(p.byProvider).join("+")}${p.memcpyNodes ? ` (${p.memcpyNodes} memcpy)` : ""}`;
+  if (p.cpuFallbackNodes === 0)
+    return `all ${p.totalNodes} nodes on ${Object.keys(p.byProvider).join("+")}${p.memcpyNodes ? ` (${p.memcpyNodes} memcpy)` : ""}`;
   const ops = p.fallbackOpTypes.length ? `: ${p.fallbackOpTypes.map((r) => `${r.opType} x${r.nodes}`).join(", ")}` : "";
   return `${p.cpuFallbackNodes}/${p.totalNodes} nodes on CPU${ops}${p.memcpyNodes ? `; ${p.memcpyNodes} memcpy` : ""}`;
 }

@@ -94,7 +94,8 @@ export function deviceSessionOptions(device: OrtDevice, opts: DeviceSessionOptio
   };
   if (opts.threads !== undefined) o.intraOpNumThreads = opts.threads;
   if (opts.preferredOutputLocation !== undefined) {
-    if (device !== "webgpu") throw new Error(`preferredOutputLocation is supported by the webgpu device only in onnxruntime-node (got ${device})`);
+    if (device !== "webgpu")
+      throw new Error(`preferredOutputLocation is supported by the webgpu device only in onnxruntime-node (got ${device})`);
     o.preferredOutputLocation = opts.preferredOutputLocation;
   }
   if (opts.enableProfiling) {

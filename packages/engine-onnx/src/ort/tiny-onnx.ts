@@ -30,7 +30,12 @@ function valueInfo(name: string, n: number): number[] {
 /** ONNX bytes of `y = Add(x, x)`, x: float32[n], opset 17, IR 8. */
 export function tinyAddModel(n = 4): Uint8Array {
   const node = [...strField(1, "x"), ...strField(1, "x"), ...strField(2, "y"), ...strField(3, "add"), ...strField(4, "Add")];
-  const graph = [...bytesField(1, node), ...strField(2, "probe"), ...bytesField(11, valueInfo("x", n)), ...bytesField(12, valueInfo("y", n))];
+  const graph = [
+    ...bytesField(1, node),
+    ...strField(2, "probe"),
+    ...bytesField(11, valueInfo("x", n)),
+    ...bytesField(12, valueInfo("y", n)),
+  ];
   const opset = [...strField(1, ""), ...intField(2, 17)];
   const model = [...intField(1, 8), ...strField(2, "blvnet-probe"), ...bytesField(7, graph), ...bytesField(8, opset)];
   return Uint8Array.from(model);
@@ -42,7 +47,9 @@ export function tinyAddModel(n = 4): Uint8Array {
  * cannot download a gpu-buffer tensor itself (Tensor.getData() -> "not implemented").
  */
 export function identityModel(sizes: number[]): Uint8Array {
-  const nodes = sizes.flatMap((_, i) => bytesField(1, [...strField(1, `in_${i}`), ...strField(2, `out_${i}`), ...strField(3, `id_${i}`), ...strField(4, "Identity")]));
+  const nodes = sizes.flatMap((_, i) =>
+    bytesField(1, [...strField(1, `in_${i}`), ...strField(2, `out_${i}`), ...strField(3, `id_${i}`), ...strField(4, "Identity")]),
+  );
   const inputs = sizes.flatMap((n, i) => bytesField(11, valueInfo(`in_${i}`, n)));
   const outputs = sizes.flatMap((n, i) => bytesField(12, valueInfo(`out_${i}`, n)));
   const graph = [...nodes, ...strField(2, "readback"), ...inputs, ...outputs];
