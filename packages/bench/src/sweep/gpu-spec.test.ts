@@ -40,7 +40,7 @@ describe("reproduce --gpu", () => {
   });
 
   it("publishes GPU rows beside the CPU rows of the same configuration, with peak GPU memory", () => {
-    const row = (backend: string, batch: number, gpu = ""): Row => ({
+    const row = (backend: string, batch: number, gpu: number | "" = ""): Row => ({
       kind: "speed",
       model: "tsm",
       model_id: "tsm-r50-f8",
