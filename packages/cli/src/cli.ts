@@ -2,7 +2,7 @@
  * The `blvnet` command line. Each subcommand lives in `commands/<name>.ts` and registers itself
  * through `commands/index.ts`; errors caused by user input (UserError) print one line and exit 2.
  */
-import { setInvocation } from "./invocation.js";
+import { setInvocation } from "./flags/invocation.js";
 import { Command, CommanderError } from "commander";
 import { BACKEND_PRIORITY, checkBackend, requestedBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend, ORT_BACKENDS } from "@blvnet/engine-onnx";

@@ -2,7 +2,7 @@
  * `blvnet train`: SGD training of any registered model on a dataset folder (official list-file
  * layout or the synthetic benchmark), with resumable checkpoints. See `blvnet train --help`.
  */
-import { invocation } from "../invocation.js";
+import { invocation } from "../flags/invocation.js";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
