@@ -162,6 +162,11 @@ esac
 exec "$here/bin/node" "$here/app/blvnet.mjs" "$@"
 `;
 
+/** The part of esbuild's API used here (esbuild is a tool of the checkout, found at run time, not a dependency of the CLI). */
+interface Esbuild {
+  build(options: Record<string, unknown>): Promise<{ warnings: { text: string }[] }>;
+}
+
 /** esbuild plugin: `import.meta.url` of each workspace file → its monorepo URL re-rooted at the bundle top. */
 function importMetaUrlPlugin(repoRoot: string) {
   return {
@@ -183,9 +188,9 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
   const log = opts.log ?? (() => {});
   const repoRoot = opts.repoRoot ?? findRepoRoot();
   const require = createRequire(join(repoRoot, "package.json"));
-  let esbuild: typeof import("esbuild");
+  let esbuild: Esbuild;
   try {
-    esbuild = require("esbuild") as typeof import("esbuild");
+    esbuild = require("esbuild") as Esbuild;
   } catch {
     throw new Error("blvnet bundle needs esbuild (installed with the dev dependencies): run it from a checkout after `npm ci`");
   }
