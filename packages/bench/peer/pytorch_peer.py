@@ -13,7 +13,11 @@ machine. Anything the official code prints goes to stderr.
 
 Config keys: model (blvnet-tam | tsm | tsn), options (the blvnet registry options: depth,
 alpha, beta, frames, blendingFrames, numClasses, dropout, size, shiftDiv, shiftPlace), batch,
-threads, warmup, iters, train (bool), seed.
+threads, warmup, iters, train (bool), seed, device (cpu | cuda; default cpu).
+On cuda: model, input and labels on the GPU; every timed run is bracketed by torch.cuda.synchronize();
+strict fp32 (TF32 off for convolutions and matmuls, like our WebGPU/CUDA EP runs) unless "tf32": true;
+cudnn.benchmark on unless "cudnnBenchmark": false; both recorded in the info, with the GPU name and
+torch.cuda.max_memory_allocated() as peak_gpu_bytes (the allocator's peak, without the CUDA context).
 """
 import argparse
 import contextlib
@@ -80,13 +84,15 @@ BUILDERS = {
 }
 
 
-def timed(fn, warmup, iters):
+def timed(fn, warmup, iters, sync=lambda: None):
     for _ in range(warmup):
         fn()
+    sync()
     samples = []
     for _ in range(iters):
         t0 = time.perf_counter()
         fn()
+        sync()
         samples.append((time.perf_counter() - t0) * 1000.0)
     return samples
 
@@ -114,10 +120,22 @@ class Peer:
         with contextlib.suppress(RuntimeError):
             torch.set_num_interop_threads(1)
         torch.manual_seed(int(cfg.get("seed", 0)))
+        self.device = cfg.get("device", "cpu")
+        self.cuda = self.device == "cuda"
+        if self.cuda:
+            if not torch.cuda.is_available():
+                raise SystemExit("--peer-device cuda: torch.cuda.is_available() is False (no GPU, or a CPU build of PyTorch)")
+            torch.backends.cudnn.benchmark = bool(cfg.get("cudnnBenchmark", True))
+            tf32 = bool(cfg.get("tf32", False))
+            torch.backends.cudnn.allow_tf32 = tf32
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+        self.dev = torch.device(self.device)
+        self.sync = torch.cuda.synchronize if self.cuda else (lambda: None)
         self.model, item_shape = BUILDERS[cfg["model"]](src, cfg["options"])
+        self.model.to(self.dev)
         self.batch = int(cfg["batch"])
         self.classes = int(cfg["options"]["numClasses"])
-        self.x = torch.randn((self.batch,) + item_shape)
+        self.x = torch.randn((self.batch,) + item_shape).to(self.dev)
         self.opt = None
         self.model.eval()
         with torch.no_grad():
@@ -131,19 +149,30 @@ class Peer:
             "params": sum(p.numel() for p in self.model.parameters()),
             "output_shape": self.output_shape,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,  # KiB on Linux
+            "device": self.device,
+            **(
+                {
+                    "gpu_name": self.torch.cuda.get_device_name(0),
+                    "peak_gpu_bytes": int(self.torch.cuda.max_memory_allocated()),
+                    "cudnn_benchmark": bool(self.torch.backends.cudnn.benchmark),
+                    "allow_tf32": bool(self.torch.backends.cudnn.allow_tf32),
+                }
+                if self.cuda
+                else {}
+            ),
         }
 
     def forward(self, warmup, iters):
         self.model.eval()
         with self.torch.no_grad():
-            return timed(lambda: self.model(self.x), warmup, iters)
+            return timed(lambda: self.model(self.x), warmup, iters, self.sync)
 
     def train(self, warmup, iters):
         torch = self.torch
         self.model.train()
         if self.opt is None:
             self.opt = torch.optim.SGD(self.model.parameters(), lr=0.001, momentum=0.9)
-        labels = torch.arange(self.batch) % self.classes
+        labels = (torch.arange(self.batch) % self.classes).to(self.dev)
         loss_fn = torch.nn.CrossEntropyLoss()
 
         def step():
@@ -152,7 +181,7 @@ class Peer:
             self.opt.step()
 
         try:
-            return timed(step, warmup, iters)
+            return timed(step, warmup, iters, self.sync)
         finally:
             self.model.eval()
 

@@ -15,7 +15,8 @@ export { JOB_KINDS, ROW_COLUMNS, validateRow, type Column, type JobKind, type Ro
 export { readRows, RESULTS_FILE, ResultStore, writeRows } from "./sweep/store.js";
 export { accuracyRunner, type AccuracySettings } from "./runners/accuracy.js";
 export { runProfile } from "./runners/profile.js";
-export { speedRunner, type SpeedSettings } from "./runners/speed.js";
+export { isPeerBackend, PEER_BACKENDS, peerSourceFor, speedRunner, type SpeedSettings } from "./runners/speed.js";
+export { estimateGpuSweepSeconds, GPU_BASELINE_FRAMES, GPU_BLV_FRAMES, GPU_BUDGET_S, gpuSpeedSpec, type GpuBudgetInput } from "./sweep/gpu-spec.js";
 
 // publishing
 export { mergeRuns, publish, type PublishOptions, type PublishResult } from "./publish/publish.js";
@@ -38,7 +39,7 @@ export {
   type SpeedPhase,
   type SpeedResult,
 } from "./speed/measure.js";
-export { PEER_MODELS, PeerSession, type PeerConfig, type PeerInfo } from "./speed/peer.js";
+export { PEER_DEVICES, PEER_MODELS, PeerSession, type PeerConfig, type PeerDevice, type PeerInfo } from "./speed/peer.js";
 export { appendRows, peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "./speed/rows.js";
 export { runSpeed, type SpeedRunConfig, type SpeedRunResult } from "./speed/session.js";
 

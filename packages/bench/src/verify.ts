@@ -53,7 +53,7 @@ export interface VerifyResult {
 export interface VerifyOptions {
   /** Compare the stored intermediates too. */
   stages?: boolean;
-  /** onnxruntime ("ort", "ort-cuda", default "ort") or a tfjs backend ("wasm", "cpu", "tensorflow"). */
+  /** onnxruntime ("ort", "ort-webgpu", "ort-cuda", default "ort") or a tfjs backend ("wasm", "cpu", "tensorflow"). */
   backend?: string;
   /** A checkpoint holding the golden's weights, loaded instead of generating them. */
   weights?: string;

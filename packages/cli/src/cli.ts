@@ -15,7 +15,7 @@ export function buildProgram(): Command {
   const program = new Command("blvnet")
     .description("Reproduce and benchmark bLVNet-TAM (NeurIPS 2019) and its baselines (TSN, TSM, 3D CNNs)")
     .version(VERSION, "-V, --version")
-    .option("--backend <name>", "compute backend: tensorflow | wasm | cpu, or ort | ort-cuda (onnxruntime inference) (default: best available; env BLVNET_BACKEND)")
+    .option("--backend <name>", "compute backend: tensorflow | wasm | cpu, or ort | ort-webgpu | ort-cuda (onnxruntime: CPU, WebGPU over Vulkan/Metal/D3D12, CUDA) (default: best available; env BLVNET_BACKEND)")
     // Errors are printed by main() as one line with a pointer to the help, never the help itself.
     .configureOutput({ outputError: () => {} })
     .exitOverride()

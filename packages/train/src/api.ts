@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { createModel, sgdProblem, UserError, type VideoModel } from "@blvnet/core";
 import { type BadSample, type ClipLayout, createLoader, createSynthLoader, type Dataset, formatBadSample, type Loader, openDataset, SYNTH_LEVELS } from "@blvnet/data";
 import { initBackend } from "@blvnet/engine-tfjs";
-import { isOrtBackend } from "@blvnet/engine-onnx";
+import { isOrtBackend, isOrtDevice, ORT_DEVICES } from "@blvnet/engine-onnx";
 import { acquireLock, ensureDir, writeError, writeFileAtomic } from "@blvnet/io";
 import { loadStartWeights, withOverrides, type StartWeights } from "@blvnet/models";
 import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } from "./checkpoint.js";
@@ -22,7 +22,7 @@ import { provenance } from "./provenance.js";
 import { lrStepsProblem, SCHEDULERS } from "./schedule.js";
 import { type ConfigChange, trainLoop } from "./trainer.js";
 
-export const EVAL_ENGINES = ["tfjs", "ort", "ort-cuda"] as const satisfies readonly EvalEngine[];
+export const EVAL_ENGINES = ["tfjs", "ort", "ort-webgpu", "ort-cuda"] as const satisfies readonly EvalEngine[];
 
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
 const stderr: LogSink = (m) => console.error(m);
@@ -115,9 +115,12 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
   check(sgd === null, `optimizer: ${sgd}`);
   check(Number.isFinite(schedule.warmupEpochs) && schedule.warmupEpochs >= 0 && schedule.warmupEpochs < epochs, `schedule.warmupEpochs must be in [0, epochs), got ${schedule.warmupEpochs}`);
   const skipLimit = maxSkippedOf(config.data.maxSkipped);
-  if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu); ONNX Runtime serves eval`);
-  // The ort engine computes with onnxruntime's CPU provider whatever tfjs backend is selected.
-  const backend = engineKind === "ort" ? "ort" : await initBackend(config.backend);
+  if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu) or with --engine ort --device cpu|webgpu|cuda; ONNX Runtime backends serve eval`);
+  const device = config.device ?? "cpu";
+  check(isOrtDevice(device), `device must be one of ${ORT_DEVICES.join(", ")}, got "${device}"`);
+  check(device === "cpu" || engineKind === "ort", `--device ${device} needs --engine ort (the tfjs engine runs on the --backend)`);
+  // The ort engine computes with an onnxruntime execution provider whatever tfjs backend is selected.
+  const backend = engineKind === "ort" ? (device === "cpu" ? "ort" : `ort-${device}`) : await initBackend(config.backend);
   const syn = syntheticOf(config.data, seed);
   const dataDir = syn ? syntheticName(syn) : resolve(config.data.dir!);
   const ds = syn ? syntheticSplit(syn, split).dataset : openSplit(dataDir, split, true);
@@ -178,7 +181,7 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
     const record = JSON.parse(readFileSync(runJson, "utf8")) as RunRecord;
     writeFileAtomic(runJson, JSON.stringify({ ...record, changes: [...(record.changes ?? []), ...changes] }, null, 2) + "\n");
   };
-  const engine = createTrainingEngine(engineKind, model, optimizer, seed);
+  const engine = createTrainingEngine(engineKind, model, optimizer, seed, device);
   const skippedNote = ds.problems.length ? ` (${ds.problems.length} skipped)` : "";
   log(`training ${model.id} on ${ds.records.length} videos${skippedNote} (${ds.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
   try {
@@ -209,7 +212,7 @@ export async function train(config: TrainConfig): Promise<TrainSummary> {
       totalSeconds: (performance.now() - started) / 1000,
     };
   } finally {
-    engine.dispose();
+    await engine.dispose();
   }
   }
 }

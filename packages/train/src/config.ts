@@ -3,6 +3,7 @@
  * which are the official bLVNet-TAM recipe (and the CLI's flag defaults).
  */
 import type { ModelOptions, SgdConfig } from "@blvnet/core";
+import type { OrtDevice } from "@blvnet/engine-onnx";
 import type { EvalReport } from "./evaluate.js";
 import type { DatasetRecord, RunConfig } from "./checkpoint.js";
 import type { EngineKind } from "./engine.js";
@@ -76,8 +77,13 @@ export interface TrainConfig {
   batch?: number;
   /** Seed of the initial weights, data sampling and dropout. */
   seed?: number;
-  /** tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime, CPU). */
+  /** tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime). */
   engine?: EngineKind;
+  /**
+   * ort engine: the execution provider of the step graph: cpu (default), webgpu (WebGPU EP over
+   * Vulkan/Metal/D3D12; weights and optimizer state stay on the GPU between steps) or cuda.
+   */
+  device?: OrtDevice;
   /** tfjs backend of the tfjs engine (default: the best available). */
   backend?: string;
   /** Run folder (default results/runs/<model id>-<time>). */
@@ -142,7 +148,7 @@ export interface EvalConfig {
   clips?: number;
   /** Videos per batch. */
   batch?: number;
-  /** tfjs, or ONNX Runtime (ort = CPU, ort-cuda); default ort when `backend` is an ort name, else tfjs. */
+  /** tfjs, or ONNX Runtime (ort = CPU, ort-webgpu, ort-cuda); default the ort name when `backend` is one, else tfjs. */
   engine?: EvalEngine;
   /** tfjs backend of the tfjs engine. */
   backend?: string;

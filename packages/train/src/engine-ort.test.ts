@@ -138,9 +138,9 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
       const e = engine === "tfjs" ? new TfjsEngine(m, cfg) : new OrtTrainingEngine(m, { ...cfg, threads: 1 });
       try {
         const r = await e.step(refgenInput(shape).map((v) => v * scale), shape, labels, 0.02);
-        return { r, state: e.state(), params: m.parameters().length };
+        return { r, state: (await e.state()), params: m.parameters().length };
       } finally {
-        e.dispose();
+        await e.dispose();
       }
     };
     const t = await stepOf("tfjs", 1);
@@ -195,16 +195,16 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
     for (const x of batches) await straight.step(x, shape, labels, 0.05);
     const first = new OrtTrainingEngine(build("tsm", opts), { ...cfg, threads: 1 });
     await first.step(batches[0], shape, labels, 0.05);
-    const saved = first.state();
-    first.dispose();
+    const saved = await first.state();
+    await first.dispose();
     const resumed = new OrtTrainingEngine(build("tsm", opts), { ...cfg, threads: 1 });
     resumed.load(saved);
     for (const x of batches.slice(1)) await resumed.step(x, shape, labels, 0.05);
-    const a = straight.state();
-    const b = resumed.state();
+    const a = await straight.state();
+    const b = await resumed.state();
     for (const [k, t] of a) expect(Array.from(b.get(k)!.data as ArrayLike<number | bigint>), k).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
-    straight.dispose();
-    resumed.dispose();
+    await straight.dispose();
+    await resumed.dispose();
   });
 });
 

@@ -8,7 +8,7 @@
  * last batch, each evaluation shape).
  */
 import { loadStateDict } from "@blvnet/io";
-import { OrtTrainer } from "@blvnet/engine-onnx";
+import { OrtTrainer, type OrtDevice } from "@blvnet/engine-onnx";
 import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
 import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
 import { STEP_KEY } from "./tfjs-engine.js";
@@ -20,6 +20,10 @@ export interface OrtEngineOptions extends SgdConfig {
   threads?: number;
   /** Write onnxruntime's profile of the step graph with this path prefix. */
   profilePrefix?: string;
+  /** Execution provider of the step graph: cpu (default), webgpu or cuda. */
+  device?: OrtDevice;
+  /** webgpu: keep the state on the device between steps (default true). */
+  resident?: boolean;
 }
 
 export class OrtTrainingEngine implements TrainingEngine {
@@ -37,8 +41,8 @@ export class OrtTrainingEngine implements TrainingEngine {
 
   private async ready(): Promise<OrtTrainer> {
     if (this.trainer) return this.trainer;
-    const { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix } = this.opts;
-    this.creating ??= OrtTrainer.create(this.model, { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix });
+    const { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix, device, resident } = this.opts;
+    this.creating ??= OrtTrainer.create(this.model, { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix, device, resident });
     const t = await this.creating;
     this.creating = null;
     t.setMomentumBuffers(this.pendingMomentum);
@@ -67,8 +71,9 @@ export class OrtTrainingEngine implements TrainingEngine {
     }
   }
 
-  state(): TensorMap {
+  async state(): Promise<TensorMap> {
     const t = this.trainer;
+    await t?.download();
     t?.syncToParams();
     const out = stateDict(this.model);
     const buffers = t ? t.momentumBuffers() : this.pendingMomentum;
@@ -110,11 +115,15 @@ export class OrtTrainingEngine implements TrainingEngine {
     return this.trainer?.endProfiling() ?? null;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     const t = this.trainer;
     if (!t) return;
-    t.syncToParams();
     this.trainer = null;
-    void t.release();
+    try {
+      await t.download();
+      t.syncToParams();
+    } finally {
+      await t.release();
+    }
   }
 }

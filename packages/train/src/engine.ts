@@ -31,10 +31,11 @@ export interface TrainingEngine {
   /** Eval-mode logits [rows, classes], row-major. */
   evalLogits(input: Float32Array, shape: number[]): Promise<Float32Array>;
   /** Weights and buffers under their state_dict names plus MOMENTUM_PREFIX entries, PyTorch layout. */
-  state(): TensorMap;
+  state(): Promise<TensorMap>;
   /** Restore what `state()` returned. */
   load(state: TensorMap): void;
-  dispose(): void;
+  /** Release the engine (the model's Params hold the latest weights afterwards). */
+  dispose(): Promise<void>;
 }
 
 export class NonFiniteLossError extends Error {

@@ -92,8 +92,8 @@ async function runEngine(cfg: Cfg, batches: { x: Float32Array; y: Int32Array }[]
   const b0 = Float32Array.from(m.fc.bias!.f32);
   const engine = new TfjsEngine(m, { ...cfg, seed: 0 });
   for (let s = 0; s < batches.length; s++) await engine.step(batches[s]!.x, shape(batches[s]!.y.length), batches[s]!.y, lrs[s]!);
-  const state = engine.state();
-  engine.dispose();
+  const state = await engine.state();
+  await engine.dispose();
   return { state, ref: reference(w0, b0, batches, lrs, cfg) };
 }
 
@@ -137,16 +137,16 @@ describe("TfjsEngine SGD = torch.optim.SGD", () => {
     const cfg = { momentum: 0.9, weightDecay: 5e-4, nesterov: true };
     const a = new TfjsEngine(probe(), { ...cfg, seed: 0 });
     await a.step(batches[0]!.x, shape(4), batches[0]!.y, lrs[0]!);
-    const mid = a.state();
+    const mid = await a.state();
     await a.step(batches[1]!.x, shape(4), batches[1]!.y, lrs[1]!);
     const b = new TfjsEngine(probe(), { ...cfg, seed: 0 });
     b.load(mid);
     await b.step(batches[1]!.x, shape(4), batches[1]!.y, lrs[1]!);
     for (const key of ["fc.weight", "fc.bias", MOMENTUM_PREFIX + "fc.weight"]) {
-      expect(b.state().get(key)!.data).toEqual(a.state().get(key)!.data);
+      expect((await b.state()).get(key)!.data).toEqual((await a.state()).get(key)!.data);
     }
-    a.dispose();
-    b.dispose();
+    await a.dispose();
+    await b.dispose();
   });
 
   it("a non-finite loss throws before the weights change", async () => {
@@ -156,7 +156,7 @@ describe("TfjsEngine SGD = torch.optim.SGD", () => {
     const bad = batch(1, 2);
     bad.x[0] = Infinity;
     await expect(engine.step(bad.x, shape(2), bad.y, 0.1)).rejects.toBeInstanceOf(NonFiniteLossError);
-    expect(engine.state().get("fc.weight")!.data).toEqual(before);
-    engine.dispose();
+    expect((await engine.state()).get("fc.weight")!.data).toEqual(before);
+    await engine.dispose();
   });
 });

@@ -117,7 +117,7 @@ export class TfjsEngine implements TrainingEngine {
     }
   }
 
-  state(): TensorMap {
+  async state(): Promise<TensorMap> {
     this.ops.store.syncToParams();
     const out = stateDict(this.model);
     const named = new Map(this.model.namedTensors().map(([n, p]) => [p, n]));
@@ -158,7 +158,7 @@ export class TfjsEngine implements TrainingEngine {
     this.vars = null;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.ops.store.syncToParams();
     this.resetDevice();
   }

@@ -153,8 +153,8 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
   // A checkpoint becomes "good" once the step after it gives a finite loss that has not exploded
   // (far above a chance-level ln K); a divergence rolls the run back to the newest good one.
   const saneLoss = 100 * Math.log(Math.max(2, opts.model.numClasses));
-  const checkpoint = () => {
-    const saved = saveCheckpoint(opts.outDir, opts.engine.state(), state, opts.keep ?? 2);
+  const checkpoint = async () => {
+    const saved = saveCheckpoint(opts.outDir, await opts.engine.state(), state, opts.keep ?? 2);
     lastCheckpoint = saved.dir;
     unconfirmed = saved.pointer;
   };
@@ -210,10 +210,10 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
         const elapsed = (performance.now() - started) / 1000;
         bar?.update(state.globalStep, { epoch: epoch + 1, loss: result.loss.toFixed(4), acc: (result.correct / clips).toFixed(3), cps: (clipsThisSession / elapsed).toFixed(2), skipped: opts.skipped?.() ?? 0 });
         if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
-          checkpoint();
+          await checkpoint();
           return summary("stopped");
         }
-        if (opts.saveEvery && state.globalStep % opts.saveEvery === 0) checkpoint();
+        if (opts.saveEvery && state.globalStep % opts.saveEvery === 0) await checkpoint();
       }
       // End of the epoch: advance, validate, checkpoint.
       state = { ...state, epoch: epoch + 1, stepInEpoch: 0 };
@@ -230,7 +230,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
         val_loss: val?.loss ?? "",
         seconds: (performance.now() - started) / 1000,
       });
-      checkpoint();
+      await checkpoint();
       const valText = val ? `, val top-1 ${(100 * val.top1).toFixed(1)}%` : "";
       if (bar) bar.update(state.globalStep);
       const skipped = opts.skipped?.() ? `, ${opts.skipped()} samples skipped so far` : "";

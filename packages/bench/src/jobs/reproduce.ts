@@ -10,7 +10,8 @@ import type { EngineKind, LogSink } from "@blvnet/train";
 import { publish, type PublishResult } from "../publish/publish.js";
 import { accuracyRunner } from "../runners/accuracy.js";
 import { runProfile } from "../runners/profile.js";
-import { speedRunner } from "../runners/speed.js";
+import { isPeerBackend, speedRunner } from "../runners/speed.js";
+import { gpuSpeedSpec } from "../sweep/gpu-spec.js";
 import { accuracySpec, hardAccuracySpec, profileSpec, speedSpec } from "../sweep/reproduce.js";
 import { runSweep, type SweepSummary } from "../sweep/run.js";
 import { expandSweep, type SweepSpec } from "../sweep/spec.js";
@@ -25,6 +26,15 @@ export type ReproducePart = (typeof REPRODUCE_PARTS)[number];
 export interface ReproduceConfig {
   /** A small version of every part (< 10 minutes on a 2-core CPU). */
   quick?: boolean;
+  /**
+   * The GPU reproduction (sweep/gpu-spec.ts): speed, training step and peak GPU memory on `speedBackend`
+   * (default ort-webgpu), plus the official code on CUDA with `peerSrc`; out results/runs/reproduce-gpu,
+   * published to results/published-gpu. Starts no job after GPU_BUDGET_S seconds (gpu-spec.ts).
+   */
+  gpu?: boolean;
+  /** Checkouts of the official code for pytorch / pytorch-cuda speed jobs (and --gpu). */
+  peerSrc?: string[];
+  peerPython?: string;
   /** Run these sweeps (their kinds filtered by `parts`) instead of the built-in reproduction. */
   specs?: SweepSpec[];
   /** Dataset folder of the accuracy part (default: the synthetic temporal benchmark, generated on first use). */
@@ -81,7 +91,7 @@ export function checkSpecs(specs: SweepSpec[]): void {
     for (const job of expandSweep(spec)) {
       const where = `sweep "${spec.name}", job ${job.key}`;
       try {
-        if (job.kind === "speed") checkSpeedBackend(job.backend);
+        if (job.kind === "speed" && !isPeerBackend(job.backend)) checkSpeedBackend(job.backend);
         jobModel(job);
       } catch (e) {
         if (e instanceof UserError) throw new UserError(`${where}: ${e.message}`);
@@ -94,26 +104,34 @@ export function checkSpecs(specs: SweepSpec[]): void {
 export async function reproduce(config: ReproduceConfig = {}): Promise<ReproduceSummary> {
   const log = config.log ?? ((m: string) => console.error(m));
   const quick = !!config.quick;
-  const parts = config.parts ?? [...REPRODUCE_PARTS];
+  const gpu = !!config.gpu;
+  if (gpu && config.quick) throw new UserError("--gpu and --quick do not combine (the GPU sweep has one size)");
+  const parts = gpu ? ["speed" as const] : (config.parts ?? [...REPRODUCE_PARTS]);
   const shard = config.shard ?? { index: 0, count: 1 };
   const seeds = config.seeds ?? [0];
   // the ort engine (2-3x faster on a CPU) unless a tfjs backend is asked for by name
   const engine = config.engine ?? (config.backend && !isOrtBackend(config.backend) ? "tfjs" : "ort");
   // accuracy runs train on a tfjs backend (or the ort engine); record the one actually used
   const trainedOn = await trainBackend(engine, config.backend);
-  const speedBackend = checkSpeedBackend(config.speedBackend ?? requestedBackend(config.backend) ?? "ort");
-  const outDir = resolve(config.out ?? join("results", "runs", quick ? "reproduce-quick" : "reproduce"));
+  const speedBackend = checkSpeedBackend(config.speedBackend ?? (gpu ? "ort-webgpu" : (requestedBackend(config.backend) ?? "ort")));
+  if (gpu && !/webgpu|cuda/.test(speedBackend)) throw new UserError(`--gpu: --speed-backend ${speedBackend} is not a GPU backend (ort-webgpu or ort-cuda)`);
+  const name = gpu ? "reproduce-gpu" : quick ? "reproduce-quick" : "reproduce";
+  const outDir = resolve(config.out ?? join("results", "runs", name));
   const dataset = config.data ? basename(resolve(config.data)) : "synthetic";
   const o = { quick, dataset, speedBackend, trainBackend: trainedOn, seeds };
 
   // accuracy: the CPU recipe on the in-memory synthetic benchmark; the full run adds the hardest level at 112 px (GPU scale)
   const builtIn: Record<ReproducePart, SweepSpec[]> = {
     profile: [profileSpec()],
-    speed: [speedSpec(o)],
+    speed: [gpu ? gpuSpeedSpec({ backend: speedBackend, peer: !!config.peerSrc?.length }) : speedSpec(o)],
     accuracy: config.data ? [{ ...hardAccuracySpec(o), name: "accuracy" }] : quick ? [accuracySpec(o)] : [accuracySpec(o), hardAccuracySpec(o)],
   };
   const specs = config.specs ? config.specs.filter((sp) => sp.kinds.some((k) => parts.includes(k))) : parts.flatMap((p) => builtIn[p]);
+  if (specs.some((sp) => sp.kinds.includes("speed") && sp.backends.some(isPeerBackend)) && !config.peerSrc?.length) {
+    throw new UserError("speed jobs on pytorch / pytorch-cuda need --peer-src (checkouts of IBM/bLVNet-TAM and/or mit-han-lab/temporal-shift-module)");
+  }
   checkSpecs(specs);
+  const started = Date.now();
   const onDisk = specs.some((sp) => sp.kinds.includes("accuracy") && sp.settings?.synthetic !== true);
   const dataDir = parts.includes("accuracy") && onDisk ? (config.data ? resolve(config.data) : await syntheticData(quick, log)) : "";
   const sweeps: SweepSummary[] = [];
@@ -121,7 +139,14 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
     const set = spec.settings ?? {};
     const runners = {
       profile: runProfile,
-      speed: speedRunner({ warmup: Number(set.warmup ?? 1), iters: Number(set.iters ?? (quick ? 3 : 10)), train: set.train === true }),
+      speed: speedRunner({
+        warmup: Number(set.warmup ?? 1),
+        iters: Number(set.iters ?? (quick ? 3 : 10)),
+        train: set.train === true,
+        peerSrc: config.peerSrc,
+        peerPython: config.peerPython,
+        deadline: set.budgetS !== undefined ? started + 1000 * Number(set.budgetS) : undefined,
+      }),
       accuracy: accuracyRunner({
         outDir,
         dataDir,
@@ -141,7 +166,7 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
   }
   let published: ReproduceSummary["published"] = null;
   if (config.publish !== false && shard.count === 1) {
-    const dir = resolve(config.publish ?? join("results", quick ? "published-quick" : "published"));
+    const dir = resolve(config.publish ?? join("results", gpu ? "published-gpu" : quick ? "published-quick" : "published"));
     published = { dir, ...publish({ runDirs: [outDir], outDir: dir }) };
   }
   return {

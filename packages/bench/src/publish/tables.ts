@@ -63,20 +63,41 @@ function memoryTable(rows: Row[]): Table {
 function speedTable(rows: Row[], h100: Record<string, string>[]): Table {
   const out: Table = {
     title: "Speed (measured)",
-    headers: ["model", "frames", "size", "batch", "backend", "threads", "device", "latency (ms)", "clips/s", "train step (ms)", "peak RSS (MiB)", "official code, H100 fp32 (ms)"],
+    headers: ["model", "frames", "size", "batch", "backend", "threads", "device", "latency (ms)", "clips/s", "train step (ms)", "peak RSS (MiB)", "peak GPU (MiB)", "official code, H100 fp32 (ms)"],
     rows: [],
-    note: "The last column is the official PyTorch code on one NVIDIA H100 (results/reference/official-h100.csv), for scale only: a different device.",
+    note:
+      "The last column is the official PyTorch code on one NVIDIA H100 (results/reference/official-h100.csv), for scale only: a different device. " +
+      "Rows of one configuration sit together, CPU backends first, then GPU ones (ort-webgpu, ort-cuda, pytorch-cuda); peak GPU memory is nvidia-smi's for ours and torch.cuda.max_memory_allocated for the PyTorch peer.",
   };
-  for (const r of rows.filter((x) => x.kind === "speed")) {
+  const gpu = (r: Row) => /webgpu|cuda/.test(String(r.backend));
+  const speed = rows
+    .filter((x) => x.kind === "speed")
+    .map((r, i) => ({ r, i }))
+    // one configuration's rows together (CPU rows, then GPU rows beside them), otherwise in file order
+    .sort((a, b) => {
+      const ka = `${a.r.model_id}|${num(a.r, "size")}|${num(a.r, "batch")}`;
+      const kb = `${b.r.model_id}|${num(b.r, "size")}|${num(b.r, "batch")}`;
+      if (ka !== kb) return firstIndex(rows, ka) - firstIndex(rows, kb);
+      return Number(gpu(a.r)) - Number(gpu(b.r)) || a.i - b.i;
+    })
+    .map((x) => x.r);
+  for (const r of speed) {
     const name = configName(String(r.model), num(r, "depth"), num(r, "frames"));
     const ref = h100.find((h) => h.model === name && Number(h.res) === num(r, "size") && Number(h.batch_clips) === num(r, "batch") && h.mode === "infer_fp32");
     out.rows.push([
       String(r.model_id), num(r, "frames"), num(r, "size"), num(r, "batch"), String(r.backend), String(r.threads ?? ""), String(r.device ?? ""),
       num(r, "latency_ms"), num(r, "clips_per_s"), Number.isNaN(num(r, "train_step_ms")) ? "" : num(r, "train_step_ms"),
-      Number.isNaN(num(r, "peak_rss_bytes")) ? "" : +(num(r, "peak_rss_bytes") / MiB).toFixed(0), ref ? Number(ref.median_ms) : "",
+      Number.isNaN(num(r, "peak_rss_bytes")) ? "" : +(num(r, "peak_rss_bytes") / MiB).toFixed(0),
+      Number.isNaN(num(r, "peak_gpu_bytes")) ? "" : +(num(r, "peak_gpu_bytes") / MiB).toFixed(0),
+      ref ? Number(ref.median_ms) : "",
     ]);
   }
   return out;
+}
+
+/** Position of the first speed row of a configuration (model id, size, batch) in `rows`. */
+function firstIndex(rows: Row[], key: string): number {
+  return rows.findIndex((r) => r.kind === "speed" && `${r.model_id}|${num(r, "size")}|${num(r, "batch")}` === key);
 }
 
 export interface AccuracyGroup {

@@ -8,10 +8,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Bench } from "tinybench";
 import { backendThreads, initBackend, sgdOf, TfOps, tfForward, trainStep } from "@blvnet/engine-tfjs";
-import { defaultThreads, isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
+import { buildOnnx, defaultThreads, deviceOfBackend, formatPeak, formatPlacement, GpuMemorySampler, isOrtBackend, nvidiaGpus, OrtEngine, OrtTrainer, probeNodePlacement, type GpuMemoryPeak, type NodePlacement } from "@blvnet/engine-onnx";
 import { inputShape, refgenInput, UserError, type VideoModel } from "@blvnet/core";
 
-export const SPEED_BACKENDS = ["ort", "ort-cuda", "tensorflow", "wasm", "cpu"] as const;
+export const SPEED_BACKENDS = ["ort", "ort-webgpu", "ort-cuda", "tensorflow", "wasm", "cpu"] as const;
 export type SpeedBackend = (typeof SPEED_BACKENDS)[number];
 
 export function checkSpeedBackend(name: string): SpeedBackend {
@@ -35,7 +35,7 @@ export interface SpeedConfig {
   threads: number;
   warmup: number;
   iters: number;
-  /** Also time training steps (tfjs backends only). */
+  /** Also time training steps (tfjs: tf.variableGrads; onnxruntime: the compiled SGD step on the backend's device). */
   train: boolean;
   seed: number;
   /** Split the timed runs into this many chunks, calling `interleave` after each (default 1). */
@@ -65,6 +65,12 @@ export interface SpeedResult {
   /** tfjs only: peak bytes of live tensors during one forward (weights included). */
   peakTensorBytes?: number;
   peakRssBytes: number;
+  /** GPU backends: peak device memory over session creation and runs (nvidia-smi); null where it cannot be sampled. */
+  gpuPeak?: GpuMemoryPeak | null;
+  /** GPU backends: the GPU's name where nvidia-smi tells it (the device column of the rows). */
+  device?: string;
+  /** GPU backends: where onnxruntime placed the nodes (CPU fallbacks), from its own report. */
+  placement?: NodePlacement | null;
   notes: string[];
 }
 
@@ -129,15 +135,56 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
   const { model, batch } = cfg;
   const shape = inputShape(model.inputSpec, batch);
   const input = refgenInput(shape);
+  const device = deviceOfBackend(cfg.backend) ?? "cpu";
+  // Peak GPU memory over session creation + runs; null (n/a) without nvidia-smi.
+  const gpuSampler = device !== "cpu" ? await GpuMemorySampler.start() : null;
   const t0 = performance.now();
-  const engine = await OrtEngine.create(model, { backend: cfg.backend as "ort" | "ort-cuda", threads: cfg.threads, clips: batch });
+  const exported = buildOnnx(model, { clips: batch });
+  let engine: OrtEngine;
+  try {
+    engine = await OrtEngine.fromExport(exported, { backend: cfg.backend as "ort" | "ort-webgpu" | "ort-cuda", threads: cfg.threads });
+  } catch (e) {
+    await gpuSampler?.stop();
+    throw e;
+  }
   const setupMs = performance.now() - t0;
   try {
     cfg.log?.(`${cfg.backend}: session ready in ${(setupMs / 1000).toFixed(1)} s; timing ${cfg.warmup} warm-up + ${cfg.iters} runs`);
     const latency = await sample(cfg, "forward", async () => void (await engine.run(input, shape)), cfg.warmup, cfg.iters);
     const notes = [rssNow()];
-    if (cfg.train) notes.push("train step: not measured (onnxruntime runs inference only)");
-    return { backend: cfg.backend, threads: engine.threads, setupMs, latency, clipsPerS: (1000 * batch) / latency.mean, peakRssBytes: peakRssBytes(), notes };
+    let trainStepMs: number | undefined;
+    if (cfg.train) {
+      // The compiled SGD step (one ONNX graph) on the same device; on WebGPU its state stays there.
+      model.train();
+      const trainer = await OrtTrainer.create(model, { momentum: SPEED_SGD.momentum, threads: cfg.threads, inputShape: shape, device });
+      try {
+        const labels = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
+        // one untimed step also compiles the device pipelines; the weights of `model` are not touched
+        trainStepMs = (await sample(cfg, "train", async () => void (await trainer.step(input, labels, SPEED_SGD.lr)), 1, trainSteps(cfg.iters))).mean;
+        if (device === "webgpu") notes.push(`train state ${trainer.resident ? "resident on the device" : "host round trip"}`);
+      } finally {
+        model.eval();
+        await trainer.release();
+      }
+    }
+    let gpuPeak: GpuMemoryPeak | null | undefined;
+    let placement: NodePlacement | null | undefined;
+    if (device !== "cpu") {
+      gpuPeak = gpuSampler ? await gpuSampler.stop() : null;
+      notes.push(`gpu peak MiB=${formatPeak(gpuPeak)}${cfg.train ? " (inference + training step)" : ""}`);
+    }
+    // Nodes the GPU EP left to the CPU EP, from onnxruntime's own placement report (a child process).
+    if (device !== "cpu") {
+      try {
+        placement = await probeNodePlacement(exported.bytes, device);
+        notes.push(`nodes: ${formatPlacement(placement)}`);
+      } catch (e) {
+        placement = null;
+        notes.push(`nodes: placement unknown (${(e as Error).message.split("\n")[0]})`);
+      }
+    }
+    const gpuName = device !== "cpu" ? (await nvidiaGpus())?.[0]?.name : undefined;
+    return { backend: cfg.backend, threads: engine.threads, ...(gpuName ? { device: gpuName } : {}), setupMs, latency, clipsPerS: (1000 * batch) / latency.mean, trainStepMs, peakRssBytes: peakRssBytes(), gpuPeak, placement, notes };
   } finally {
     await engine.release();
   }

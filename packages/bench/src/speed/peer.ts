@@ -27,7 +27,12 @@ export interface PeerConfig {
   src: string;
   /** Python interpreter; default: $BLVNET_PYTHON, else the first python3 that imports torch. */
   python?: string;
+  /** Where the official model runs: cpu (default) or cuda (synchronized timing, strict fp32, cudnn.benchmark on and recorded). */
+  device?: PeerDevice;
 }
+
+export const PEER_DEVICES = ["cpu", "cuda"] as const;
+export type PeerDevice = (typeof PEER_DEVICES)[number];
 
 export interface PeerInfo {
   torch_version: string;
@@ -36,6 +41,13 @@ export interface PeerInfo {
   params: number;
   output_shape: number[];
   peak_rss_bytes: number;
+  /** cpu or cuda (and the GPU's name on cuda). */
+  device?: string;
+  gpu_name?: string;
+  /** cuda: torch.cuda.max_memory_allocated() over the session (the allocator's peak; excludes the CUDA context). */
+  peak_gpu_bytes?: number;
+  cudnn_benchmark?: boolean;
+  allow_tf32?: boolean;
 }
 
 /** The adapter script shipped next to this package (src/ and dist/ are both one level below). */
@@ -80,7 +92,7 @@ export class PeerSession {
     }
     if (!existsSync(cfg.src)) throw new UserError(`--peer-src ${cfg.src}: no such directory (a checkout of ${PEER_MODELS[cfg.model]})`);
     const python = findPython(cfg.python);
-    const config = JSON.stringify({ model: cfg.model, options: cfg.options, batch: cfg.batch, threads: cfg.threads, seed: cfg.seed });
+    const config = JSON.stringify({ model: cfg.model, options: cfg.options, batch: cfg.batch, threads: cfg.threads, seed: cfg.seed, device: cfg.device ?? "cpu" });
     const child = spawn(python, [peerScript(), "--serve", "--src", cfg.src, "--config", config], { stdio: ["pipe", "pipe", "pipe"] });
     const session = new PeerSession(child, createInterface({ input: child.stdout }), python);
     const { ready: _ready, ...info } = (await session.next()) as unknown as PeerInfo & { ready: boolean };

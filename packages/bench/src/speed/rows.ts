@@ -56,6 +56,12 @@ function idColumns(ctx: SpeedRowContext, backend: string): Row {
   };
 }
 
+/** The GPU peak of a measurement in bytes: the process' own (nvidia-smi compute apps), else the device's rise above its baseline; blank where none was sampled. */
+export function gpuPeakBytes(r: Pick<SpeedResult, "gpuPeak">): number | "" {
+  const mib = r.gpuPeak ? (r.gpuPeak.processPeakMiB ?? r.gpuPeak.devicePeakMiB) : null;
+  return mib === null || mib === undefined ? "" : mib * 2 ** 20;
+}
+
 const loadNote = () => `load1=${loadavg()[0].toFixed(2)}`;
 
 export function speedRow(ctx: SpeedRowContext, r: SpeedResult, extraNotes: string[] = []): Row {
@@ -68,13 +74,14 @@ export function speedRow(ctx: SpeedRowContext, r: SpeedResult, extraNotes: strin
     ...extraNotes,
   ];
   return {
-    ...provenance({ backend: r.backend, threads: r.threads, seed: ctx.seed }),
+    ...provenance({ backend: r.backend, threads: r.threads, seed: ctx.seed, ...(r.device ? { device: r.device } : {}) }),
     ...idColumns(ctx, r.backend),
     latency_ms: r.latency.mean,
     clips_per_s: r.clipsPerS,
     train_step_ms: r.trainStepMs ?? "",
     peak_tensor_bytes: r.peakTensorBytes ?? "",
     peak_rss_bytes: r.peakRssBytes,
+    peak_gpu_bytes: gpuPeakBytes(r),
     note: notes.join("; "),
   };
 }
@@ -84,19 +91,21 @@ export function peerRow(ctx: SpeedRowContext, p: PeerMeasurement, extraNotes: st
   const notes = [
     `official PyTorch code from ${p.source}`,
     `torch ${p.info.torch_version}, python ${p.info.python_version}`,
+    ...(p.info.device === "cuda" ? [`cuda ${p.info.gpu_name ?? ""} cudnn.benchmark=${p.info.cudnn_benchmark} tf32=${p.info.allow_tf32}`] : []),
     `p50=${l.p50.toFixed(2)}ms sd=${l.sd.toFixed(2)}ms n=${l.samples}`,
     "random weights and input",
     loadNote(),
     ...extraNotes,
   ];
   return {
-    ...provenance({ backend: "pytorch", threads: p.info.threads, seed: ctx.seed }),
-    ...idColumns(ctx, "pytorch"),
+    ...provenance({ backend: p.info.device === "cuda" ? "pytorch-cuda" : "pytorch", threads: p.info.threads, seed: ctx.seed, ...(p.info.gpu_name ? { device: p.info.gpu_name } : {}) }),
+    ...idColumns(ctx, p.info.device === "cuda" ? "pytorch-cuda" : "pytorch"),
     latency_ms: l.mean,
     clips_per_s: (1000 * ctx.batch) / l.mean,
     train_step_ms: p.trainStep?.mean ?? "",
     peak_tensor_bytes: "",
     peak_rss_bytes: p.info.peak_rss_bytes,
+    peak_gpu_bytes: p.info.peak_gpu_bytes ?? "",
     note: notes.join("; "),
   };
 }

@@ -7,7 +7,7 @@ import { shutdownBackend } from "@blvnet/engine-tfjs";
 import type { LogSink } from "@blvnet/train";
 import type { Row } from "../sweep/rows.js";
 import { latencyStats, measureSpeed, trainSteps, type SpeedBackend, type SpeedPhase, type SpeedResult } from "./measure.js";
-import { PeerSession } from "./peer.js";
+import { PeerSession, type PeerDevice } from "./peer.js";
 import { peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "./rows.js";
 
 export interface SpeedRunConfig extends SpeedRowContext {
@@ -18,7 +18,7 @@ export interface SpeedRunConfig extends SpeedRowContext {
   /** Also time training steps. */
   train: boolean;
   /** Also run the official code from this checkout (`python`: the interpreter with PyTorch). */
-  peer?: { src: string; python?: string; rounds?: number };
+  peer?: { src: string; python?: string; rounds?: number; device?: PeerDevice };
   log?: LogSink;
 }
 
@@ -44,7 +44,7 @@ export async function runSpeed(cfg: SpeedRunConfig): Promise<SpeedRunResult> {
     const source = cfg.peer ? resolve(cfg.peer.src) : "";
     if (cfg.peer) {
       log(`pytorch: building the official model from ${source} (${threadsLabel(threads)})`);
-      session = await PeerSession.start({ model: cfg.modelName, options: { ...model.options }, batch, threads, seed, src: source, python: cfg.peer.python });
+      session = await PeerSession.start({ model: cfg.modelName, options: { ...model.options }, batch, threads, seed, src: source, python: cfg.peer.python, device: cfg.peer.device });
     }
     const s = session;
     ours = await measureSpeed({

@@ -11,7 +11,7 @@ export interface ReproduceOptions {
   quick: boolean;
   /** Dataset name recorded in the rows (e.g. "synthetic" or the --data folder name). */
   dataset: string;
-  /** Backend of the speed sweep (ort, wasm, cpu, tensorflow, ort-cuda). */
+  /** Backend of the speed sweep (ort, ort-webgpu, ort-cuda, wasm, cpu, tensorflow). */
   speedBackend: string;
   /** Backend of the accuracy runs (a tfjs backend). */
   trainBackend: string;

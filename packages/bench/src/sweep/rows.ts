@@ -24,6 +24,8 @@ export const METRIC_COLUMNS = [
   "train_step_ms",
   "peak_tensor_bytes",
   "peak_rss_bytes",
+  /** GPU backends: peak device memory of the measurement (nvidia-smi: the process' memory, else the device's used memory above its baseline; torch.cuda.max_memory_allocated for the PyTorch peer) */
+  "peak_gpu_bytes",
   // accuracy
   "top1",
   "top5",

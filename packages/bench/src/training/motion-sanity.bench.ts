@@ -78,7 +78,7 @@ async function run(spec: string) {
   const logits = await engine.evalLogits(test.x, inputShape(model.inputSpec, 128));
   let right = 0;
   for (let i = 0; i < 128; i++) right += (logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0) === test.y[i] ? 1 : 0;
-  engine.dispose();
+  await engine.dispose();
   return { model: spec, model_id: model.id, steps: Number(a.steps), train_acc_last25: last.correct / last.n, train_loss_last25: last.loss / (last.n / batch), test_acc: right / 128, seconds: Math.round(seconds) };
 }
 

@@ -109,7 +109,7 @@ if (ort) {
     console.log(`\nonnxruntime profile (${profile}): ${s.msPerRun.toFixed(0)} ms kernel time per step; top ops:`);
     for (const r of s.rows.slice(0, 12)) console.log(`  ${r.opType.padEnd(20)} ${r.msPerRun.toFixed(1).padStart(8)} ms  ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`);
   }
-  ort.dispose();
+  await ort.dispose();
 }
 if (!skip.has("tfjs")) {
   await initBackend("wasm", { threads });
@@ -122,7 +122,7 @@ if (!skip.has("tfjs")) {
     console.error(`tfjs-wasm: step ${i + 1} ${samples[i].toFixed(0)} ms (load ${load1()})`);
   }
   rows.push(row("tfjs-wasm", samples, loadBefore));
-  tfjs.dispose();
+  await tfjs.dispose();
   await shutdownBackend();
 }
 

@@ -1,5 +1,5 @@
 /**
- * `blvnet bench speed`: inference latency, clips/s, training-step time (tfjs) and peak memory of
+ * `blvnet bench speed`: inference latency, clips/s, training-step time and peak memory (host; GPU where sampled) of
  * one model on one engine, optionally side by side with the official PyTorch code (--peer pytorch).
  */
 import { loadavg } from "node:os";
@@ -11,7 +11,7 @@ import { addModelOptions } from "../flags/model-args.js";
 import { int } from "../flags/parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { deviceName } from "@blvnet/train";
-import { appendRows, checkSpeedBackend, PEER_MODELS, runSpeed, type SpeedRowContext } from "@blvnet/bench";
+import { appendRows, checkSpeedBackend, PEER_DEVICES, PEER_MODELS, runSpeed, type PeerDevice, type SpeedRowContext } from "@blvnet/bench";
 
 interface SpeedArgs extends ModelArgs {
   frames?: string;
@@ -27,6 +27,7 @@ interface SpeedArgs extends ModelArgs {
   peerSrc?: string;
   peerPython?: string;
   rounds?: string;
+  peerDevice: string;
   backend?: string;
 }
 
@@ -60,7 +61,7 @@ export function registerBenchCommand(program: Command): void {
   const bench = program.command("bench").description("benchmarks: speed and memory of a model on an engine (see `bench speed --help`)");
   const speed = bench
     .command("speed")
-    .description("inference latency and clips/s, a training step (tfjs backends), peak memory; one CSV row per engine measured")
+    .description("inference latency and clips/s, a training step, peak memory; one CSV row per engine measured")
     .option("--frames <n>", "frames per clip (sets the model option frames)")
     .option("--size <n>", "input height = width (sets the model option size)")
     .option("--batch <n>", "clips per batch", "1")
@@ -73,12 +74,14 @@ export function registerBenchCommand(program: Command): void {
     .option("--peer <impl>", "also run the official implementation: pytorch")
     .option("--peer-src <dir>", "checkout of the official code (IBM/bLVNet-TAM for blvnet-tam; mit-han-lab/temporal-shift-module for tsm/tsn)")
     .option("--peer-python <exe>", "Python with PyTorch for the peer (default: $BLVNET_PYTHON, else python3)")
+    .option("--peer-device <name>", "with --peer: where the official code runs: cpu or cuda (synchronized timing, strict fp32, cudnn.benchmark recorded, torch.cuda.max_memory_allocated as peak_gpu_bytes)", "cpu")
     .option("--rounds <n>", "with --peer: alternate our timed runs and the peer's in n chunks, so both see the same machine load (default: --iters, run by run)");
   addModelOptions(speed).addHelpText(
     "after",
     [
       "",
-      "Engine: the global --backend: ort (onnxruntime CPU, default) | ort-cuda | tensorflow | wasm | cpu.",
+      "GPU backends also report where onnxruntime placed the nodes (CPU fallbacks) and the peak GPU memory (nvidia-smi).",
+      "Engine: the global --backend: ort (onnxruntime CPU, default) | ort-webgpu (WebGPU EP: Vulkan/Metal/D3D12) | ort-cuda | tensorflow | wasm | cpu.",
       "Weights default to refgen-v1 (deterministic fill); speed does not depend on the values.",
       "Example: blvnet bench speed --model blvnet-tam --opt depth=50 --frames 16 --size 224 --batch 1 --backend ort --threads 2 \\",
       "           --peer pytorch --peer-src /path/to/bLVNet-TAM --out results/speed.csv",
@@ -92,6 +95,7 @@ export function registerBenchCommand(program: Command): void {
     const threads = args.threads !== undefined ? int("--threads")(args.threads) : defaultThreads();
     const seed = int("--seed", { min: 0 })(args.seed);
     if (args.peer !== undefined && args.peer !== "pytorch") throw new UserError(`--peer ${args.peer}: the only peer is pytorch`);
+    if (!(PEER_DEVICES as readonly string[]).includes(args.peerDevice)) throw new UserError(`--peer-device ${args.peerDevice}: choose one of ${PEER_DEVICES.join(", ")}`);
     if (args.peer && !args.peerSrc) throw new UserError("--peer pytorch needs --peer-src <dir> (a checkout of the official code)");
     if (args.peer && args.model && !PEER_MODELS[args.model]) {
       throw new UserError(`--peer pytorch: no official implementation for "${args.model}"; peers exist for ${Object.keys(PEER_MODELS).join(", ")}`);
@@ -105,7 +109,7 @@ export function registerBenchCommand(program: Command): void {
 
     const { ours, peer, ratios, rows } = await runSpeed({
       ...ctx, backend, threads, warmup, iters, train: args.train,
-      peer: args.peer ? { src: args.peerSrc!, python: args.peerPython, rounds: args.rounds !== undefined ? int("--rounds")(args.rounds) : undefined } : undefined,
+      peer: args.peer ? { src: args.peerSrc!, python: args.peerPython, rounds: args.rounds !== undefined ? int("--rounds")(args.rounds) : undefined, device: args.peerDevice as PeerDevice } : undefined,
     });
     printResult(`${backend} (${threadsLabel(ours.threads)})`, ours);
     for (const n of ours.notes) console.log(`  ${"".padEnd(22)} ${n}`);

@@ -2,6 +2,7 @@ import { availableParallelism, cpus, totalmem } from "node:os";
 import type { Command } from "commander";
 import * as tf from "@tensorflow/tfjs-core";
 import { backendThreads, initBackend, listBackends, shutdownBackend } from "@blvnet/engine-tfjs";
+import { formatOrtDevices, ortDevices } from "@blvnet/engine-onnx";
 import { VERSION } from "@blvnet/train";
 
 export function registerEnvCommand(program: Command): void {
@@ -9,8 +10,10 @@ export function registerEnvCommand(program: Command): void {
     .command("env")
     .description("show the compute backends available here, versions, threads and device")
     .option("--json", "print as JSON")
-    .action(async (opts: { json?: boolean }) => {
+    .option("--no-probe", "skip running a one-node model on each onnxruntime device (static checks only)")
+    .action(async (opts: { json?: boolean; probe: boolean }) => {
       const backends = await listBackends();
+      const ort = await ortDevices({ probe: opts.probe });
       const selected = await initBackend(program.opts().backend);
       const info = {
         blvnet: VERSION,
@@ -22,6 +25,7 @@ export function registerEnvCommand(program: Command): void {
         cores: availableParallelism(),
         memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
         threads: backendThreads(),
+        ort,
       };
       await shutdownBackend(); // stops wasm pthread workers
       if (opts.json) {
@@ -35,6 +39,8 @@ export function registerEnvCommand(program: Command): void {
         const mark = b.name === selected ? "*" : " ";
         console.log(` ${mark} ${b.name.padEnd(10)} ${b.available ? "available" : "not installed"}  ${b.package}${b.note ? `  (${b.note})` : ""}`);
       }
+      console.log("onnxruntime backends (--backend ort | ort-webgpu | ort-cuda):");
+      for (const line of formatOrtDevices(ort)) console.log(line);
       if (info.threads !== undefined) console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);
     });
 }

@@ -34,7 +34,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--frames <n>", "frames per clip (model option)", int("--frames"))
     .option("--size <n>", "input height = width (model option)", int("--size"))
     .option("--out <dir>", "output folder (default results/eval/<model id>-<split>)")
-    .addOption(new Option("--engine <name>", "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-cuda); also chosen by --backend ort").choices([...EVAL_ENGINES]))
+    .addOption(new Option("--engine <name>", "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-webgpu, ort-cuda); also chosen by --backend ort*").choices([...EVAL_ENGINES]))
     .option("--workers <n>", "samples decoded at once", int("--workers"))
     .option("--max-skipped <n|fraction|%>", "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)", countOrFraction("--max-skipped"), DEFAULT_MAX_SKIPPED)
     .option("--no-progress", "no progress bar")

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerBenchCommand } from "./bench.js";
+import { registerBundleCommand } from "./bundle.js";
 import { registerCompareCommand } from "./compare.js";
 import { registerDataCommand } from "./data.js";
 import { registerEnvCommand } from "./env.js";
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerExportCommand(program);
   registerBenchCommand(program);
   registerDataCommand(program);
+  registerBundleCommand(program);
 }

@@ -6,6 +6,7 @@ import { invocation } from "../flags/invocation.js";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
+import { ORT_DEVICES, type OrtDevice } from "@blvnet/engine-onnx";
 import { DEFAULT_MAX_SKIPPED, ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
 import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
 import { choice, countOrFraction, int, num, numList } from "../flags/parsers.js";
@@ -31,6 +32,7 @@ interface TrainFlags extends ModelFlags {
   saveEvery?: number;
   keep: number;
   engine: EngineKind;
+  device: OrtDevice;
   workers?: number;
   maxSkipped: number;
   progress: boolean;
@@ -71,7 +73,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--max-steps <n>", "stop after this many optimizer steps in all (checkpointed; --resume continues)", int("--max-steps"))
     .option("--save-every <n>", "also checkpoint every N steps", int("--save-every"))
     .option("--keep <n>", "checkpoints kept on disk", int("--keep"), d.keep)
-    .option("--engine <name>", "training engine: tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime, CPU)", choice("--engine", ENGINES), d.engine)
+    .option("--engine <name>", "training engine: tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime)", choice("--engine", ENGINES), d.engine)
+    .option("--device <name>", "with --engine ort: where the step graph runs: cpu, webgpu (WebGPU EP: Vulkan/Metal/D3D12; state stays on the GPU) or cuda (CUDA EP)", choice("--device", ORT_DEVICES), "cpu")
     .option("--workers <n>", "samples decoded at once", int("--workers"))
     .option("--max-skipped <n|fraction|%>", "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)", countOrFraction("--max-skipped"), DEFAULT_MAX_SKIPPED)
     .option("--no-progress", "no progress bar")
@@ -91,6 +94,7 @@ export function registerTrainCommand(program: Command): void {
         batch: f.batch,
         seed: f.seed,
         engine: f.engine,
+        device: f.device,
         backend: this.optsWithGlobals().backend as string | undefined,
         out: f.out,
         resume: f.resume,

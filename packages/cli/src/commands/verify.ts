@@ -28,7 +28,7 @@ export function registerVerifyCommand(program: Command): void {
     .addHelpText(
       "after",
       "\nPrints `PASS|FAIL name max_rel_err=... tol=...` per file (max|out-golden| / max|golden|); exits 1 if any fails.\n" +
-        "Runs on onnxruntime (CPU) unless the global --backend (or BLVNET_BACKEND) names another: ort-cuda, wasm, cpu, tensorflow.",
+        "Runs on onnxruntime (CPU) unless the global --backend (or BLVNET_BACKEND) names another: ort-webgpu, ort-cuda, wasm, cpu, tensorflow.",
     )
     .action(async (files: string[], opts: { stages?: boolean; weights?: string; allowMissing?: boolean }) => {
       const paths = files.length ? files : goldenFilesIn(defaultGoldenDir());

@@ -1,6 +1,7 @@
 /**
  * Inference with onnxruntime-node: export the model to ONNX in memory, open one session (CPU
- * execution provider, or CUDA where the user installed its binaries), run Float32Array batches.
+ * execution provider; the WebGPU EP over Vulkan/Metal/D3D12, bundled with onnxruntime-node; or CUDA
+ * where the user installed its binaries), run Float32Array batches.
  * onnxruntime-node is loaded lazily so commands that never touch it pay nothing for its binding.
  */
 import { existsSync } from "node:fs";
@@ -10,8 +11,11 @@ import { dirname, join } from "node:path";
 import type * as Ort from "onnxruntime-node";
 import { UserError, type VideoModel } from "@blvnet/core";
 import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
+import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
+import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
+import { deviceOfBackend, deviceSessionOptions, type OrtDevice } from "./providers.js";
 
-export const ORT_BACKENDS = ["ort", "ort-cuda"] as const;
+export const ORT_BACKENDS = ["ort", "ort-webgpu", "ort-cuda"] as const;
 export type OrtBackendName = (typeof ORT_BACKENDS)[number];
 
 export function isOrtBackend(name: string | null | undefined): name is OrtBackendName {
@@ -19,7 +23,7 @@ export function isOrtBackend(name: string | null | undefined): name is OrtBacken
 }
 
 export interface OrtSessionOptions extends ExportOptions {
-  /** "ort" = CPU execution provider (default), "ort-cuda" = CUDA execution provider. */
+  /** "ort" = CPU execution provider (default), "ort-webgpu" = WebGPU EP (Vulkan/Metal/D3D12), "ort-cuda" = CUDA EP. */
   backend?: OrtBackendName;
   /** Intra-op threads (default: every core). */
   threads?: number;
@@ -65,6 +69,48 @@ export async function ortCudaStatus(): Promise<{ available: boolean; reason?: st
   return { available: true };
 }
 
+/**
+ * Session options for a device after its one-line checks: the CUDA EP must be installed, the Vulkan
+ * stack present for WebGPU (then nodes the WebGPU EP claims but cannot run are pinned to the CPU EP).
+ * Errors are UserErrors naming the backend ("backend ort-webgpu: no Vulkan loader ...").
+ */
+export async function deviceSession(
+  device: OrtDevice,
+  bytes: Uint8Array,
+  opts: Parameters<typeof deviceSessionOptions>[1] = {},
+): Promise<Ort.InferenceSession.SessionOptions> {
+  if (device === "cuda") {
+    const cuda = await ortCudaStatus();
+    if (!cuda.available) throw new UserError(`backend ort-cuda: ${cuda.reason}`);
+  }
+  if (device === "webgpu") {
+    const why = await vulkanStaticReason();
+    if (why) throw new UserError(`backend ort-webgpu: ${why}`);
+    const pinned = webgpuUnsupportedNodes(bytes).names;
+    if (pinned.length) opts = { ...opts, forceCpuNodeNames: [...(opts.forceCpuNodeNames ?? []), ...pinned] };
+  }
+  return deviceSessionOptions(device, opts);
+}
+
+/**
+ * Create a session on a device; a WebGPU failure (no adapter, driver too old) becomes a one-line
+ * UserError. Used by inference (OrtEngine) and the compiled training step (OrtTrainer).
+ */
+export async function createDeviceSession(
+  ort: typeof Ort,
+  device: OrtDevice,
+  bytes: Uint8Array,
+  opts: Parameters<typeof deviceSessionOptions>[1] = {},
+): Promise<Ort.InferenceSession> {
+  const options = await deviceSession(device, bytes, opts);
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    if (device !== "webgpu") throw e;
+    throw new UserError(`backend ort-webgpu: ${explainWebgpuError(String((e as Error).message).split("\n")[0])}`);
+  }
+}
+
 export function defaultThreads(): number {
   return availableParallelism();
 }
@@ -90,17 +136,7 @@ export class OrtEngine {
     const backend = opts.backend ?? "ort";
     const threads = opts.threads ?? defaultThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
-    if (backend === "ort-cuda") {
-      const cuda = await ortCudaStatus();
-      if (!cuda.available) throw new UserError(`backend ort-cuda: ${cuda.reason}`);
-    }
-    const session = await ort.InferenceSession.create(exported.bytes, {
-      executionProviders: [backend === "ort-cuda" ? "cuda" : "cpu"],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
-    });
+    const session = await createDeviceSession(ort, deviceOfBackend(backend) ?? "cpu", exported.bytes, { threads, graphOptimizationLevel: opts.graphOptimizationLevel ?? "all" });
     const { bytes: _bytes, ...meta } = exported;
     return new OrtEngine(ort, session, meta, backend, threads);
   }

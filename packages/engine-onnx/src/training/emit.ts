@@ -15,7 +15,11 @@ const DEDUP_LIMIT = 64;
 export class Emitter {
   private readonly floatKeys = new Map<string, string>();
 
-  constructor(readonly g: GraphBuilder) {}
+  /** `chainedAdds`: gradient sums as left-chained Add nodes instead of one Sum (the WebGPU EP has no Sum kernel). */
+  constructor(
+    readonly g: GraphBuilder,
+    readonly opts: { chainedAdds?: boolean } = {},
+  ) {}
 
   op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
     return this.g.op(opType, inputs, attrs);
@@ -100,7 +104,11 @@ export class Emitter {
 
   /** Sum of gradient contributions (no node for one). */
   sum(xs: string[]): string {
-    return xs.length === 1 ? xs[0] : this.op("Sum", xs);
+    if (xs.length === 1) return xs[0];
+    if (!this.opts.chainedAdds) return this.op("Sum", xs);
+    let acc = xs[0];
+    for (const x of xs.slice(1)) acc = this.op("Add", [acc, x]);
+    return acc;
   }
 
   expand(x: string, shape: number[]): string {

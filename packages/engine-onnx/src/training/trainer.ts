@@ -6,6 +6,13 @@
  * step whose loss or gradient norm is not finite swaps nothing, so the state stays as it was.
  * `syncToParams` copies the current values back into the model's Params (PyTorch layout) for
  * checkpoints and other interpreters.
+ *
+ * Devices: the sessions run on the CPU EP (default), the WebGPU EP or the CUDA EP (`device`). On
+ * WebGPU the state stays on the device between steps (`resident`, default on): the step's state
+ * outputs are kept as GPU buffers (onnxruntime's IO binding, `preferredOutputLocation`) and fed to
+ * the next step as they are, so a step copies only the batch, the labels and three scalars across
+ * the bus; `download()` brings the state back to host memory (before `syncToParams`). onnxruntime-node
+ * has no device-resident tensors for the CUDA EP: there the state makes a host round trip per step.
  */
 import type * as Ort from "onnxruntime-node";
 import { availableParallelism } from "node:os";
@@ -14,7 +21,9 @@ import { dirname, basename, join, resolve } from "node:path";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
-import { loadOrt } from "../ort/session.js";
+import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
+import type { OrtDevice } from "../ort/providers.js";
+import { DeviceReadback } from "../ort/resident.js";
 import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
@@ -36,6 +45,10 @@ export interface OrtTrainerOptions extends StepGraphOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Write onnxruntime's profile of the step session (JSON) with this path prefix. */
   profilePrefix?: string;
+  /** Execution provider of the step and forward sessions (default "cpu"). */
+  device?: OrtDevice;
+  /** WebGPU: keep weights, momentum buffers and BN statistics on the device between steps (default true). */
+  resident?: boolean;
 }
 
 export interface OrtStepResult {
@@ -75,12 +88,21 @@ export class OrtTrainer {
   private readonly stepGraphs = new Map<string, CompiledStep>();
   private readonly forwardGraphs = new Map<string, CompiledForward>();
   private steps = 0;
+  readonly device: OrtDevice;
+  /** State tensors stay on the device between steps (WebGPU only). */
+  readonly resident: boolean;
+  private readback: DeviceReadback | null = null;
 
   private constructor(
     private readonly ort: typeof Ort,
     readonly model: TrainableForwardModel,
     readonly opts: OrtTrainerOptions & { inputShape?: number[] },
-  ) {}
+  ) {
+    this.device = opts.device ?? "cpu";
+    this.resident = this.device === "webgpu" && opts.resident !== false;
+    // The WebGPU EP has no Sum kernel: gradient sums as chained Adds keep them on the GPU (no host copies).
+    if (this.device === "webgpu" && opts.lowering?.sumAsAdds === undefined) this.opts = { ...opts, lowering: { ...opts.lowering, sumAsAdds: true } };
+  }
 
   /** A trainer for `model`; the step graph is compiled for `inputShape` now (others on first use). */
   static async create(model: TrainableForwardModel, opts: OrtTrainerOptions & { inputShape?: number[] } = {}): Promise<OrtTrainer> {
@@ -98,16 +120,14 @@ export class OrtTrainer {
     this.steps = n;
   }
 
-  private sessionOptions(profile: boolean): Ort.InferenceSession.SessionOptions {
-    const threads = this.opts.threads ?? availableParallelism();
-    return {
-      executionProviders: ["cpu"],
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
+  /** A session on the trainer's device; `deviceOutputs` stay on the device (resident state). */
+  private session(bytes: Uint8Array, profile: boolean, deviceOutputs: string[] = []): Promise<Ort.InferenceSession> {
+    return createDeviceSession(this.ort, this.device, bytes, {
+      threads: this.opts.threads ?? availableParallelism(),
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      ...(deviceOutputs.length ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, "gpu-buffer" as const])) } : {}),
       ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
-    };
+    });
   }
 
   /** Build and load the step graph for a batch shape (traced with the model's current train/eval flags). */
@@ -116,7 +136,9 @@ export class OrtTrainer {
     const known = this.stepGraphs.get(key);
     if (known) return known.graph;
     const graph = buildStepGraph(this.model, inputShape, this.opts);
-    const session = await this.ort.InferenceSession.create(graph.bytes, this.sessionOptions(true));
+    // Resident: every state output stays on the device (onnxruntime-node needs all outputs fetched then: step() does).
+    const stateOutputs = this.resident ? [...graph.params.flatMap((s) => (s.output ? [s.output] : [])), ...graph.momentum.map((s) => s.output)] : [];
+    const session = await this.session(graph.bytes, true, stateOutputs);
     this.stepGraphs.set(key, { graph, session, labels: new Float32Array(graph.logitsShape[0] * graph.logitsShape[1]) });
     return graph;
   }
@@ -132,7 +154,7 @@ export class OrtTrainer {
       s = { cur: this.tensor(p.f32.slice(), [p.numel]), spare: null, dirty: false };
       this.values.set(p, s);
     }
-    if (updated && !s.spare) s.spare = this.tensor(new Float32Array(p.numel), [p.numel]);
+    if (updated && !s.spare && !this.resident) s.spare = this.tensor(new Float32Array(p.numel), [p.numel]);
     return s;
   }
 
@@ -140,7 +162,7 @@ export class OrtTrainer {
     let s = this.momenta.get(p);
     if (!s) {
       // For momenta `dirty` means "holds a real buffer" (written by a step or restored).
-      s = { cur: this.tensor(new Float32Array(p.numel), [p.numel]), spare: this.tensor(new Float32Array(p.numel), [p.numel]), dirty: false };
+      s = { cur: this.tensor(new Float32Array(p.numel), [p.numel]), spare: this.resident ? null : this.tensor(new Float32Array(p.numel), [p.numel]), dirty: false };
       this.momenta.set(p, s);
     }
     return s;
@@ -187,6 +209,8 @@ export class OrtTrainer {
     const masks = new Rng(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
     for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(dropoutMask(masks, m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
 
+    // Resident state: no pre-allocated outputs (onnxruntime allocates them on the device).
+    if (this.resident) for (const k of Object.keys(fetches)) fetches[k] = null;
     const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
     const loss = (out[g.lossName].data as Float32Array)[0];
     const gradNorm = (out[g.gradNormName].data as Float32Array)[0];
@@ -198,10 +222,23 @@ export class OrtTrainer {
       if (best === labels[i]) correct++;
     }
     const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
-    if (applied) {
-      for (const s of swaps) {
-        [s.cur, s.spare] = [s.spare!, s.cur];
+    if (this.resident) {
+      const outputs = [...g.params.flatMap((slot) => (slot.output ? [slot.output] : [])), ...g.momentum.map((slot) => slot.output)];
+      outputs.forEach((name, i) => {
+        const s = swaps[i];
+        const next = out[name];
+        if (!applied) return next.dispose();
+        if (s.cur.location === "gpu-buffer") s.cur.dispose();
+        s.cur = next;
         s.dirty = true;
+      });
+    }
+    if (applied) {
+      if (!this.resident) {
+        for (const s of swaps) {
+          [s.cur, s.spare] = [s.spare!, s.cur];
+          s.dirty = true;
+        }
       }
       for (const r of g.runningStats) (r.bn.numBatchesTracked.data as BigInt64Array)[0] += 1n;
       this.steps++;
@@ -215,7 +252,7 @@ export class OrtTrainer {
     let c = this.forwardGraphs.get(key);
     if (!c) {
       const graph = buildForwardGraph(this.model, inputShape);
-      c = { graph, session: await this.ort.InferenceSession.create(graph.bytes, this.sessionOptions(false)) };
+      c = { graph, session: await this.session(graph.bytes, false) };
       this.forwardGraphs.set(key, c);
     }
     const feeds: Record<string, Ort.Tensor> = { [c.graph.inputName]: this.tensor(input, inputShape) };
@@ -224,11 +261,37 @@ export class OrtTrainer {
     return out[c.graph.logitsName].data as Float32Array;
   }
 
+  /** Whether some state is on the device now (resident WebGPU state after a step): `download()` first to read it. */
+  get onDevice(): boolean {
+    for (const m of [this.values, this.momenta]) for (const s of m.values()) if (s.cur.location !== "cpu") return true;
+    return false;
+  }
+
+  /**
+   * Bring device-resident state to host memory (one read-back run); the next step moves it to the
+   * device again. Needed before `syncToParams`, `stateDict` and `momentumBuffers` on a resident trainer.
+   */
+  async download(): Promise<void> {
+    const states = [...this.values.values(), ...this.momenta.values()].filter((s) => s.cur.location !== "cpu");
+    if (!states.length) return;
+    this.readback ??= new DeviceReadback(this.ort, await deviceSession(this.device, new Uint8Array(), { threads: 1 }));
+    const data = await this.readback.read(states.map((s) => s.cur));
+    states.forEach((s, i) => {
+      s.cur.dispose();
+      s.cur = this.tensor(data[i], [data[i].length]);
+    });
+  }
+
+  private hostData(s: StateTensor): Float32Array {
+    if (s.cur.location !== "cpu") throw new Error("OrtTrainer: the state is on the device; await trainer.download() first");
+    return s.cur.data as Float32Array;
+  }
+
   /** Copy updated weights and running statistics back into the model's Params (PyTorch layout). */
   syncToParams(): void {
     for (const [p, s] of this.values) {
       if (!s.dirty) continue;
-      p.set((s.cur.data as Float32Array).slice());
+      p.set(this.hostData(s).slice());
       s.dirty = false;
     }
   }
@@ -242,12 +305,13 @@ export class OrtTrainer {
   /** Momentum buffers of the params updated so far (copies, PyTorch layout). */
   momentumBuffers(): Map<Param, Float32Array> {
     const out = new Map<Param, Float32Array>();
-    for (const [p, s] of this.momenta) if (s.dirty) out.set(p, (s.cur.data as Float32Array).slice());
+    for (const [p, s] of this.momenta) if (s.dirty) out.set(p, this.hostData(s).slice());
     return out;
   }
 
   /** Restore momentum buffers (e.g. from a checkpoint); params not listed start from zero. */
   setMomentumBuffers(buffers: Map<Param, Float32Array>): void {
+    this.disposeDevice(this.momenta);
     this.momenta.clear();
     for (const [p, data] of buffers) {
       if (data.length !== p.numel) throw new Error(`${p.name}: momentum buffer has ${data.length} values, expected ${p.numel}`);
@@ -259,7 +323,13 @@ export class OrtTrainer {
 
   /** Forget the device copies of the Params: the next run re-reads them (after the Params were loaded). */
   reloadParams(): void {
+    this.disposeDevice(this.values);
     this.values.clear();
+  }
+
+  /** Free the device buffers of resident state (onnxruntime-node does not garbage-collect them). */
+  private disposeDevice(states: Map<Param, StateTensor>): void {
+    for (const s of states.values()) if (s.cur.location !== "cpu") s.cur.dispose();
   }
 
   /** Stop profiling and return the profile file (onnxruntime writes it in the working directory or at the prefix path). */
@@ -283,6 +353,10 @@ export class OrtTrainer {
     for (const c of this.forwardGraphs.values()) await c.session.release();
     this.stepGraphs.clear();
     this.forwardGraphs.clear();
+    this.disposeDevice(this.values);
+    this.disposeDevice(this.momenta);
+    await this.readback?.release();
+    this.readback = null;
   }
 }
 

@@ -51,6 +51,8 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => i + f
 /** Lowering choices (for A/B timing; the defaults are the fastest measured). */
 export interface TrainLowering {
   convInputGrad?: InputGradLowering;
+  /** Gradient sums as chained Add nodes, not Sum (default off; OrtTrainer turns it on for WebGPU, whose EP has no Sum kernel). */
+  sumAsAdds?: boolean;
 }
 
 export class OnnxTrainOps extends OnnxOps {
@@ -68,7 +70,7 @@ export class OnnxTrainOps extends OnnxOps {
 
   constructor(readonly lowering: TrainLowering = {}) {
     super({ opset: TRAIN_OPSET, foldBatchNorm: false });
-    this.e = new Emitter(this.graph);
+    this.e = new Emitter(this.graph, { chainedAdds: lowering.sumAsAdds });
   }
 
   /** Declare a graph input; `requiresGrad` asks for dL/dx (gradient checks). */
