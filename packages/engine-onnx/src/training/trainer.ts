@@ -9,12 +9,11 @@
  */
 import type * as Ort from "onnxruntime-node";
 import { availableParallelism } from "node:os";
-import { readdirSync, statSync } from "node:fs";
-import { dirname, basename, join, resolve } from "node:path";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
 import { stateDict } from "@blvnet/core";
 import { MaskGenerator } from "./dropout.js";
+import { findProfileFile } from "./profile.js";
 import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type SgdHyper, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
@@ -37,6 +36,10 @@ export interface OrtTrainerOptions extends SgdHyper {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** Write onnxruntime's profile of the step session (JSON) with this path prefix. */
   profilePrefix?: string;
+  /** onnxruntime's CPU memory arena (default on). */
+  memArena?: boolean;
+  /** onnxruntime's memory pattern (pre-planned activation block; default on). */
+  memPattern?: boolean;
 }
 
 export interface OrtStepResult {
@@ -117,6 +120,8 @@ export class OrtTrainer {
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      enableCpuMemArena: this.opts.memArena ?? true,
+      enableMemPattern: this.opts.memPattern ?? true,
       ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
     };
   }
@@ -276,16 +281,7 @@ export class OrtTrainer {
   endProfiling(): string | null {
     if (!this.opts.profilePrefix) return null;
     for (const c of this.stepGraphs.values()) c.session.endProfiling();
-    const prefix = resolve(this.opts.profilePrefix);
-    const candidates = [dirname(prefix), process.cwd()].flatMap((dir) => {
-      try {
-        return readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith(".json")).map((f) => join(dir, f));
-      } catch {
-        return [];
-      }
-    });
-    candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-    return candidates[0] ?? null;
+    return findProfileFile(this.opts.profilePrefix);
   }
 
   async release(): Promise<void> {

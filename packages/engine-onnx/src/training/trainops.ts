@@ -67,7 +67,7 @@ export class OnnxTrainOps extends OnnxOps {
   private readonly channelsFirstOf = new Map<string, string>();
 
   constructor(readonly lowering: TrainLowering = {}) {
-    super({ opset: TRAIN_OPSET, foldBatchNorm: false });
+    super({ opset: TRAIN_OPSET, foldBatchNorm: false, lazyRows: false });
     this.e = new Emitter(this.graph);
   }
 
