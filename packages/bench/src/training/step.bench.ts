@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
 import { initBackend, shutdownBackend } from "@blvnet/engine-tfjs";
 import { summarizeProfile } from "@blvnet/engine-onnx";
-import { provenance } from "../index.js";
+import { provenance } from "@blvnet/train";
 import { createModel } from "@blvnet/models";
 import { PeerSession } from "../index.js";
 import { OrtTrainingEngine } from "@blvnet/train";
