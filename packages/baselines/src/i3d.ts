@@ -13,9 +13,9 @@
  * 224 input gives 56x56 after pool1 (the Caffe2 model gets 55x55; parameters are unaffected).
  * Input (N, 3, T, H, W); T >= 2 (pool2 halves it).
  */
-import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, Linear, Module, type Ops } from "@blvnet/core";
-import { residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
-import { type Classifier3dConfig, ResNet3dClassifier } from "./resnet3d-classifier.js";
+import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, Module, type Ops, Sequential, type Tap } from "@blvnet/core";
+import { residual, resnetStages } from "./layers.js";
+import { ResNet3dClassifier, type Video3dOptions } from "./resnet3d-classifier.js";
 
 const STAGE_BLOCKS: Record<number, number[]> = { 50: [3, 4, 6, 3], 101: [3, 4, 23, 3] };
 export const I3D_DEPTHS = [50, 101];
@@ -27,30 +27,30 @@ export function i3dInflated(stage: number, index: number): boolean {
   return index % 2 === 0;
 }
 
-export class Bottleneck3d extends Module {
-  readonly conv1: Conv3d;
-  readonly bn1: BatchNorm;
-  readonly conv2: Conv3d;
-  readonly bn2: BatchNorm;
-  readonly conv3: Conv3d;
-  readonly bn3: BatchNorm;
-  readonly downsample: Sequential | null;
+interface Bottleneck3dConfig {
+  inplanes: number;
+  planes: number;
+  stride: number;
+  temporalKernel: number;
+  downsample: boolean;
+}
 
-  constructor(inplanes: number, planes: number, stride: number, temporalKernel: number, downsample: boolean) {
-    super();
-    const out = planes * 4;
-    const kt = temporalKernel;
-    this.conv1 = this.child("conv1", new Conv3d(inplanes, planes, [kt, 1, 1], { padding: [kt >> 1, 0, 0] }));
-    this.bn1 = this.child("bn1", new BatchNorm(planes));
-    this.conv2 = this.child("conv2", new Conv3d(planes, planes, [1, 3, 3], { stride: [1, stride, stride], padding: [0, 1, 1] }));
-    this.bn2 = this.child("bn2", new BatchNorm(planes));
-    this.conv3 = this.child("conv3", new Conv3d(planes, out, 1));
-    this.bn3 = this.child("bn3", new BatchNorm(out));
-    this.downsample = downsample
-      ? this.child("downsample", new Sequential([new Conv3d(inplanes, out, 1, { stride: [1, stride, stride] }), new BatchNorm(out)]))
-      : null;
+export class Bottleneck3d extends Module<Bottleneck3dConfig> {
+  private readonly out = this.cfg.planes * 4;
+  private readonly kt = this.cfg.temporalKernel;
+  conv1 = new Conv3d(this.cfg.inplanes, this.cfg.planes, [this.kt, 1, 1], { padding: [this.kt >> 1, 0, 0] });
+  bn1 = new BatchNorm(this.cfg.planes);
+  conv2 = new Conv3d(this.cfg.planes, this.cfg.planes, [1, 3, 3], { stride: [1, this.cfg.stride, this.cfg.stride], padding: [0, 1, 1] });
+  bn2 = new BatchNorm(this.cfg.planes);
+  conv3 = new Conv3d(this.cfg.planes, this.out, 1);
+  bn3 = new BatchNorm(this.out);
+  downsample = this.cfg.downsample
+    ? new Sequential([new Conv3d(this.cfg.inplanes, this.out, 1, { stride: [1, this.cfg.stride, this.cfg.stride] }), new BatchNorm(this.out)])
+    : null;
+
+  get residualBn(): BatchNorm {
+    return this.bn3;
   }
-
   forward<T>(ops: Ops<T>, x: T): T {
     let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     out = ops.relu(this.bn2.forward(ops, this.conv2.forward(ops, out)));
@@ -59,26 +59,26 @@ export class Bottleneck3d extends Module {
   }
 }
 
-export interface I3dConfig extends Classifier3dConfig {
-  depth: number;
-}
-
 export class I3DResNet extends ResNet3dClassifier {
   readonly family = "i3d";
-  readonly conv1: Conv3d;
-  readonly bn1: BatchNorm;
-  readonly layers: Stage[];
-  readonly fc: Linear;
+  readonly id = `i3d-r${this.cfg.depth}-f${this.cfg.frames}`;
+  readonly inputSpec: InputSpec = this.spec(IMAGENET_MEAN, IMAGENET_STD);
+  private readonly built = resnetStages(this.stageBlocks, 64, 4, (p) => new Bottleneck3d({ ...p, temporalKernel: i3dInflated(p.stage, p.index) ? 3 : 1 }));
+  conv1 = new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] });
+  bn1 = new BatchNorm(64);
+  layer1 = this.built.stages[0]!;
+  layer2 = this.built.stages[1]!;
+  layer3 = this.built.stages[2]!;
+  layer4 = this.built.stages[3]!;
+  fc = new Linear(this.built.outChannels, this.cfg.numClasses);
 
-  constructor(cfg: I3dConfig) {
-    super(cfg, IMAGENET_MEAN, IMAGENET_STD);
-    const blocks = STAGE_BLOCKS[cfg.depth];
-    if (!blocks) throw new Error(`I3D depth ${cfg.depth} is not one of ${I3D_DEPTHS.join(", ")}`);
-    this.conv1 = this.child("conv1", new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] }));
-    this.bn1 = this.child("bn1", new BatchNorm(64));
-    const { stages, outChannels } = resnetStages(blocks, 64, 4, (p) => new Bottleneck3d(p.inplanes, p.planes, p.stride, i3dInflated(p.stage, p.index) ? 3 : 1, p.downsample));
-    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
-    this.fc = this.child("fc", new Linear(outChannels, cfg.numClasses));
+  private get stageBlocks(): number[] {
+    const blocks = STAGE_BLOCKS[this.cfg.depth];
+    if (!blocks) throw new Error(`I3D depth ${this.cfg.depth} is not one of ${I3D_DEPTHS.join(", ")}`);
+    return blocks;
+  }
+  get layers(): Sequential[] {
+    return [this.layer1, this.layer2, this.layer3, this.layer4];
   }
 
   /** (N, 3, T, H, W) -> logits (N, numClasses). */
@@ -90,3 +90,5 @@ export class I3DResNet extends ResNet3dClassifier {
     return this.stagesAndHead(ops, x, tap, (stage, y) => (stage === 0 ? ops.maxPool3d(y, { kernel: [2, 1, 1], stride: [2, 1, 1] }) : y));
   }
 }
+
+export type { Video3dOptions };

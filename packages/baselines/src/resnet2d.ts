@@ -7,14 +7,11 @@
  *  - `wrapBlock`: replaces a whole block (TSM "block" -> `layer1.0.net.conv1.weight`).
  * Works on per-frame maps [N*T, C, H, W].
  */
-import { BatchNorm, Conv2d, Linear, Module, type Ops } from "@blvnet/core";
-import { type Layer, residual, resnetStages, type Stage, type Tap } from "./layers.js";
+import { BatchNorm, Conv2d, type Layer, Linear, Module, OFFICIAL_WIDTH, type Ops, Sequential, type Tap } from "@blvnet/core";
+import { residual, resnetStages } from "./layers.js";
 
 export type ResNetDepth = 18 | 34 | 50 | 101 | 152;
 export const RESNET_DEPTHS: ResNetDepth[] = [18, 34, 50, 101, 152];
-
-/** torchvision's base width: stem and layer1 planes (stage s has width << s planes). */
-export const OFFICIAL_WIDTH = 64;
 
 interface DepthSpec {
   bottleneck: boolean;
@@ -53,74 +50,54 @@ export interface ResNetHooks {
   wrapBlock?(block: Layer, site: BlockSite): Layer;
 }
 
-class Downsample extends Module {
-  readonly conv: Conv2d;
-  readonly bn: BatchNorm;
-  constructor(inC: number, outC: number, stride: number) {
-    super();
-    this.conv = this.child("0", new Conv2d(inC, outC, 1, { stride }));
-    this.bn = this.child("1", new BatchNorm(outC));
-  }
-  forward<T>(ops: Ops<T>, x: T): T {
-    return this.bn.forward(ops, this.conv.forward(ops, x));
-  }
+const downsample = (inC: number, outC: number, stride: number) => new Sequential([new Conv2d(inC, outC, 1, { stride }), new BatchNorm(outC)]);
+
+interface BlockConfig {
+  inplanes: number;
+  planes: number;
+  stride: number;
+  downsample: boolean;
+  /** Wraps the branch's first conv (the hooks' `wrapBranchConv`). */
+  wrap: (conv: Conv2d) => Layer;
 }
 
-type WrapConv = (conv: Conv2d) => Layer;
-
 /** torchvision BasicBlock: 3x3(stride) - 3x3, identity or 1x1 downsample shortcut. */
-export class BasicBlock extends Module {
+export class BasicBlock extends Module<BlockConfig> {
   static readonly expansion = 1;
-  readonly conv1: Layer;
-  readonly bn1: BatchNorm;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm;
-  readonly downsample: Downsample | null;
+  conv1 = this.cfg.wrap(new Conv2d(this.cfg.inplanes, this.cfg.planes, 3, { stride: this.cfg.stride, padding: 1 }));
+  bn1 = new BatchNorm(this.cfg.planes);
+  conv2 = new Conv2d(this.cfg.planes, this.cfg.planes, 3, { padding: 1 });
+  bn2 = new BatchNorm(this.cfg.planes);
+  downsample = this.cfg.downsample ? downsample(this.cfg.inplanes, this.cfg.planes, this.cfg.stride) : null;
 
-  constructor(inplanes: number, planes: number, stride: number, downsample: boolean, wrap: WrapConv = (c) => c) {
-    super();
-    this.conv1 = this.child("conv1", wrap(new Conv2d(inplanes, planes, 3, { stride, padding: 1 })));
-    this.bn1 = this.child("bn1", new BatchNorm(planes));
-    this.conv2 = this.child("conv2", new Conv2d(planes, planes, 3, { padding: 1 }));
-    this.bn2 = this.child("bn2", new BatchNorm(planes));
-    this.downsample = downsample ? this.child("downsample", new Downsample(inplanes, planes, stride)) : null;
+  get residualBn(): BatchNorm {
+    return this.bn2;
   }
-
   forward<T>(ops: Ops<T>, x: T): T {
-    let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
-    out = this.bn2.forward(ops, this.conv2.forward(ops, out));
-    return residual(ops, out, x, this.downsample);
+    const out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
+    return residual(ops, this.bn2.forward(ops, this.conv2.forward(ops, out)), x, this.downsample);
   }
 }
 
 /** torchvision Bottleneck (v1.5): 1x1 - 3x3(stride) - 1x1 (x4 channels). */
-export class Bottleneck extends Module {
+export class Bottleneck extends Module<BlockConfig> {
   static readonly expansion = 4;
-  readonly conv1: Layer;
-  readonly bn1: BatchNorm;
-  readonly conv2: Conv2d;
-  readonly bn2: BatchNorm;
-  readonly conv3: Conv2d;
-  readonly bn3: BatchNorm;
-  readonly downsample: Downsample | null;
+  private readonly out = this.cfg.planes * Bottleneck.expansion;
+  conv1 = this.cfg.wrap(new Conv2d(this.cfg.inplanes, this.cfg.planes, 1));
+  bn1 = new BatchNorm(this.cfg.planes);
+  conv2 = new Conv2d(this.cfg.planes, this.cfg.planes, 3, { stride: this.cfg.stride, padding: 1 });
+  bn2 = new BatchNorm(this.cfg.planes);
+  conv3 = new Conv2d(this.cfg.planes, this.out, 1);
+  bn3 = new BatchNorm(this.out);
+  downsample = this.cfg.downsample ? downsample(this.cfg.inplanes, this.out, this.cfg.stride) : null;
 
-  constructor(inplanes: number, planes: number, stride: number, downsample: boolean, wrap: WrapConv = (c) => c) {
-    super();
-    const out = planes * Bottleneck.expansion;
-    this.conv1 = this.child("conv1", wrap(new Conv2d(inplanes, planes, 1)));
-    this.bn1 = this.child("bn1", new BatchNorm(planes));
-    this.conv2 = this.child("conv2", new Conv2d(planes, planes, 3, { stride, padding: 1 }));
-    this.bn2 = this.child("bn2", new BatchNorm(planes));
-    this.conv3 = this.child("conv3", new Conv2d(planes, out, 1));
-    this.bn3 = this.child("bn3", new BatchNorm(out));
-    this.downsample = downsample ? this.child("downsample", new Downsample(inplanes, out, stride)) : null;
+  get residualBn(): BatchNorm {
+    return this.bn3;
   }
-
   forward<T>(ops: Ops<T>, x: T): T {
     let out = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     out = ops.relu(this.bn2.forward(ops, this.conv2.forward(ops, out)));
-    out = this.bn3.forward(ops, this.conv3.forward(ops, out));
-    return residual(ops, out, x, this.downsample);
+    return residual(ops, this.bn3.forward(ops, this.conv3.forward(ops, out)), x, this.downsample);
   }
 }
 
@@ -134,33 +111,31 @@ export interface ResNet2dConfig {
 }
 
 /** torchvision.models.resnet{18,34,50,101,152} (without its ImageNet weights). */
-export class ResNet2d extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm;
-  readonly layers: Stage[];
-  readonly fc: Linear | null;
-  /** Channels of the pooled features (512 or 2048 at width 64). */
-  readonly featureDim: number;
+export class ResNet2d extends Module<ResNet2dConfig> {
+  private readonly width = this.cfg.width ?? OFFICIAL_WIDTH;
+  private readonly built = this.buildStages();
+  conv1 = new Conv2d(3, this.width, 7, { stride: 2, padding: 3 });
+  bn1 = new BatchNorm(this.width);
+  layer1 = this.built.stages[0]!;
+  layer2 = this.built.stages[1]!;
+  layer3 = this.built.stages[2]!;
+  layer4 = this.built.stages[3]!;
+  fc = this.cfg.numClasses > 0 ? new Linear(this.built.outChannels, this.cfg.numClasses) : null;
 
-  constructor(readonly cfg: ResNet2dConfig) {
-    super();
-    const spec = resnetSpec(cfg.depth);
-    const expansion = spec.bottleneck ? Bottleneck.expansion : BasicBlock.expansion;
-    const width = cfg.width ?? OFFICIAL_WIDTH;
-    if (!Number.isInteger(width) || width < 1) throw new Error(`ResNet width must be a positive integer, got ${width}`);
-    this.conv1 = this.child("conv1", new Conv2d(3, width, 7, { stride: 2, padding: 3 }));
-    this.bn1 = this.child("bn1", new BatchNorm(width));
-    const { stages, outChannels } = resnetStages(spec.blocks, width, expansion, (p): Layer => {
+  /** Channels of the pooled features (512 or 2048 at width 64). */
+  get featureDim(): number {
+    return this.built.outChannels;
+  }
+
+  private buildStages() {
+    const { hooks } = this.cfg;
+    const spec = resnetSpec(this.cfg.depth);
+    const Block = spec.bottleneck ? Bottleneck : BasicBlock;
+    return resnetStages(spec.blocks, this.width, Block.expansion, (p): Layer => {
       const site: BlockSite = { stage: p.stage + 1, index: p.index, inChannels: p.inplanes, stageBlocks: spec.blocks };
-      const wrap: WrapConv = (c) => cfg.hooks?.wrapBranchConv?.(c, site) ?? c;
-      const block: Layer = spec.bottleneck
-        ? new Bottleneck(p.inplanes, p.planes, p.stride, p.downsample, wrap)
-        : new BasicBlock(p.inplanes, p.planes, p.stride, p.downsample, wrap);
-      return cfg.hooks?.wrapBlock?.(block, site) ?? block;
+      const block = new Block({ ...p, wrap: (c) => hooks?.wrapBranchConv?.(c, site) ?? c });
+      return hooks?.wrapBlock?.(block, site) ?? block;
     });
-    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
-    this.featureDim = outChannels;
-    this.fc = cfg.numClasses > 0 ? this.child("fc", new Linear(outChannels, cfg.numClasses)) : null;
   }
 
   /** [N, 3, H, W] -> pooled features [N, featureDim]. */
@@ -168,7 +143,7 @@ export class ResNet2d extends Module {
     x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     x = ops.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 });
     tap?.("stem_out", x);
-    this.layers.forEach((layer, i) => {
+    [this.layer1, this.layer2, this.layer3, this.layer4].forEach((layer, i) => {
       x = layer.forward(ops, x);
       tap?.(`layer${i + 1}_out`, x);
     });

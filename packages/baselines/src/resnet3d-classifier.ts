@@ -1,35 +1,27 @@
 /**
- * What the 3D CNNs (torchvision's video ResNets, I3D) share around their stem: ids and options,
- * an NCTHW input spec, ResNet stages `layer1..4`, then global average pool, dropout and `fc`.
+ * What the 3D CNNs (torchvision's video ResNets, I3D) share around their stem: their options, an
+ * NCTHW input spec, ResNet stages `layer1..4`, then global average pool, dropout and `fc`.
  */
-import { type InputSpec, type Linear, type Ops, VideoModel } from "@blvnet/core";
-import type { Stage, Tap } from "./layers.js";
+import type { InputSpec, Linear, Ops, Sequential, Tap } from "@blvnet/core";
+import { VideoModel } from "@blvnet/core";
 
-export interface Classifier3dConfig {
+export interface Video3dOptions {
+  depth: number;
   frames: number;
   size: number;
   numClasses: number;
   dropout: number;
-  id: string;
-  options: Record<string, unknown>;
 }
 
-export abstract class ResNet3dClassifier extends VideoModel {
-  readonly id: string;
-  readonly inputSpec: InputSpec;
-  readonly numClasses: number;
-  readonly options: Record<string, unknown>;
-  readonly dropout: number;
-  abstract readonly layers: Stage[];
+export abstract class ResNet3dClassifier<O extends Video3dOptions = Video3dOptions> extends VideoModel<O> {
+  readonly numClasses = this.cfg.numClasses;
   abstract readonly fc: Linear;
+  /** layer1..layer4. */
+  abstract readonly layers: Sequential[];
 
-  constructor(cfg: Classifier3dConfig, mean: [number, number, number], std: [number, number, number]) {
-    super();
-    this.id = cfg.id;
-    this.numClasses = cfg.numClasses;
-    this.options = cfg.options;
-    this.dropout = cfg.dropout;
-    this.inputSpec = { layout: "NCTHW", frames: cfg.frames, size: cfg.size, channels: 3, mean, std };
+  /** Input spec with the model's normalisation statistics. */
+  protected spec(mean: [number, number, number], std: [number, number, number]): InputSpec {
+    return { layout: "NCTHW", frames: this.cfg.frames, size: this.cfg.size, channels: 3, mean, std };
   }
 
   /**
@@ -44,7 +36,7 @@ export abstract class ResNet3dClassifier extends VideoModel {
     });
     x = ops.globalAvgPool(x);
     tap?.("pool", x);
-    x = ops.dropout(x, this.dropout, this.training);
+    x = ops.dropout(x, this.cfg.dropout, this.training);
     return this.fc.forward(ops, x);
   }
 }

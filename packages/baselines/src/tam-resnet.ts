@@ -9,26 +9,18 @@
  *  - blocks chosen as TSM's: all of them, every other one per stage for ResNet-101 and deeper.
  * TAM costs B*C_in extra parameters per wrapped block (B = 3: +39,360 on ResNet-50).
  */
-import { type ModelEntry, Module, type Ops, registerModel, UserError } from "@blvnet/core";
+import { int, type Layer, Module, type Ops, type OptionsOf, widthTag } from "@blvnet/core";
 import { TAM } from "@blvnet/tam";
-import type { Layer } from "./layers.js";
 import type { ResNetHooks } from "./resnet2d.js";
-import { widthTag } from "./options.js";
-import { tsnCommon, tsnCommonOptions } from "./tsm.js";
-import { TSN } from "./tsn.js";
+import { TSN, tsnOptions } from "./tsn.js";
 
 /** TAM, then the wrapped conv (`tam.*`, then `net.*`). */
-export class TamConv<M extends Layer = Layer> extends Module {
-  readonly tam: TAM;
-  constructor(
-    readonly net: M,
-    channels: number,
-    frames: number,
-    blendingFrames: number,
-  ) {
-    super();
-    this.tam = this.child("tam", new TAM(channels, frames, blendingFrames));
-    this.child("net", net);
+export class TamConv<M extends Layer = Layer> extends Module<{ net: M; channels: number; frames: number; blendingFrames: number }> {
+  tam = new TAM(this.cfg.channels, this.cfg.frames, this.cfg.blendingFrames);
+  net = this.cfg.net;
+
+  constructor(net: M, channels: number, frames: number, blendingFrames: number) {
+    super({ net, channels, frames, blendingFrames });
   }
 
   forward<T>(ops: Ops<T>, x: T): T {
@@ -39,35 +31,23 @@ export class TamConv<M extends Layer = Layer> extends Module {
 export function tamHooks(frames: number, blendingFrames: number): ResNetHooks {
   return {
     wrapBranchConv: (conv, site) => {
-      const nRound = site.stageBlocks[2] >= 23 ? 2 : 1;
+      const nRound = site.stageBlocks[2]! >= 23 ? 2 : 1;
       return site.index % nRound === 0 ? new TamConv(conv, site.inChannels, frames, blendingFrames) : conv;
     },
   };
 }
 
-export const tamResnetEntry: ModelEntry = {
-  name: "tam-resnet",
-  description: "TAM-ResNet: TSN with bLVNet-TAM's temporal aggregation at the start of each residual branch",
-  options: [
-    ...tsnCommonOptions,
-    { name: "blendingFrames", type: "int", default: 3, description: "temporal offsets TAM blends (odd)" },
-  ],
-  create(o) {
-    const c = tsnCommon("tam-resnet", o);
-    const bf = o.blendingFrames as number;
-    if (!Number.isInteger(bf) || bf < 1 || bf % 2 !== 1) {
-      throw new UserError(`option blendingFrames of model "tam-resnet" must be a positive odd integer, got ${bf}`);
-    }
-    return new TSN({
-      family: "tam-resnet",
-      id: `tam-r${c.depth}${widthTag(c.width)}-bf${bf}-f${c.frames}`,
-      ...c,
-      hooks: tamHooks(c.frames, bf),
-      options: { ...o },
-    });
-  },
-};
+export const tamResnetOptions = { ...tsnOptions, blendingFrames: int(3, "temporal offsets TAM blends", { min: 1, parity: "odd" }) };
+export type TamResnetOptions = OptionsOf<typeof tamResnetOptions>;
 
-export function registerTamResnet(): void {
-  registerModel(tamResnetEntry);
+export class TamResNet extends TSN<TamResnetOptions> {
+  override readonly family = "tam-resnet";
+
+  override get id(): string {
+    const { depth, width, blendingFrames, frames } = this.cfg;
+    return `tam-r${depth}${widthTag(width)}-bf${blendingFrames}-f${frames}`;
+  }
+  protected override hooks(): ResNetHooks {
+    return tamHooks(this.cfg.frames, this.cfg.blendingFrames);
+  }
 }

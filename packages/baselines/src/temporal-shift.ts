@@ -3,8 +3,7 @@
  * with fold = C // shiftDiv, channels [0, fold) take frame t+1, channels [fold, 2*fold) take
  * frame t-1, the rest stay; zeros where the source frame falls outside the clip.
  */
-import { Module, type Ops } from "@blvnet/core";
-import type { Layer } from "./layers.js";
+import { type Layer, Module, type Ops } from "@blvnet/core";
 
 /** Shift 1/shiftDiv of the channels forward and 1/shiftDiv backward in time, per clip of `frames` rows. */
 export function temporalShift<T>(ops: Ops<T>, x: T, frames: number, shiftDiv: number): T {
@@ -21,17 +20,14 @@ export function temporalShift<T>(ops: Ops<T>, x: T, frames: number, shiftDiv: nu
 }
 
 /** The official `TemporalShift(net)` wrapper: shift, then run `net` (state_dict prefix `net.`). */
-export class TemporalShift<M extends Layer = Layer> extends Module {
-  constructor(
-    readonly net: M,
-    readonly frames: number,
-    readonly shiftDiv: number,
-  ) {
-    super();
-    this.child("net", net);
+export class TemporalShift<M extends Layer = Layer> extends Module<{ net: M; frames: number; shiftDiv: number }> {
+  net = this.cfg.net;
+
+  constructor(net: M, frames: number, shiftDiv: number) {
+    super({ net, frames, shiftDiv });
   }
 
   forward<T>(ops: Ops<T>, x: T): T {
-    return this.net.forward(ops, temporalShift(ops, x, this.frames, this.shiftDiv));
+    return this.net.forward(ops, temporalShift(ops, x, this.cfg.frames, this.cfg.shiftDiv));
   }
 }

@@ -6,68 +6,56 @@
  *    dropout > 0: `base_model.fc` becomes a Dropout (no tensors) and `new_fc.*` classifies;
  *  - consensus: mean of the T frame logits of each clip.
  * TSM and TAM-ResNet are this same model with a temporal module plugged into the backbone
- * through `ResNetHooks`, so all three share one definition.
+ * through `ResNetHooks` (subclasses override `hooks`), so all three share one definition.
  */
-import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, type Ops, VideoModel } from "@blvnet/core";
-import type { Tap } from "./layers.js";
-import { ResNet2d, type ResNetHooks } from "./resnet2d.js";
+import {
+  float,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type InputSpec,
+  int,
+  Linear,
+  OFFICIAL_WIDTH,
+  type Ops,
+  type OptionsOf,
+  type Tap,
+  VideoModel,
+  widthTag,
+} from "@blvnet/core";
+import { RESNET_DEPTHS, ResNet2d, type ResNetHooks } from "./resnet2d.js";
 
-export interface TsnConfig {
-  /** Registry name ("tsn", "tsm", "tam-resnet"). */
-  family: string;
-  id: string;
-  depth: number;
-  frames: number;
-  size: number;
-  numClasses: number;
-  dropout: number;
-  /** Base width of the ResNet (default 64 = torchvision). */
-  width?: number;
-  hooks?: ResNetHooks;
-  /** Normalised registry options, for provenance. */
-  options: Record<string, unknown>;
-}
+/** Options every TSN-style model has (backbone, clip, head). */
+export const tsnOptions = {
+  depth: int(50, "ResNet depth", { choices: RESNET_DEPTHS }),
+  frames: int(8, "frames per clip", { min: 1 }),
+  size: int(224, "input height = width in pixels", { min: 32 }),
+  numClasses: int(174, "output classes", { min: 1 }),
+  dropout: float(0.5, "dropout before the classifier; > 0 moves it to new_fc.* (official checkpoints), 0 keeps base_model.fc.*", { min: 0, below: 1 }),
+  width: int(OFFICIAL_WIDTH, "base channel width (64 = official; smaller for quick CPU runs)", { min: 1 }),
+};
+export type TsnOptions = OptionsOf<typeof tsnOptions>;
 
-export class TSN extends VideoModel {
-  readonly family: string;
-  readonly id: string;
-  readonly inputSpec: InputSpec;
-  readonly numClasses: number;
-  readonly options: Record<string, unknown>;
-  readonly frames: number;
-  readonly dropout: number;
-  readonly baseModel: ResNet2d;
-  readonly newFc: Linear | null;
+export class TSN<O extends TsnOptions = TsnOptions> extends VideoModel<O> {
+  readonly family: string = "tsn";
+  readonly numClasses = this.cfg.numClasses;
+  readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: this.cfg.frames, size: this.cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  base_model = new ResNet2d({ depth: this.cfg.depth, width: this.cfg.width, numClasses: this.cfg.dropout > 0 ? 0 : this.cfg.numClasses, hooks: this.hooks() });
+  new_fc = this.cfg.dropout > 0 ? new Linear(this.base_model.featureDim, this.cfg.numClasses) : null;
 
-  constructor(cfg: TsnConfig) {
-    super();
-    this.family = cfg.family;
-    this.id = cfg.id;
-    this.numClasses = cfg.numClasses;
-    this.options = cfg.options;
-    this.frames = cfg.frames;
-    this.dropout = cfg.dropout;
-    this.inputSpec = { layout: "N(TC)HW", frames: cfg.frames, size: cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
-    const withDropout = cfg.dropout > 0;
-    this.baseModel = this.child(
-      "base_model",
-      new ResNet2d({ depth: cfg.depth, width: cfg.width, numClasses: withDropout ? 0 : cfg.numClasses, hooks: cfg.hooks }),
-    );
-    this.newFc = withDropout ? this.child("new_fc", new Linear(this.baseModel.featureDim, cfg.numClasses)) : null;
+  get id(): string {
+    return `tsn-r${this.cfg.depth}${widthTag(this.cfg.width)}-f${this.cfg.frames}`;
+  }
+
+  /** The temporal module's place in the backbone (none for TSN). Called while the fields are built: read only `cfg`. */
+  protected hooks(): ResNetHooks | undefined {
+    return undefined;
   }
 
   /** (N, T*3, H, W) -> logits (N, numClasses). */
   forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
-    const frames = ops.clipsToFrames(x, this.frames);
-    let f = this.baseModel.forwardFeatures(ops, frames, tap);
-    let logits: T;
-    if (this.newFc) {
-      f = ops.dropout(f, this.dropout, this.training);
-      logits = this.newFc.forward(ops, f);
-    } else {
-      logits = this.baseModel.fc!.forward(ops, f);
-    }
+    const f = this.base_model.forwardFeatures(ops, ops.clipsToFrames(x, this.cfg.frames), tap);
+    const logits = this.new_fc ? this.new_fc.forward(ops, ops.dropout(f, this.cfg.dropout, this.training)) : this.base_model.fc!.forward(ops, f);
     tap?.("frame_logits", logits);
-    return ops.segmentMean(logits, this.frames);
+    return ops.segmentMean(logits, this.cfg.frames);
   }
 }

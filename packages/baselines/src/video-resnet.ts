@@ -6,9 +6,9 @@
  * `layer2.0.downsample.{0,1}`, `fc`. Depth 34 ([3,4,6,3] basic blocks) is the same builder.
  * Input (N, 3, T, H, W).
  */
-import { BatchNorm, Conv3d, Linear, Module, type Ops } from "@blvnet/core";
-import { type Layer, RELU, residual, resnetStages, Sequential, type Stage, type Tap } from "./layers.js";
-import { type Classifier3dConfig, ResNet3dClassifier } from "./resnet3d-classifier.js";
+import { BatchNorm, Conv3d, type InputSpec, type Layer, Linear, Module, type Ops, RELU, Sequential, type Tap } from "@blvnet/core";
+import { residual, resnetStages } from "./layers.js";
+import { ResNet3dClassifier, type Video3dOptions } from "./resnet3d-classifier.js";
 
 export const VIDEO_ARCHS = ["r3d", "mc3", "r2plus1d"] as const;
 export type VideoArch = (typeof VIDEO_ARCHS)[number];
@@ -48,76 +48,76 @@ const twoPlusOne: ConvBuilder = {
   downsampleStride: (s) => [s, s, s],
 };
 
-function buildersOf(arch: VideoArch): ConvBuilder[] {
-  switch (arch) {
-    case "r3d":
-      return [full3d, full3d, full3d, full3d];
-    case "mc3":
-      return [full3d, noTemporal, noTemporal, noTemporal];
-    case "r2plus1d":
-      return [twoPlusOne, twoPlusOne, twoPlusOne, twoPlusOne];
-  }
-}
+const BUILDERS: Record<VideoArch, ConvBuilder[]> = {
+  r3d: [full3d, full3d, full3d, full3d],
+  mc3: [full3d, noTemporal, noTemporal, noTemporal],
+  r2plus1d: [twoPlusOne, twoPlusOne, twoPlusOne, twoPlusOne],
+};
 
 /** R(2+1)D's middle width: keeps the (2+1)D pair's parameter count close to one 3x3x3 conv. */
 export function midplanes(inplanes: number, planes: number): number {
   return Math.floor((inplanes * planes * 27) / (inplanes * 9 + 3 * planes));
 }
 
+interface BasicBlock3dConfig {
+  inplanes: number;
+  planes: number;
+  builder: ConvBuilder;
+  stride: number;
+  downsample: boolean;
+}
+
 /** torchvision video BasicBlock: conv1 = (conv, BN, ReLU), conv2 = (conv, BN), shortcut, add, ReLU. */
-export class BasicBlock3d extends Module {
-  readonly conv1: Sequential;
-  readonly conv2: Sequential;
-  readonly downsample: Sequential | null;
+export class BasicBlock3d extends Module<BasicBlock3dConfig> {
+  private readonly mid = midplanes(this.cfg.inplanes, this.cfg.planes);
+  readonly #bn2 = new BatchNorm(this.cfg.planes); // private (#): a name for conv2's BN, not a second child
+  conv1 = new Sequential([this.cfg.builder.make(this.cfg.inplanes, this.cfg.planes, this.mid, this.cfg.stride), new BatchNorm(this.cfg.planes), RELU]);
+  conv2 = new Sequential([this.cfg.builder.make(this.cfg.planes, this.cfg.planes, this.mid, 1), this.#bn2]);
+  downsample = this.cfg.downsample
+    ? new Sequential([new Conv3d(this.cfg.inplanes, this.cfg.planes, 1, { stride: this.cfg.builder.downsampleStride(this.cfg.stride) }), new BatchNorm(this.cfg.planes)])
+    : null;
 
-  constructor(inplanes: number, planes: number, builder: ConvBuilder, stride: number, downsample: boolean) {
-    super();
-    const mid = midplanes(inplanes, planes);
-    this.conv1 = this.child("conv1", new Sequential([builder.make(inplanes, planes, mid, stride), new BatchNorm(planes), RELU]));
-    this.conv2 = this.child("conv2", new Sequential([builder.make(planes, planes, mid, 1), new BatchNorm(planes)]));
-    this.downsample = downsample
-      ? this.child("downsample", new Sequential([new Conv3d(inplanes, planes, 1, { stride: builder.downsampleStride(stride) }), new BatchNorm(planes)]))
-      : null;
+  get residualBn(): BatchNorm {
+    return this.#bn2;
   }
-
   forward<T>(ops: Ops<T>, x: T): T {
     return residual(ops, this.conv2.forward(ops, this.conv1.forward(ops, x)), x, this.downsample);
   }
 }
 
-export interface VideoResNetConfig extends Classifier3dConfig {
-  arch: VideoArch;
-  depth: number;
-}
+export type VideoResNetConfig = Video3dOptions & { arch: VideoArch };
 
-export class VideoResNet extends ResNet3dClassifier {
-  readonly family: string;
-  readonly stem: Sequential;
-  readonly layers: Stage[];
-  readonly fc: Linear;
+export class VideoResNet extends ResNet3dClassifier<VideoResNetConfig> {
+  readonly family = this.cfg.arch;
+  readonly id = `${this.cfg.arch}-${this.cfg.depth}-f${this.cfg.frames}`;
+  // The arch names the registry entry; it is not one of its options.
+  override readonly options: Record<string, unknown> = (({ arch: _, ...options }) => options)(this.cfg);
+  readonly inputSpec: InputSpec = this.spec(KINETICS_MEAN, KINETICS_STD);
+  private readonly built = resnetStages(this.stageBlocks, 64, 1, (p) => new BasicBlock3d({ ...p, builder: BUILDERS[this.cfg.arch][p.stage]! }));
+  stem =
+    this.cfg.arch === "r2plus1d"
+      ? new Sequential([
+          new Conv3d(3, 45, [1, 7, 7], { stride: [1, 2, 2], padding: [0, 3, 3] }),
+          new BatchNorm(45),
+          RELU,
+          new Conv3d(45, 64, [3, 1, 1], { stride: 1, padding: [1, 0, 0] }),
+          new BatchNorm(64),
+          RELU,
+        ])
+      : new Sequential([new Conv3d(3, 64, [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3] }), new BatchNorm(64), RELU]);
+  layer1 = this.built.stages[0]!;
+  layer2 = this.built.stages[1]!;
+  layer3 = this.built.stages[2]!;
+  layer4 = this.built.stages[3]!;
+  fc = new Linear(this.built.outChannels, this.cfg.numClasses);
 
-  constructor(cfg: VideoResNetConfig) {
-    super(cfg, KINETICS_MEAN, KINETICS_STD);
-    this.family = cfg.arch;
-    const blocks = STAGE_BLOCKS[cfg.depth];
-    if (!blocks) throw new Error(`video ResNet depth ${cfg.depth} is not one of ${VIDEO_DEPTHS.join(", ")}`);
-    this.stem = this.child(
-      "stem",
-      cfg.arch === "r2plus1d"
-        ? new Sequential([
-            new Conv3d(3, 45, [1, 7, 7], { stride: [1, 2, 2], padding: [0, 3, 3] }),
-            new BatchNorm(45),
-            RELU,
-            new Conv3d(45, 64, [3, 1, 1], { stride: 1, padding: [1, 0, 0] }),
-            new BatchNorm(64),
-            RELU,
-          ])
-        : new Sequential([new Conv3d(3, 64, [3, 7, 7], { stride: [1, 2, 2], padding: [1, 3, 3] }), new BatchNorm(64), RELU]),
-    );
-    const builders = buildersOf(cfg.arch);
-    const { stages, outChannels } = resnetStages(blocks, 64, 1, (p) => new BasicBlock3d(p.inplanes, p.planes, builders[p.stage]!, p.stride, p.downsample));
-    this.layers = stages.map((stage, s) => this.child(`layer${s + 1}`, stage));
-    this.fc = this.child("fc", new Linear(outChannels, cfg.numClasses));
+  private get stageBlocks(): number[] {
+    const blocks = STAGE_BLOCKS[this.cfg.depth];
+    if (!blocks) throw new Error(`video ResNet depth ${this.cfg.depth} is not one of ${VIDEO_DEPTHS.join(", ")}`);
+    return blocks;
+  }
+  get layers(): Sequential[] {
+    return [this.layer1, this.layer2, this.layer3, this.layer4];
   }
 
   /** (N, 3, T, H, W) -> logits (N, numClasses). */

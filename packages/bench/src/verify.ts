@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { createModel, fillDeterministic, inputShape, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
-import { initBackend, TfOps } from "@blvnet/engine-tfjs";
+import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
 import { loadWeights, readCheckpointFile } from "@blvnet/io";
 import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
@@ -184,7 +184,7 @@ async function runModel(model: VideoModel, input: Float32Array, shape: number[],
   const ops = new TfOps();
   const taps = new Map<string, Float32Array>();
   const tap = stages ? (stage: string, x: tf.Tensor) => void taps.set(stage, ops.readSync(x).data) : undefined;
-  const out = tf.tidy(() => model.forward(ops, ops.input(input, shape), tap));
+  const out = tf.tidy(() => tfForward(model, ops, ops.input(input, shape), tap));
   try {
     return { output: (await ops.read(out)).data, taps };
   } finally {

@@ -4,10 +4,10 @@
  * the big (odd) frames only, each of its blocks starting with a TAM over T/2 frames. The head gives
  * one logit vector per big frame (or the pooled features when the fc lives in the wrapper).
  */
-import { BatchNorm, Conv2d, Linear, Module, ModuleList, release, scoped, type Ops, type Tap } from "@blvnet/core";
+import { BatchNorm, Conv2d, Linear, Module, OFFICIAL_WIDTH, type Ops, type Tap } from "@blvnet/core";
 import { TAM } from "@blvnet/tam";
 import { BLModule } from "./blmodule.js";
-import { Bottleneck, EXPANSION, makeLayer, runBlocks } from "./bottleneck.js";
+import { EXPANSION, Stage } from "./bottleneck.js";
 import { bigRows, duplicatedRows, littleRows } from "./frames.js";
 
 /** Bottlenecks per stage (layer1..layer4) for each depth. */
@@ -32,109 +32,80 @@ export interface BackboneConfig {
   width?: number;
 }
 
-/** The official bLResNet is width 64; smaller widths give the same network, thinner (quick CPU runs). */
-export const OFFICIAL_WIDTH = 64;
+export class BLResNetBackbone extends Module<BackboneConfig> {
+  private readonly c0 = this.cfg.width ?? OFFICIAL_WIDTH;
+  private readonly cl = this.c0 / this.cfg.alpha;
+  /** Output channels of layer1..layer4. */
+  private readonly out = [1, 2, 4, 8].map((m) => m * this.c0 * EXPANSION);
+  conv1 = new Conv2d(this.cfg.inputChannels ?? 3, this.c0, 7, { stride: 2, padding: 3 });
+  bn1 = new BatchNorm(this.c0);
+  b_conv0 = new Conv2d(this.c0, this.c0, 3, { stride: 2, padding: 1 });
+  bn_b0 = new BatchNorm(this.c0);
+  l_conv0 = new Conv2d(this.c0, this.cl, 3, { stride: 1, padding: 1 });
+  bn_l0 = new BatchNorm(this.cl);
+  l_conv1 = new Conv2d(this.cl, this.cl, 3, { stride: 2, padding: 1 });
+  bn_l1 = new BatchNorm(this.cl);
+  l_conv2 = new Conv2d(this.cl, this.c0, 1);
+  bn_l2 = new BatchNorm(this.c0);
+  bl_init = new Conv2d(this.c0, this.c0, 1);
+  bn_bl_init = new BatchNorm(this.c0);
+  tam = this.cfg.blendingFrames > 0 ? new TAM(this.c0, this.cfg.frames, this.cfg.blendingFrames) : null;
+  layer1 = this.blModule(0, this.c0, 2);
+  layer2 = this.blModule(1, this.out[0]!, 2);
+  layer3 = this.blModule(2, this.out[1]!, 1);
+  // layer4 sees only the big frames: T/2 per clip.
+  layer4 = new Stage(this.out[2]!, this.out[3]!, this.blocks[3], {
+    stride: 2,
+    ...(this.cfg.blendingFrames > 0 ? { tamFrames: this.cfg.frames / 2, blendingFrames: this.cfg.blendingFrames } : {}),
+  });
+  fc = this.cfg.numClasses !== null ? new Linear(this.out[3]!, this.cfg.numClasses) : null;
 
-export class BLResNetBackbone extends Module {
-  readonly conv1: Conv2d;
-  readonly bn1: BatchNorm;
-  readonly bConv0: Conv2d;
-  readonly bnB0: BatchNorm;
-  readonly lConv0: Conv2d;
-  readonly bnL0: BatchNorm;
-  readonly lConv1: Conv2d;
-  readonly bnL1: BatchNorm;
-  readonly lConv2: Conv2d;
-  readonly bnL2: BatchNorm;
-  readonly blInit: Conv2d;
-  readonly bnBlInit: BatchNorm;
-  readonly tam: TAM | null;
-  readonly layers: [BLModule, BLModule, BLModule];
-  readonly layer4: ModuleList<Bottleneck>;
-  readonly fc: Linear | null;
-  readonly featureDim: number;
-
-  constructor(readonly cfg: BackboneConfig) {
-    super();
-    const blocks = STAGE_BLOCKS[cfg.depth];
-    if (!blocks) throw new Error(`bLResNet: depth must be one of ${Object.keys(STAGE_BLOCKS).join(", ")}, got ${cfg.depth}`);
-    const { alpha, beta, frames, blendingFrames: bf } = cfg;
-    const c0 = cfg.width ?? OFFICIAL_WIDTH;
-    if (!Number.isInteger(c0) || c0 < 1 || c0 % alpha !== 0) throw new Error(`bLResNet: width must be a positive multiple of alpha (${alpha}), got ${c0}`);
-    const cl = c0 / alpha;
-    this.conv1 = this.child("conv1", new Conv2d(cfg.inputChannels ?? 3, c0, 7, { stride: 2, padding: 3 }));
-    this.bn1 = this.child("bn1", new BatchNorm(c0));
-    this.bConv0 = this.child("b_conv0", new Conv2d(c0, c0, 3, { stride: 2, padding: 1 }));
-    this.bnB0 = this.child("bn_b0", new BatchNorm(c0));
-    this.lConv0 = this.child("l_conv0", new Conv2d(c0, cl, 3, { stride: 1, padding: 1 }));
-    this.bnL0 = this.child("bn_l0", new BatchNorm(cl));
-    this.lConv1 = this.child("l_conv1", new Conv2d(cl, cl, 3, { stride: 2, padding: 1 }));
-    this.bnL1 = this.child("bn_l1", new BatchNorm(cl));
-    this.lConv2 = this.child("l_conv2", new Conv2d(cl, c0, 1));
-    this.bnL2 = this.child("bn_l2", new BatchNorm(c0));
-    this.blInit = this.child("bl_init", new Conv2d(c0, c0, 1));
-    this.bnBlInit = this.child("bn_bl_init", new BatchNorm(c0));
-    this.tam = bf > 0 ? this.child("tam", new TAM(c0, frames, bf)) : null;
-
-    const out = [1, 2, 4, 8].map((m) => m * c0 * EXPANSION);
-    const stride = [2, 2, 1];
-    const ins = [c0, out[0], out[1]];
-    this.layers = [0, 1, 2].map((i) =>
-      this.child(
-        `layer${i + 1}`,
-        new BLModule({ inChannels: ins[i], outChannels: out[i], blocks: blocks[i], alpha, beta, stride: stride[i], frames, blendingFrames: bf }),
-      ),
-    ) as [BLModule, BLModule, BLModule];
-    // layer4 sees only the big frames: T/2 per clip.
-    const tam4 = bf > 0 ? { tamFrames: frames / 2, blendingFrames: bf } : {};
-    this.layer4 = this.child("layer4", new ModuleList(makeLayer(out[2], out[3], blocks[3], { stride: 2, ...tam4 })));
-    this.featureDim = out[3];
-    this.fc = cfg.numClasses !== null ? this.child("fc", new Linear(out[3], cfg.numClasses)) : null;
+  private get blocks(): [number, number, number, number] {
+    const b = STAGE_BLOCKS[this.cfg.depth];
+    if (!b) throw new Error(`bLResNet: depth must be one of ${Object.keys(STAGE_BLOCKS).join(", ")}, got ${this.cfg.depth}`);
+    return b;
   }
 
-  /** x: (N*T, 3, H, W) frames -> (N*T/2, classes) per-big-frame logits, or (N*T/2, 32*width) features without fc (2048 at width 64). */
+  private blModule(i: number, inChannels: number, stride: number): BLModule {
+    const { alpha, beta, frames, blendingFrames } = this.cfg;
+    return new BLModule({ inChannels, outChannels: this.out[i]!, blocks: this.blocks[i]!, alpha, beta, stride, frames, blendingFrames });
+  }
+
+  /** Channels of the pooled features (32 x width: 2048 at width 64). */
+  get featureDim(): number {
+    return this.out[3]!;
+  }
+
+  /** x: (N*T, 3, H, W) frames -> (N*T/2, classes) per-big-frame logits, or (N*T/2, featureDim) features without fc. */
   forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
-    // Each stage's input is released once the next stage exists, so memory peaks at one stage.
-    let y = scoped(ops, () => ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))));
-    tap?.("stem_out", y);
-    const advance = (next: T, name: string) => {
-      release(ops, y);
-      y = next;
-      tap?.(name, y);
-    };
-    advance(this.forwardLayer0(ops, y, tap), "layer0_out");
-    this.layers.forEach((layer, i) => {
-      advance(layer.forward(ops, y, tap && ((t) => tap(`layer${i + 1}.tam_out`, t))), `layer${i + 1}_out`);
+    x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
+    tap?.("stem_out", x);
+    x = this.forwardLayer0(ops, x, tap);
+    tap?.("layer0_out", x);
+    [this.layer1, this.layer2, this.layer3].forEach((layer, i) => {
+      x = layer.forward(ops, x, tap && ((t) => tap(`layer${i + 1}.tam_out`, t)));
+      tap?.(`layer${i + 1}_out`, x);
     });
     // layer4 runs on the big (odd) frames only
-    const big = ops.gatherRows(y, bigRows(ops.shape(y)[0]));
-    release(ops, y);
-    y = big;
-    advance(
-      runBlocks(ops, y, this.layer4.items, tap && ((i, t) => tap(`layer4.${i}.tam_out`, t))),
-      "layer4_out",
-    );
-    advance(ops.globalAvgPool(y), "pool");
-    return this.fc ? this.fc.forward(ops, y) : y;
+    x = this.layer4.forward(ops, ops.gatherRows(x, bigRows(ops.shape(x)[0])), tap && ((i, t) => tap(`layer4.${i}.tam_out`, t)));
+    tap?.("layer4_out", x);
+    x = ops.globalAvgPool(x);
+    tap?.("pool", x);
+    return this.fc ? this.fc.forward(ops, x) : x;
   }
 
   private forwardLayer0<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
     const rows = ops.shape(x)[0];
-    return scoped(ops, () => {
-      let blended = x;
-      if (this.tam) {
-        blended = this.tam.forward(ops, x);
-        tap?.("layer0.tam_out", blended);
-      }
-      const big = this.bnB0.forward(ops, this.bConv0.forward(ops, ops.gatherRows(blended, bigRows(rows))));
-      let little = ops.gatherRows(blended, littleRows(rows));
-      if (blended !== x) release(ops, blended);
-      little = ops.relu(this.bnL0.forward(ops, this.lConv0.forward(ops, little)));
-      little = ops.relu(this.bnL1.forward(ops, this.lConv1.forward(ops, little)));
-      little = this.bnL2.forward(ops, this.lConv2.forward(ops, little));
-      let y = ops.relu(ops.add(big, little));
-      y = ops.relu(this.bnBlInit.forward(ops, this.blInit.forward(ops, y)));
-      return ops.gatherRows(y, duplicatedRows(rows / 2));
-    });
+    if (this.tam) {
+      x = this.tam.forward(ops, x);
+      tap?.("layer0.tam_out", x);
+    }
+    const big = this.bn_b0.forward(ops, this.b_conv0.forward(ops, ops.gatherRows(x, bigRows(rows))));
+    let little = ops.gatherRows(x, littleRows(rows));
+    little = ops.relu(this.bn_l0.forward(ops, this.l_conv0.forward(ops, little)));
+    little = ops.relu(this.bn_l1.forward(ops, this.l_conv1.forward(ops, little)));
+    little = this.bn_l2.forward(ops, this.l_conv2.forward(ops, little));
+    const y = ops.relu(this.bn_bl_init.forward(ops, this.bl_init.forward(ops, ops.relu(ops.add(big, little)))));
+    return ops.gatherRows(y, duplicatedRows(rows / 2));
   }
 }

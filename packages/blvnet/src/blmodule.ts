@@ -4,9 +4,9 @@
  * resized (nearest) to little's size and added pair by pair, then one "fusion" bottleneck runs on
  * the pairs and its output is written to both frames of each pair.
  */
-import { BatchNorm, Conv2d, Module, ModuleList, release, scoped, type Ops } from "@blvnet/core";
+import { BatchNorm, Conv2d, Module, type Ops, Sequential } from "@blvnet/core";
 import { TAM } from "@blvnet/tam";
-import { Bottleneck, makeLayer, runBlocks } from "./bottleneck.js";
+import { Stage } from "./bottleneck.js";
 import { bigRows, duplicatedRows, littleRows } from "./frames.js";
 
 export interface BLModuleConfig {
@@ -22,48 +22,28 @@ export interface BLModuleConfig {
   blendingFrames: number;
 }
 
-export class BLModule extends Module {
-  readonly big: ModuleList<Bottleneck>;
-  readonly little: ModuleList<Bottleneck>;
-  readonly littleConv: Conv2d;
-  readonly littleBn: BatchNorm;
-  readonly fusion: ModuleList<Bottleneck>;
-  readonly tam: TAM | null;
-
-  constructor(cfg: BLModuleConfig) {
-    super();
-    const { inChannels: cin, outChannels: cout, blocks, alpha, beta } = cfg;
-    this.big = this.child("big", new ModuleList(makeLayer(cin, cout, blocks - 1, { stride: 2, lastRelu: false })));
-    this.little = this.child("little", new ModuleList(makeLayer(cin, cout / alpha, Math.max(1, Math.floor(blocks / beta) - 1))));
-    this.littleConv = new Conv2d(cout / alpha, cout, 1);
-    this.littleBn = new BatchNorm(cout);
-    this.child("little_e", new ModuleList<Module>([this.littleConv, this.littleBn]));
-    this.fusion = this.child("fusion", new ModuleList(makeLayer(cout, cout, 1, { stride: cfg.stride })));
-    this.tam = cfg.blendingFrames > 0 ? this.child("tam", new TAM(cin, cfg.frames, cfg.blendingFrames)) : null;
-  }
+export class BLModule extends Module<BLModuleConfig> {
+  private readonly littleOut = this.cfg.outChannels / this.cfg.alpha;
+  big = new Stage(this.cfg.inChannels, this.cfg.outChannels, this.cfg.blocks - 1, { stride: 2, lastRelu: false });
+  little = new Stage(this.cfg.inChannels, this.littleOut, Math.max(1, Math.floor(this.cfg.blocks / this.cfg.beta) - 1));
+  little_e = new Sequential([new Conv2d(this.littleOut, this.cfg.outChannels, 1), new BatchNorm(this.cfg.outChannels)]);
+  fusion = new Stage(this.cfg.outChannels, this.cfg.outChannels, 1, { stride: this.cfg.stride });
+  tam = this.cfg.blendingFrames > 0 ? new TAM(this.cfg.inChannels, this.cfg.frames, this.cfg.blendingFrames) : null;
 
   forward<T>(ops: Ops<T>, x: T, onTam?: (y: T) => void): T {
     const rows = ops.shape(x)[0];
-    return scoped(ops, () => {
-      let blended = x;
-      if (this.tam) {
-        blended = this.tam.forward(ops, x);
-        onTam?.(blended);
-      }
-      const bigIn = ops.gatherRows(blended, bigRows(rows));
-      const littleIn = ops.gatherRows(blended, littleRows(rows));
-      if (blended !== x) release(ops, blended);
-      let big = runBlocks(ops, bigIn, this.big.items);
-      let little = runBlocks(ops, littleIn, this.little.items);
-      for (const [out, input] of [[big, bigIn], [little, littleIn]]) if (out !== input) release(ops, input);
-      little = this.littleBn.forward(ops, this.littleConv.forward(ops, little));
-      const [, , h, w] = ops.shape(little);
-      const [, , bh, bw] = ops.shape(big);
-      if (bh !== h || bw !== w) big = ops.resizeNearest(big, h, w);
-      const fused = ops.relu(ops.add(big, little));
-      release(ops, big, little);
-      const y = runBlocks(ops, fused, this.fusion.items);
-      return ops.gatherRows(y, duplicatedRows(rows / 2));
-    });
+    if (this.tam) {
+      x = this.tam.forward(ops, x);
+      onTam?.(x);
+    }
+    const bigIn = ops.gatherRows(x, bigRows(rows));
+    const littleIn = ops.gatherRows(x, littleRows(rows));
+    let big = this.big.forward(ops, bigIn);
+    const little = this.little_e.forward(ops, this.little.forward(ops, littleIn));
+    const [, , h, w] = ops.shape(little);
+    const [, , bh, bw] = ops.shape(big);
+    if (bh !== h || bw !== w) big = ops.resizeNearest(big, h, w);
+    const y = this.fusion.forward(ops, ops.relu(ops.add(big, little)));
+    return ops.gatherRows(y, duplicatedRows(rows / 2));
   }
 }

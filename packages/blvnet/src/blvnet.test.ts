@@ -34,6 +34,10 @@ const shapeOps: Ops<number[]> = {
     expect(a).toEqual(b);
     return a;
   },
+  sum(xs) {
+    for (const x of xs) expect(x).toEqual(xs[0]);
+    return xs[0];
+  },
   dropout: (x) => x,
   maxPool2d: () => {
     throw new Error("no max pool in bLVNet");
@@ -114,7 +118,7 @@ describe("bLVNet-TAM structure", () => {
   });
 
   it("rejects odd frame counts with a clear error", () => {
-    expect(() => createModel("blvnet-tam", { frames: 7 })).toThrow(/frames must be even/);
+    expect(() => createModel("blvnet-tam", { frames: 7 })).toThrow(/option frames of model "blvnet-tam" must be an even integer >= 2, got 7/);
   });
 
   const configs: [number, number, number][] = [];

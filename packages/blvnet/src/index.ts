@@ -1,8 +1,9 @@
 // Importing this package registers the `blvnet-tam` and `blvnet` models.
 import "./registry.js";
 
-export { BLVNet, type BLVNetOptions } from "./model.js";
-export { BLResNetBackbone, OFFICIAL_WIDTH, STAGE_BLOCKS, type BackboneConfig } from "./backbone.js";
+export { BLVNet } from "./model.js";
+export type { BLVNetOptions } from "./registry.js";
+export { BLResNetBackbone, STAGE_BLOCKS, type BackboneConfig } from "./backbone.js";
 export { BLModule, type BLModuleConfig } from "./blmodule.js";
-export { Bottleneck, makeLayer, EXPANSION, type BottleneckConfig } from "./bottleneck.js";
-export { Shortcut } from "./shortcut.js";
+export { Bottleneck, Stage, EXPANSION, type BottleneckConfig } from "./bottleneck.js";
+export { shortcut } from "./shortcut.js";

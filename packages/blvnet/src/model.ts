@@ -5,61 +5,45 @@
  * after the backbone; with dropout 0 the classifier stays `baseline_model.fc`. Both are kept, so
  * official checkpoints of either kind load without renaming.
  */
-import { IMAGENET_MEAN, IMAGENET_STD, Linear, release, VideoModel, type InputSpec, type Ops, type Tap } from "@blvnet/core";
-import { BLResNetBackbone, OFFICIAL_WIDTH } from "./backbone.js";
+import {
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type InitOptions,
+  type InputSpec,
+  Linear,
+  type Ops,
+  type Rng,
+  type Tap,
+  VideoModel,
+  widthTag,
+} from "@blvnet/core";
+import { BLResNetBackbone } from "./backbone.js";
+import type { BLVNetOptions } from "./registry.js";
 
-export interface BLVNetOptions {
-  depth: number;
-  alpha: number;
-  beta: number;
-  /** Input frames per clip (official `groups`); even. f{K}x2 means frames = 2K. */
-  frames: number;
-  /** Temporal offsets of each TAM; 0 removes every TAM. */
-  blendingFrames: number;
-  numClasses: number;
-  dropout: number;
-  size: number;
-  /** Base channel width (default 64 = the official models); see `BackboneConfig.width`. */
-  width?: number;
-}
+export class BLVNet extends VideoModel<BLVNetOptions> {
+  readonly family = this.cfg.blendingFrames > 0 ? "blvnet-tam" : "blvnet";
+  readonly numClasses = this.cfg.numClasses;
+  readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: this.cfg.frames, size: this.cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  baseline_model = new BLResNetBackbone({ ...this.cfg, numClasses: this.cfg.dropout > 0 ? null : this.cfg.numClasses });
+  new_fc = this.cfg.dropout > 0 ? new Linear(this.baseline_model.featureDim, this.cfg.numClasses) : null;
 
-export class BLVNet extends VideoModel {
-  readonly family: string;
-  readonly id: string;
-  readonly inputSpec: InputSpec;
-  readonly numClasses: number;
-  readonly options: Record<string, unknown>;
-  readonly backbone: BLResNetBackbone;
-  readonly newFc: Linear | null;
+  get id(): string {
+    const { depth, alpha, beta, frames, blendingFrames: bf, width } = this.cfg;
+    const bfTag = bf > 0 && bf !== 3 ? `-bf${bf}` : "";
+    return `blvnet-${bf > 0 ? "tam" : "notam"}-${depth}${widthTag(width)}-a${alpha}-b${beta}-f${frames / 2}x2${bfTag}`;
+  }
 
-  constructor(readonly opts: BLVNetOptions) {
-    super();
-    const { depth, alpha, beta, frames, blendingFrames, numClasses, dropout, size } = opts;
-    const width = opts.width ?? OFFICIAL_WIDTH;
-    if (!Number.isInteger(frames) || frames < 2 || frames % 2 !== 0) throw new Error(`bLVNet: frames must be even and >= 2, got ${frames}`);
-    const withFcInBackbone = !(dropout > 0);
-    this.backbone = this.child(
-      "baseline_model",
-      new BLResNetBackbone({ depth, alpha, beta, frames, blendingFrames, width, numClasses: withFcInBackbone ? numClasses : null }),
-    );
-    this.newFc = withFcInBackbone ? null : this.child("new_fc", new Linear(this.backbone.featureDim, numClasses));
-    this.family = blendingFrames > 0 ? "blvnet-tam" : "blvnet";
-    const bfTag = blendingFrames > 0 && blendingFrames !== 3 ? `-bf${blendingFrames}` : "";
-    const widthTag = width !== OFFICIAL_WIDTH ? `-w${width}` : "";
-    this.id = `blvnet-${blendingFrames > 0 ? "tam" : "notam"}-${depth}${widthTag}-a${alpha}-b${beta}-f${frames / 2}x2${bfTag}`;
-    this.numClasses = numClasses;
-    this.options = { ...opts };
-    this.inputSpec = { layout: "N(TC)HW", frames, size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  /** Standard init, with every bottleneck's last BN at 0 (the official zero-init residual) unless told otherwise. */
+  override initWeights(rng: Rng, opts: InitOptions = {}): void {
+    super.initWeights(rng, { zeroInitResidual: true, ...opts });
   }
 
   forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
-    const frames = this.opts.frames;
+    const { frames, dropout } = this.cfg;
     const [, tc] = ops.shape(x);
     if (tc !== frames * 3) throw new Error(`bLVNet: expected ${frames * 3} input channels (${frames} frames x 3), got ${tc}`);
-    const perFrame = ops.clipsToFrames(x, frames);
-    let y = this.backbone.forward(ops, perFrame, tap);
-    release(ops, perFrame);
-    if (this.newFc) y = this.newFc.forward(ops, ops.dropout(y, this.opts.dropout, this.training));
+    let y = this.baseline_model.forward(ops, ops.clipsToFrames(x, frames), tap);
+    if (this.new_fc) y = this.new_fc.forward(ops, ops.dropout(y, dropout, this.training));
     tap?.("frame_logits", y);
     return ops.segmentMean(y, frames / 2);
   }

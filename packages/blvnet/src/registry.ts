@@ -2,50 +2,30 @@
  * Registry entries: `blvnet-tam` (the paper's model) and `blvnet` (the same bLResNet with every TAM
  * removed, the "notam" ablation). Both build goldens of family `blvnet`.
  */
-import { registerModel, UserError, type ModelEntry, type ModelOption, type ModelOptions } from "@blvnet/core";
-import { OFFICIAL_WIDTH, STAGE_BLOCKS } from "./backbone.js";
+import { float, int, OFFICIAL_WIDTH, type OptionsOf, registerModel } from "@blvnet/core";
 import { BLVNet } from "./model.js";
 
-function options(withTam: boolean): ModelOption[] {
-  const opts: ModelOption[] = [
-    { name: "depth", type: "int", default: 50, description: "bLResNet depth", choices: [50, 101, 152] },
-    { name: "alpha", type: "int", default: 2, description: "channel ratio big/little" },
-    { name: "beta", type: "int", default: 4, description: "block ratio big/little" },
-    { name: "frames", type: "int", default: 16, description: "input frames per clip (even; f{K}x2 = 2K frames)" },
-    { name: "numClasses", type: "int", default: 174, description: "classes (Something-Something: 174)" },
-    { name: "dropout", type: "float", default: 0.5, description: "dropout before the classifier (> 0 puts it in new_fc.*, like the official code)" },
-    { name: "size", type: "int", default: 224, description: "input height = width" },
-    { name: "width", type: "int", default: OFFICIAL_WIDTH, description: "base channel width (64 = official; smaller for quick CPU runs)" },
-  ];
-  if (withTam) opts.splice(4, 0, { name: "blendingFrames", type: "int", default: 3, description: "temporal offsets blended by each TAM (odd)" });
-  return opts;
-}
+const clip = {
+  depth: int(50, "bLResNet depth", { choices: [50, 101, 152] }),
+  alpha: int(2, "channel ratio big/little", { min: 1 }),
+  beta: int(4, "block ratio big/little", { min: 1 }),
+  frames: int(16, "input frames per clip (f{K}x2 = 2K frames)", { min: 2, parity: "even" }),
+};
+const head = {
+  numClasses: int(174, "classes (Something-Something: 174)", { min: 1 }),
+  dropout: float(0.5, "dropout before the classifier (> 0 puts it in new_fc.*, like the official code)", { min: 0, below: 1 }),
+  // Each stride-2 stage needs at least one pixel; 32 is the smallest input with a 1x1 layer4.
+  size: int(224, "input height = width", { min: 32 }),
+  width: int(OFFICIAL_WIDTH, "base channel width (64 = official; smaller for quick CPU runs)", { min: 1 }),
+};
+const noTam = { ...clip, ...head };
+const withTam = { ...clip, blendingFrames: int(3, "temporal offsets blended by each TAM", { min: 1, parity: "odd" }), ...head };
 
-function build(withTam: boolean) {
-  const name = withTam ? "blvnet-tam" : "blvnet";
-  const fail = (msg: string): never => {
-    throw new UserError(`model "${name}": ${msg}`);
-  };
-  return (o: ModelOptions): BLVNet => {
-    const int = (k: string) => o[k] as number;
-    const { depth, alpha, beta, frames, numClasses, size } = { depth: int("depth"), alpha: int("alpha"), beta: int("beta"), frames: int("frames"), numClasses: int("numClasses"), size: int("size") };
-    const blendingFrames = withTam ? int("blendingFrames") : 0;
-    const dropout = o.dropout as number;
-    const width = int("width");
-    if (!STAGE_BLOCKS[depth]) fail(`depth must be 50, 101 or 152, got ${depth}`);
-    if (width < 1) fail(`width must be >= 1, got ${width}`);
-    // The little branch is width/alpha channels wide (and 2^s times that per stage).
-    if (alpha < 1 || width % alpha !== 0) fail(`alpha must divide width (${width}), got ${alpha}`);
-    if (beta < 1) fail(`beta must be >= 1, got ${beta}`);
-    if (frames < 2 || frames % 2 !== 0) fail(`frames must be even and >= 2 (f{K}x2 = 2K frames), got ${frames}`);
-    if (withTam && (blendingFrames < 1 || blendingFrames % 2 !== 1)) fail(`blendingFrames must be odd and >= 1, got ${blendingFrames}`);
-    if (numClasses < 1) fail(`numClasses must be >= 1, got ${numClasses}`);
-    if (!(dropout >= 0 && dropout < 1)) fail(`dropout must be in [0, 1), got ${dropout}`);
-    // Each stride-2 stage needs at least one pixel; 32 is the smallest input with a 1x1 layer4.
-    if (size < 32) fail(`size must be >= 32, got ${size}`);
-    return new BLVNet({ depth, alpha, beta, frames, blendingFrames, numClasses, dropout, size, width });
-  };
-}
+/** bLVNet's options; blendingFrames 0 = no TAM (the `blvnet` entry). */
+export type BLVNetOptions = OptionsOf<typeof withTam>;
+
+// The little branch is width/alpha channels wide (and 2^s times that per stage).
+const check = (o: { alpha: number; width: number }) => (o.width % o.alpha !== 0 ? `alpha must divide width (${o.width}), got ${o.alpha}` : undefined);
 
 const num = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
 
@@ -59,45 +39,41 @@ function goldenWantsTam(c: Record<string, unknown>): boolean {
 }
 
 /** Official kwargs (depth, groups, num_classes, blending_frames, alpha, beta, dropout, resolution) -> options. */
-function fromGoldenConfig(withTam: boolean) {
-  return (c: Record<string, unknown>): ModelOptions | null => {
-    if (goldenWantsTam(c) !== withTam) return null;
-    const out: ModelOptions = {};
-    const pick = (key: string, ...names: string[]) => {
-      for (const n of names) {
-        const v = num(c[n]);
-        if (v !== undefined) return void (out[key] = v);
-      }
+function fromGoldenConfig(tam: boolean) {
+  return (c: Record<string, unknown>): Partial<BLVNetOptions> | null => {
+    if (goldenWantsTam(c) !== tam) return null;
+    const pick = (...names: string[]) => names.map((n) => num(c[n])).find((v) => v !== undefined);
+    const out: Partial<BLVNetOptions> = {
+      depth: pick("depth"),
+      alpha: pick("alpha"),
+      beta: pick("beta"),
+      frames: pick("groups", "num_frames", "frames"),
+      numClasses: pick("num_classes"),
+      size: pick("resolution", "input_shape", "size"),
+      ...(tam ? { blendingFrames: pick("blending_frames") } : {}),
+      // The goldens are made with dropout 0 (classifier at baseline_model.fc) unless they say otherwise.
+      dropout: num(c.dropout) ?? 0,
     };
-    pick("depth", "depth");
-    pick("alpha", "alpha");
-    pick("beta", "beta");
-    pick("frames", "groups", "num_frames", "frames");
-    pick("numClasses", "num_classes");
-    pick("size", "resolution", "input_shape", "size");
-    if (withTam) pick("blendingFrames", "blending_frames");
-    // The goldens are made with dropout 0 (classifier at baseline_model.fc) unless they say otherwise.
-    out.dropout = num(c.dropout) ?? 0;
-    return out;
+    return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
   };
 }
 
-const entries: ModelEntry[] = [
-  {
-    name: "blvnet-tam",
-    description: "bLVNet-TAM (big-little ResNet on frame pairs + Temporal Aggregation Modules), official IBM/bLVNet-TAM",
-    goldenFamilies: ["blvnet"],
-    options: options(true),
-    create: build(true),
-    fromGoldenConfig: fromGoldenConfig(true),
-  },
-  {
-    name: "blvnet",
-    description: "bLVNet without TAM (every TAM removed: bLResNet applied per frame pair, logits averaged)",
-    goldenFamilies: ["blvnet"],
-    options: options(false),
-    create: build(false),
-    fromGoldenConfig: fromGoldenConfig(false),
-  },
-];
-entries.forEach(registerModel);
+registerModel({
+  name: "blvnet-tam",
+  description: "bLVNet-TAM (big-little ResNet on frame pairs + Temporal Aggregation Modules), official IBM/bLVNet-TAM",
+  goldenFamilies: ["blvnet"],
+  options: withTam,
+  check,
+  create: (o) => new BLVNet(o),
+  fromGoldenConfig: fromGoldenConfig(true),
+});
+
+registerModel({
+  name: "blvnet",
+  description: "bLVNet without TAM (every TAM removed: bLResNet applied per frame pair, logits averaged)",
+  goldenFamilies: ["blvnet"],
+  options: noTam,
+  check,
+  create: ({ depth, alpha, beta, frames, ...rest }) => new BLVNet({ depth, alpha, beta, frames, blendingFrames: 0, ...rest }),
+  fromGoldenConfig: fromGoldenConfig(false),
+});

@@ -52,7 +52,7 @@ describe("bLVNet width option", () => {
 
   it("rejects a width that alpha does not divide, and non-positive widths", () => {
     expect(() => createModel("blvnet-tam", { width: 6, alpha: 4 })).toThrow(/alpha must divide width \(6\), got 4/);
-    expect(() => createModel("blvnet", { width: 0 })).toThrow(/width must be >= 1/);
+    expect(() => createModel("blvnet", { width: 0 })).toThrow(/option width of model "blvnet" must be an integer >= 1, got 0/);
   });
 
   it("runs a width-8, 4-frame, 32x32 bLVNet-TAM forward on the tfjs cpu backend, clips kept apart", async () => {

@@ -5,14 +5,15 @@
  * reports; fine-tuning to another class count needs --allow-missing; an imported PyTorch
  * checkpoint goes through `eval` like our own files.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
-import { BatchNorm, Conv2d, IMAGENET_MEAN, IMAGENET_STD, Linear, registerModel, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
+import { BatchNorm, Conv2d, float, IMAGENET_MEAN, IMAGENET_STD, int, Linear, registerModel, VideoModel, type InputSpec, type Ops } from "@blvnet/core";
 import { decodeSafetensors } from "@blvnet/io";
 import { synthesize } from "@blvnet/data";
+import { train } from "@blvnet/train";
 import { runCli } from "./run-cli.js";
 
 /** Two convs with BN, a temporal shift between them, dropout before the classifier: every stateful piece of training. */
@@ -22,10 +23,10 @@ class TinyVideoNet extends VideoModel {
   readonly inputSpec: InputSpec;
   readonly numClasses: number;
   readonly options: Record<string, unknown>;
-  readonly conv1 = this.child("conv1", new Conv2d(3, 8, 3, { stride: 2, padding: 1 }));
-  readonly bn1 = this.child("bn1", new BatchNorm(8));
-  readonly conv2 = this.child("conv2", new Conv2d(8, 8, 3, { stride: 2, padding: 1 }));
-  readonly bn2 = this.child("bn2", new BatchNorm(8));
+  readonly conv1 = new Conv2d(3, 8, 3, { stride: 2, padding: 1 });
+  readonly bn1 = new BatchNorm(8);
+  readonly conv2 = new Conv2d(8, 8, 3, { stride: 2, padding: 1 });
+  readonly bn2 = new BatchNorm(8);
   readonly fc: Linear;
 
   constructor(readonly o: { frames: number; size: number; numClasses: number; dropout: number }) {
@@ -34,7 +35,7 @@ class TinyVideoNet extends VideoModel {
     this.options = { ...o };
     this.id = `tiny-test-f${o.frames}-c${o.numClasses}`;
     this.inputSpec = { layout: "N(TC)HW", frames: o.frames, size: o.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
-    this.fc = this.child("fc", new Linear(8, o.numClasses));
+    this.fc = new Linear(8, o.numClasses);
   }
 
   forward<T>(ops: Ops<T>, x: T): T {
@@ -50,13 +51,8 @@ class TinyVideoNet extends VideoModel {
 registerModel({
   name: "tiny-test",
   description: "test-only tiny video net",
-  options: [
-    { name: "frames", type: "int", default: 4, description: "frames" },
-    { name: "size", type: "int", default: 32, description: "size" },
-    { name: "numClasses", type: "int", default: 2, description: "classes" },
-    { name: "dropout", type: "float", default: 0.5, description: "dropout" },
-  ],
-  create: (o: ModelOptions) => new TinyVideoNet(o as unknown as { frames: number; size: number; numClasses: number; dropout: number }),
+  options: { frames: int(4, "frames"), size: int(32, "size"), numClasses: int(2, "classes"), dropout: float(0.5, "dropout") },
+  create: (o) => new TinyVideoNet(o),
 });
 
 let root: string;
@@ -118,22 +114,39 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     expect(rows(full).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
-  it("refuses to overwrite a run and to resume with other settings", async () => {
+  it("refuses to overwrite a run and to resume with other fixed settings", async () => {
     const full = join(root, "full");
     expect((await cli(...trainArgs(full))).err).toMatch(/already holds a run; continue it with --resume/);
-    const r = await cli(...trainArgs(full, { lr: "0.1" }, "--resume"));
+    const r = await cli(...trainArgs(full, {}, "--resume", "--batch", "2"));
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/setting lr was 0.05 in the checkpointed run, now 0.1/);
+    expect(r.err).toMatch(/setting batch was 3 in the checkpointed run, now 2; it cannot change in a run/);
   });
 
-  it("a non-finite loss stops the run (exit 3) and keeps the last good checkpoint", async () => {
+  it("a divergence stops the run (exit 3), rolls back to the last good checkpoint and gives a resume command that works", async () => {
     const run = join(root, "nan");
-    const r = await cli(...trainArgs(run, { lr: "1e30", clip: [] }, "--save-every", "1"));
+    expect((await cli(...trainArgs(run, {}, "--max-steps", "3"))).code).toBe(0);
+    const r = await cli(...trainArgs(run, { lr: "1e30", clip: [] }, "--resume", "--save-every", "1"));
     expect(r.code).toBe(3);
-    expect(r.err).toMatch(/training stopped: non-finite (loss|gradient).* at epoch 1, step \d \(lr 1\.000e\+30\); the last good checkpoint is kept: .*step-\d+ \(step \d\)/);
-    const latest = JSON.parse(readFileSync(join(run, "checkpoints", "latest.json"), "utf8")) as { step: number };
-    expect(latest.step).toBeGreaterThanOrEqual(1);
+    expect(r.err).toMatch(/--resume: lr 0.05 -> 1e\+30 from step 3/);
+    expect(r.err).toMatch(/training stopped: non-finite (loss|gradient).* at epoch 2, step \d \(lr \d\.\d{3}e\+(29|30)\); --resume continues from the last good checkpoint .*step-00000003 \(step 3, loss \d/);
+    const advice = /e\.g\. (blvnet train .*)$/.exec(r.err)![1]!;
+    expect(advice).toMatch(/ --resume --lr 1e\+29$/);
+    expect(advice).not.toMatch(/--lr 1e30/);
+    // the kept checkpoint is the good one: finite weights, a sane loss; --resume with a lower lr continues from it
+    const latest = JSON.parse(readFileSync(join(run, "checkpoints", "latest.json"), "utf8")) as { step: number; loss: number };
+    expect(latest.step).toBe(3);
+    expect(latest.loss).toBeLessThan(10);
     for (const [k, t] of weightsOf(run)) if (t.data instanceof Float32Array) expect(t.data.every(Number.isFinite), k).toBe(true);
+    const again = await cli(...trainArgs(run, {}, "--resume"));
+    expect(again.code, again.err).toBe(0);
+    expect(again.err).toMatch(/resuming from .*step-00000003/);
+    const changes = JSON.parse(readFileSync(join(run, "run.json"), "utf8")).changes as { step: number; setting: string; from: unknown; to: unknown }[];
+    expect(changes.map((c) => [c.step, c.setting, c.from, c.to])).toEqual([
+      [3, "lr", 0.05, 1e30],
+      [3, "clipGrad", 5, null],
+      [3, "lr", 1e30, 0.05],
+      [3, "clipGrad", null, 5],
+    ]);
   });
 
   it("eval writes summary, predictions, per-class accuracy and the confusion matrix (3 crops x 2 clips)", async () => {
@@ -195,5 +208,66 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     expect(r.err).toMatch(/evaluating blvnet-tam-50-a2-b4-f4x2 \(\d+ tensors from .*small-blvnet-layer0-zip\.pth\.tar\)/);
     expect(r.err).toMatch(/warning: .*missing keys/);
     expect(JSON.parse(readFileSync(join(out, "summary.json"), "utf8")).videos).toBe(4);
+  });
+});
+
+describe("bad samples, concurrent writers and unwritable outputs", () => {
+  let broken: string;
+  beforeAll(async () => {
+    broken = (await synthesize(join(root, "broken"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 8, size: 32, seed: 3 })).dir;
+    rmSync(join(broken, "frames", "train", "000000"), { recursive: true });
+    // every frame of sample 2 is empty, so whichever frames the sampler picks fail to decode
+    for (let f = 1; f <= 8; f++) writeFileSync(join(broken, "frames", "train", "000001", `${String(f).padStart(5, "0")}.jpg`), "");
+  });
+  const list = () => join(broken, "train.txt");
+
+  it("train and eval log each skipped sample with its reason and count them; past --max-skipped they stop with one line", async () => {
+    const base = ["--model", "tiny-test", "--data", broken, "--batch", "3", "--no-progress"];
+    const stopped = await cli("train", ...base, "--epochs", "1", "--out", join(root, "skip-default"));
+    expect(stopped.code).toBe(2);
+    expect(stopped.err.trim().split("\n").at(-1)).toMatch(/^blvnet: \d of 8 samples skipped, more than the 0 allowed \(--max-skipped\); latest: /);
+    const ok = await cli("train", ...base, "--epochs", "1", "--max-skipped", "2", "--out", join(root, "skip-ok"));
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.err).toContain(`skipped ${list()}:1: frame folder not found: ${join(broken, "frames", "train", "000000")}`);
+    expect(ok.err).toMatch(new RegExp(`skipped ${list()}:2: unreadable image .*000001/0000\\d\\.jpg`));
+    expect(ok.out).toMatch(/; 2 samples skipped \(see the log\)/);
+    const ev = await cli("eval", ...base, "--split", "train", "--weights", join(root, "skip-ok", "model.safetensors"), "--max-skipped", "25%", "--out", join(root, "skip-eval"));
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.out).toMatch(/\(6 of 8 videos, 2 skipped, 1 view\(s\) each\)/);
+    expect(JSON.parse(readFileSync(join(root, "skip-eval", "summary.json"), "utf8"))).toMatchObject({ videos: 6, skipped: 2 });
+    const info = await cli("data", "info", broken);
+    expect(info.out).toMatch(/: 6 usable samples/);
+    expect(info.out).toMatch(/2 entries skipped/);
+    expect(info.out).toContain(`${list()}:2: empty frame file: ${join(broken, "frames", "train", "000001", "00001.jpg")}`);
+  });
+
+  it("a label outside [0, classes) is rejected when the list is read, naming file and line", async () => {
+    const dir = join(root, "badlabel");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "labels.txt"), "move-left\nmove-right\n");
+    writeFileSync(join(dir, "train.txt"), [`${join(data, "frames/train/000000")} 8 0`, `${join(data, "frames/train/000001")} 8 -1`, ""].join("\n"));
+    const r = await cli("train", "--model", "tiny-test", "--data", dir, "--epochs", "1", "--no-progress", "--out", join(root, "badlabel-run"));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`skipped ${join(dir, "train.txt")}:2: label -1 is outside [0, 2)`);
+    expect(r.err.trim().split("\n").at(-1)).toMatch(/^blvnet: 1 of 2 samples skipped, more than the 0 allowed/);
+  });
+
+  it("a second train into the same --out is refused while the first runs", async () => {
+    const out = join(root, "twice");
+    const config = { model: { name: "tiny-test" }, data: { dir: data }, epochs: 1, batch: 3, out, backend: "cpu", log: () => {} };
+    const results = await Promise.allSettled([train(config), train(config)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(String(refused.reason.message)).toMatch(new RegExp(`^${out} is being written by pid ${process.pid} .*; wait for it to finish or choose another output folder$`));
+    expect(existsSync(join(out, ".lock"))).toBe(false);
+  });
+
+  it("eval checks its --out before evaluating: a file in the way is one line, exit 2", async () => {
+    const file = join(root, "not-a-folder");
+    writeFileSync(file, "x");
+    const r = await cli("eval", "--model", "tiny-test", "--weights", join(root, "full", "model.safetensors"), "--data", data, "--out", join(file, "eval"), "--no-progress");
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^blvnet: cannot write .*not-a-folder\/eval: (a part of the path is a file, not a folder|a file is in the way)$/);
+    expect(r.err).not.toMatch(/evaluating/);
   });
 });

@@ -6,4 +6,8 @@ export * from "./model.js";
 export * from "./tensors.js";
 export * from "./refgen.js";
 export * from "./rng.js";
+export * from "./sgd.js";
 export * from "./shape/index.js";
+export * from "./options.js";
+export * from "./init.js";
+export * from "./trace.js";

@@ -2,8 +2,11 @@
  * The common video-model interface and the model registry (like timm's `create_model`).
  * Model packages call `registerModel` at import time; users call `createModel(name, options)`.
  */
+import { type InitOptions, initWeights } from "./init.js";
 import { assignNames, Module } from "./module.js";
 import type { Ops } from "./ops.js";
+import { type ModelOption, type ModelOptions, type OptionSchema, type OptionsOf, resolveOptions, UserError } from "./options.js";
+import type { Rng } from "./rng.js";
 
 /**
  * Input layouts:
@@ -43,7 +46,14 @@ export function inputShape(spec: InputSpec, clips: number): number[] {
 /** Observer of a named intermediate tensor of a forward pass (see `VideoModel.forward`). */
 export type Tap<T> = (name: string, x: T) => void;
 
-export abstract class VideoModel extends Module {
+/** The official ResNet/bLResNet base width; smaller widths give the same network, thinner (quick CPU runs). */
+export const OFFICIAL_WIDTH = 64;
+
+/** Id fragment for a non-official width ("-w16"); empty at 64 so the official ids stay as they are. */
+export const widthTag = (width: number): string => (width !== OFFICIAL_WIDTH ? `-w${width}` : "");
+
+/** A video model; `cfg` is its options (as the registry resolved them). */
+export abstract class VideoModel<O extends object = object> extends Module<O> {
   /** Registry name, e.g. "blvnet-tam". */
   abstract readonly family: string;
   /** Canonical id used in result rows, e.g. "blvnet-tam-50-a2-b4-f8x2". */
@@ -51,46 +61,66 @@ export abstract class VideoModel extends Module {
   abstract readonly inputSpec: InputSpec;
   abstract readonly numClasses: number;
   /** The options the model was built with (normalised, for provenance). */
-  abstract readonly options: Record<string, unknown>;
+  readonly options: Record<string, unknown> = { ...(this.cfg as Record<string, unknown>) };
   /**
    * x in `inputSpec.layout` -> logits [N, numClasses] (for "(NT)CHW" models: the feature map).
    * `tap`, when given, is called with named intermediates (the golden `intermediates` names, e.g.
    * "stem_out", "layer1_out") so `verify --stages` can find the first stage that diverges.
    */
   abstract forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T;
+
+  /** Fresh weights for training from scratch (see `initWeights` in init.ts); models with their own rules override it. */
+  initWeights(rng: Rng, opts: InitOptions = {}): void {
+    initWeights(this, rng, opts);
+  }
 }
 
-export type OptionType = "int" | "float" | "string" | "boolean";
-
-export interface ModelOption {
-  name: string;
-  type: OptionType;
-  default: number | string | boolean;
-  description: string;
-  choices?: (number | string)[];
-}
-
-export type ModelOptions = Record<string, number | string | boolean>;
-
-export interface ModelEntry {
+export interface ModelDef<S extends OptionSchema = OptionSchema> {
   name: string;
   description: string;
   /** The golden-file `family` values this entry can build (see `fromGoldenConfig`). */
   goldenFamilies?: string[];
-  options: ModelOption[];
-  create(options: ModelOptions): VideoModel;
+  options: S;
+  /** Cross-field rule, run after each option passed its own: a message when the combination is invalid. */
+  check?(o: OptionsOf<S>): string | undefined;
+  create(o: OptionsOf<S>): VideoModel;
   /**
    * Map a golden `config` (official kwargs) to this entry's options, or return null when the config
    * belongs to another entry of the same family.
    */
+  fromGoldenConfig?(config: Record<string, unknown>): Partial<OptionsOf<S>> | null;
+}
+
+/** A registered model: its options listed by name, `create` taking raw options (checked here). */
+export interface ModelEntry {
+  name: string;
+  description: string;
+  goldenFamilies?: string[];
+  options: ModelOption[];
+  /** Build from raw options (strings from the command line are fine): defaults filled, every value checked. */
+  create(options?: Record<string, unknown>): VideoModel;
   fromGoldenConfig?(config: Record<string, unknown>): ModelOptions | null;
 }
 
 const registry = new Map<string, ModelEntry>();
 
-export function registerModel(entry: ModelEntry): void {
-  if (registry.has(entry.name)) throw new Error(`model "${entry.name}" registered twice`);
-  registry.set(entry.name, entry);
+export function registerModel<S extends OptionSchema>(def: ModelDef<S>): ModelEntry {
+  if (registry.has(def.name)) throw new Error(`model "${def.name}" registered twice`);
+  const { fromGoldenConfig } = def;
+  const entry: ModelEntry = {
+    name: def.name,
+    description: def.description,
+    goldenFamilies: def.goldenFamilies,
+    options: Object.entries(def.options).map(([name, spec]) => ({ name, ...spec })),
+    create(raw = {}) {
+      const model = def.create(resolveOptions(def.name, def.options, raw, def.check));
+      assignNames(model);
+      return model;
+    },
+    fromGoldenConfig: fromGoldenConfig && ((c) => fromGoldenConfig(c) as ModelOptions | null),
+  };
+  registry.set(def.name, entry);
+  return entry;
 }
 
 export function listModels(): ModelEntry[] {
@@ -106,49 +136,6 @@ export function getModelEntry(name: string): ModelEntry {
   return e;
 }
 
-/** Fill defaults, check names/types/choices, and coerce strings from the command line. */
-export function resolveOptions(entry: ModelEntry, given: Record<string, unknown>): ModelOptions {
-  const out: ModelOptions = {};
-  const known = new Set(entry.options.map((o) => o.name));
-  for (const k of Object.keys(given)) {
-    if (given[k] !== undefined && !known.has(k)) {
-      throw new UserError(`model "${entry.name}" has no option "${k}"; options: ${[...known].join(", ")}`);
-    }
-  }
-  for (const o of entry.options) {
-    const raw = given[o.name];
-    let v: number | string | boolean = o.default;
-    if (raw !== undefined) {
-      if (o.type === "int" || o.type === "float") {
-        const n = typeof raw === "number" ? raw : Number(raw);
-        if (!Number.isFinite(n) || (o.type === "int" && !Number.isInteger(n))) {
-          throw new UserError(`option ${o.name} of model "${entry.name}" must be ${o.type === "int" ? "an integer" : "a number"}, got "${String(raw)}"`);
-        }
-        v = n;
-      } else if (o.type === "boolean") {
-        v = raw === true || raw === "true" || raw === "1";
-      } else v = String(raw);
-    }
-    if (o.choices && !o.choices.includes(v as never)) {
-      throw new UserError(`option ${o.name} of model "${entry.name}" must be one of ${o.choices.join(", ")}, got "${String(v)}"`);
-    }
-    out[o.name] = v;
-  }
-  return out;
-}
-
 export function createModel(name: string, options: Record<string, unknown> = {}): VideoModel {
-  const entry = getModelEntry(name);
-  const model = entry.create(resolveOptions(entry, options));
-  assignNames(model);
-  return model;
-}
-
-/** An error caused by user input: the CLI prints its message alone (no stack) and exits 2. */
-export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
-    // One line whatever a file put into the message (key names, paths): control characters are escaped.
-    super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
-    this.name = "UserError";
-  }
+  return getModelEntry(name).create(options);
 }

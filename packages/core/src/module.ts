@@ -58,40 +58,41 @@ export class Param {
   }
 }
 
-export abstract class Module {
+/** One op on one tensor (the parameter-free steps of a `Sequential`: ReLU, pooling). */
+export type StepFn = <T>(ops: Ops<T>, x: T) => T;
+
+/**
+ * A module's tensors and submodules are its own properties, discovered in declaration order like
+ * PyTorch's `__setattr__`: a `Param` field is a parameter or buffer, a `Module` field a child, and
+ * the property name is the state_dict segment (`b_conv0`, `baseline_model`). Null fields, arrays and
+ * `#private` fields are skipped (so a second reference to a child does not register it twice).
+ * Fields may read `this.cfg`: ES2022 class fields run right after `super(cfg)` returns.
+ */
+export abstract class Module<C = unknown> {
   training = true;
-  private readonly _params = new Map<string, Param>();
-  private readonly _buffers = new Map<string, Param>();
-  private readonly _children = new Map<string, Module>();
+  readonly cfg: C;
 
-  protected param(name: string, shape: number[]): Param {
-    const p = new Param(shape, "param");
-    this._params.set(name, p);
-    return p;
+  constructor(cfg?: C) {
+    this.cfg = cfg as C;
   }
 
-  protected buffer(name: string, shape: number[], dtype: DType = "float32"): Param {
-    const p = new Param(shape, "buffer", dtype);
-    this._buffers.set(name, p);
-    return p;
-  }
-
-  /** Register a child module under `name` (its state_dict prefix) and return it. */
-  protected child<M extends Module>(name: string, m: M): M {
-    this._children.set(name, m);
-    return m;
+  /** Own tensors and children by name, in declaration order. Containers override it. */
+  members(): [string, Param | Module][] {
+    return Object.entries(this).filter((e): e is [string, Param | Module] => e[1] instanceof Param || e[1] instanceof Module);
   }
 
   children(): [string, Module][] {
-    return [...this._children];
+    return this.members().filter((e): e is [string, Module] => e[1] instanceof Module);
   }
 
   /** Every parameter and buffer in PyTorch state_dict order: own params, own buffers, then children. */
   namedTensors(prefix = ""): [string, Param][] {
+    const own = this.members();
     const out: [string, Param][] = [];
-    for (const [n, p] of this._params) out.push([prefix + n, p]);
-    for (const [n, p] of this._buffers) out.push([prefix + n, p]);
-    for (const [n, c] of this._children) out.push(...c.namedTensors(`${prefix}${n}.`));
+    for (const kind of ["param", "buffer"] as const) {
+      for (const [n, p] of own) if (p instanceof Param && p.kind === kind) out.push([prefix + n, p]);
+    }
+    for (const [n, c] of own) if (c instanceof Module) out.push(...c.namedTensors(`${prefix}${n}.`));
     return out;
   }
 
@@ -102,7 +103,7 @@ export abstract class Module {
   /** Every module of the tree with its dotted path ("" for the root). */
   namedModules(prefix = ""): [string, Module][] {
     const out: [string, Module][] = [[prefix.replace(/\.$/, ""), this]];
-    for (const [n, c] of this._children) out.push(...c.namedModules(`${prefix}${n}.`));
+    for (const [n, c] of this.children()) out.push(...c.namedModules(`${prefix}${n}.`));
     return out;
   }
 
@@ -121,15 +122,20 @@ export function assignNames(root: Module): void {
   for (const [name, p] of root.namedTensors()) p.name = name;
 }
 
-/** A module with no forward of its own, only children (like nn.Sequential / nn.ModuleList). */
+/** Anything with a single-tensor forward: the layers below and most blocks. */
+export type Layer = Module & { forward<T>(ops: Ops<T>, x: T): T };
+
+/** nn.ModuleList: children named "0", "1", ... by position. */
 export class ModuleList<M extends Module = Module> extends Module {
-  readonly items: M[] = [];
+  readonly items: M[];
   constructor(items: M[] = []) {
     super();
-    items.forEach((m) => this.push(m));
+    this.items = [...items];
+  }
+  override members(): [string, Module][] {
+    return this.items.map((m, i) => [String(i), m]);
   }
   push(m: M): M {
-    this.child(String(this.items.length), m);
     this.items.push(m);
     return m;
   }
@@ -138,7 +144,35 @@ export class ModuleList<M extends Module = Module> extends Module {
   }
 }
 
+/** nn.Sequential: steps run in order and numbered by position; a function step has no tensors but keeps its index. */
+export class Sequential<L extends Layer = Layer> extends Module {
+  readonly steps: (L | StepFn)[];
+  constructor(steps: (L | StepFn)[]) {
+    super();
+    this.steps = [...steps];
+  }
+  override members(): [string, Module][] {
+    return this.steps.flatMap((s, i): [string, Module][] => (s instanceof Module ? [[String(i), s]] : []));
+  }
+  forward<T>(ops: Ops<T>, x: T): T {
+    for (const s of this.steps) x = s instanceof Module ? s.forward(ops, x) : s(ops, x);
+    return x;
+  }
+}
+
+/** The ReLU step of a `Sequential` (in place in PyTorch: no tensors, one index). */
+export const RELU: StepFn = (ops, x) => ops.relu(x);
+
 // ---- common layers ---------------------------------------------------------------------------
+
+const filled = (shape: number[], value: number, kind: ParamKind = "param"): Param => {
+  const p = new Param(shape, kind);
+  p.f32.fill(value);
+  return p;
+};
+
+type Kernel2d = number | [number, number];
+type Kernel3d = number | [number, number, number];
 
 export interface Conv2dConfig {
   stride?: number | [number, number];
@@ -148,20 +182,12 @@ export interface Conv2dConfig {
   bias?: boolean;
 }
 
-export class Conv2d extends Module {
-  readonly weight: Param;
-  readonly bias: Param | null;
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernel: number | [number, number],
-    readonly cfg: Conv2dConfig = {},
-  ) {
-    super();
-    const [kh, kw] = typeof kernel === "number" ? [kernel, kernel] : kernel;
-    const groups = cfg.groups ?? 1;
-    this.weight = this.param("weight", [outChannels, inChannels / groups, kh, kw]);
-    this.bias = cfg.bias ? this.param("bias", [outChannels]) : null;
+export class Conv2d extends Module<Conv2dConfig & { inChannels: number; outChannels: number; kernel: [number, number] }> {
+  weight = new Param([this.cfg.outChannels, this.cfg.inChannels / (this.cfg.groups ?? 1), ...this.cfg.kernel]);
+  bias = this.cfg.bias ? new Param([this.cfg.outChannels]) : null;
+
+  constructor(inChannels: number, outChannels: number, kernel: Kernel2d, cfg: Conv2dConfig = {}) {
+    super({ ...cfg, inChannels, outChannels, kernel: typeof kernel === "number" ? [kernel, kernel] : kernel });
   }
   forward<T>(ops: Ops<T>, x: T): T {
     const { stride, padding, dilation, groups } = this.cfg;
@@ -176,20 +202,12 @@ export interface Conv3dConfig {
   bias?: boolean;
 }
 
-export class Conv3d extends Module {
-  readonly weight: Param;
-  readonly bias: Param | null;
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    readonly kernel: number | [number, number, number],
-    readonly cfg: Conv3dConfig = {},
-  ) {
-    super();
-    const k = typeof kernel === "number" ? [kernel, kernel, kernel] : kernel;
-    const groups = cfg.groups ?? 1;
-    this.weight = this.param("weight", [outChannels, inChannels / groups, ...k]);
-    this.bias = cfg.bias ? this.param("bias", [outChannels]) : null;
+export class Conv3d extends Module<Conv3dConfig & { inChannels: number; outChannels: number; kernel: [number, number, number] }> {
+  weight = new Param([this.cfg.outChannels, this.cfg.inChannels / (this.cfg.groups ?? 1), ...this.cfg.kernel]);
+  bias = this.cfg.bias ? new Param([this.cfg.outChannels]) : null;
+
+  constructor(inChannels: number, outChannels: number, kernel: Kernel3d, cfg: Conv3dConfig = {}) {
+    super({ ...cfg, inChannels, outChannels, kernel: typeof kernel === "number" ? [kernel, kernel, kernel] : kernel });
   }
   forward<T>(ops: Ops<T>, x: T): T {
     const { stride, padding, groups } = this.cfg;
@@ -198,31 +216,39 @@ export class Conv3d extends Module {
 }
 
 /** nn.BatchNorm2d / nn.BatchNorm3d (same tensors; the op handles 4-D and 5-D inputs). */
-export class BatchNorm extends Module {
-  readonly params: BatchNormParams;
-  constructor(readonly channels: number, eps = 1e-5, momentum = 0.1) {
-    super();
-    const weight = this.param("weight", [channels]);
-    const bias = this.param("bias", [channels]);
-    const runningMean = this.buffer("running_mean", [channels]);
-    const runningVar = this.buffer("running_var", [channels]);
-    const numBatchesTracked = this.buffer("num_batches_tracked", [], "int64");
-    runningVar.f32.fill(1);
-    weight.f32.fill(1);
-    this.params = { weight, bias, runningMean, runningVar, numBatchesTracked, eps, momentum };
+export class BatchNorm extends Module<{ channels: number; eps: number; momentum: number }> {
+  weight = filled([this.cfg.channels], 1);
+  bias = new Param([this.cfg.channels]);
+  running_mean = new Param([this.cfg.channels], "buffer");
+  running_var = filled([this.cfg.channels], 1, "buffer");
+  num_batches_tracked = new Param([], "buffer", "int64");
+  readonly params: BatchNormParams = {
+    weight: this.weight,
+    bias: this.bias,
+    runningMean: this.running_mean,
+    runningVar: this.running_var,
+    numBatchesTracked: this.num_batches_tracked,
+    eps: this.cfg.eps,
+    momentum: this.cfg.momentum,
+  };
+
+  constructor(channels: number, eps = 1e-5, momentum = 0.1) {
+    super({ channels, eps, momentum });
+  }
+  get channels(): number {
+    return this.cfg.channels;
   }
   forward<T>(ops: Ops<T>, x: T): T {
     return ops.batchNorm(x, this.params, this.training);
   }
 }
 
-export class Linear extends Module {
-  readonly weight: Param;
-  readonly bias: Param | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
-    super();
-    this.weight = this.param("weight", [outFeatures, inFeatures]);
-    this.bias = bias ? this.param("bias", [outFeatures]) : null;
+export class Linear extends Module<{ inFeatures: number; outFeatures: number; bias: boolean }> {
+  weight = new Param([this.cfg.outFeatures, this.cfg.inFeatures]);
+  bias = this.cfg.bias ? new Param([this.cfg.outFeatures]) : null;
+
+  constructor(inFeatures: number, outFeatures: number, bias = true) {
+    super({ inFeatures, outFeatures, bias });
   }
   forward<T>(ops: Ops<T>, x: T): T {
     return ops.linear(x, this.weight, this.bias);

@@ -72,11 +72,8 @@ export interface Ops<T> {
   batchNorm(x: T, bn: BatchNormParams, training: boolean): T;
   relu(x: T): T;
   add(a: T, b: T): T;
-  /**
-   * Optional n-ary sum of same-shaped tensors (PyTorch `torch.stack(xs).sum(0)`), for interpreters
-   * that count it as one reduction (the shape tracer). Call through `sumOf(ops, thunks)`.
-   */
-  sum?(xs: T[]): T;
+  /** n-ary sum of same-shaped tensors (PyTorch `torch.stack(xs).sum(0)`, which the profiler counts as one reduction). */
+  sum(xs: T[]): T;
   /** Inverted dropout (PyTorch semantics); identity when !training or p == 0. */
   dropout(x: T, p: number, training: boolean): T;
 
@@ -105,46 +102,38 @@ export interface Ops<T> {
   concatChannels(xs: T[]): T;
   /** [N*S, K] -> [N, K]: mean over each run of `segments` consecutive rows (consensus). */
   segmentMean(x: T, segments: number): T;
-
-  // ---- memory hints (optional; interpreters that hold no tensor memory leave them out) --------
-  /**
-   * Evaluate `fn` and free every tensor it created except its result (tfjs: `tf.tidy`). Models wrap
-   * blocks in it so that long clips at 224x224 fit in memory. Call through `scoped(ops, fn)`.
-   */
-  scope?(fn: () => T): T;
-  /**
-   * The caller will not use `x` again (tfjs: dispose). Only for tensors the model itself created,
-   * never for its input. Call through `release(ops, ...xs)`.
-   */
-  release?(x: T): void;
 }
 
-/** `ops.scope(fn)` where the interpreter has it, else just `fn()`. */
-export function scoped<T>(ops: Ops<T>, fn: () => T): T {
-  return ops.scope ? ops.scope(fn) : fn();
-}
+/** The `Ops` methods that make tensors (all but `kind` and `shape`), for interpreters that wrap every op. */
+export const TENSOR_OPS = [
+  "conv2d",
+  "conv3d",
+  "linear",
+  "batchNorm",
+  "relu",
+  "add",
+  "sum",
+  "dropout",
+  "maxPool2d",
+  "avgPool2d",
+  "maxPool3d",
+  "globalAvgPool",
+  "resizeNearest",
+  "clipsToFrames",
+  "gatherRows",
+  "timeShift",
+  "sliceChannels",
+  "concatChannels",
+  "segmentMean",
+] as const satisfies readonly Exclude<keyof Ops<unknown>, "kind" | "shape">[];
+export type TensorOp = (typeof TENSOR_OPS)[number];
+// Compile-time check that the list is complete: a new op must be added above.
+const _allListed: [Exclude<keyof Ops<unknown>, "kind" | "shape" | TensorOp>] extends [never] ? true : never = true;
 
-/** `ops.release(x)` for each x where the interpreter has it (no-op elsewhere). */
-export function release<T>(ops: Ops<T>, ...xs: T[]): void {
-  if (ops.release) for (const x of xs) ops.release(x);
-}
-
-/**
- * The sum of the tensors the thunks make. Where the interpreter has an n-ary `sum` all are made, then
- * summed at once; elsewhere they are made one at a time and added into a running sum, freeing each
- * addend, so at most three of them are alive at once.
- */
-export function sumOf<T>(ops: Ops<T>, thunks: (() => T)[]): T {
-  if (thunks.length === 0) throw new Error("sumOf: nothing to sum");
-  if (ops.sum) return ops.sum(thunks.map((make) => make()));
-  let total = thunks[0]!();
-  for (const make of thunks.slice(1)) {
-    const y = make();
-    const next = ops.add(total, y);
-    release(ops, total, y);
-    total = next;
-  }
-  return total;
+/** Fold `add` over xs in order (for interpreters without an n-ary sum kernel). */
+export function addAll<T>(ops: Ops<T>, xs: T[]): T {
+  if (xs.length === 0) throw new Error("sum: nothing to sum");
+  return xs.slice(1).reduce((acc, x) => ops.add(acc, x), xs[0]!);
 }
 
 export function pair(v: Pair | undefined, dflt: number): [number, number] {

@@ -83,3 +83,14 @@ export class Rng {
     return items;
   }
 }
+
+/**
+ * An inverted-dropout mask: 0 or 1/(1-p) per element, one uniform each, in order. Every engine
+ * draws its masks with this from the same seed, so they drop the same units.
+ */
+export function dropoutMask(rng: Rng, size: number, p: number): Float32Array {
+  const keep = new Float32Array(size);
+  const scale = 1 / (1 - p);
+  for (let i = 0; i < size; i++) keep[i] = rng.next() >= p ? scale : 0;
+  return keep;
+}

@@ -24,17 +24,17 @@ class BasicBlock extends Module {
   readonly conv2: Conv2d;
   readonly bn2: BatchNorm;
   readonly down: Conv2d | null;
-  readonly downBn: BatchNorm | null;
+  readonly down_bn: BatchNorm | null;
   constructor(cin: number, cout: number, stride: number, readonly frames: number) {
     super();
-    this.conv1 = this.child("conv1", new Conv2d(cin, cout, 3, { stride, padding: 1 }));
-    this.bn1 = this.child("bn1", new BatchNorm(cout));
-    this.dw = this.child("dw", new Conv2d(cout, cout, 1, { groups: cout }));
-    this.conv2 = this.child("conv2", new Conv2d(cout, cout, 3, { padding: 1 }));
-    this.bn2 = this.child("bn2", new BatchNorm(cout));
+    this.conv1 = new Conv2d(cin, cout, 3, { stride, padding: 1 });
+    this.bn1 = new BatchNorm(cout);
+    this.dw = new Conv2d(cout, cout, 1, { groups: cout });
+    this.conv2 = new Conv2d(cout, cout, 3, { padding: 1 });
+    this.bn2 = new BatchNorm(cout);
     const needDown = stride !== 1 || cin !== cout;
-    this.down = needDown ? this.child("down", new Conv2d(cin, cout, 1, { stride })) : null;
-    this.downBn = needDown ? this.child("down_bn", new BatchNorm(cout)) : null;
+    this.down = needDown ? new Conv2d(cin, cout, 1, { stride }) : null;
+    this.down_bn = needDown ? new BatchNorm(cout) : null;
   }
   forward<T>(ops: Ops<T>, x: T): T {
     const c = ops.shape(x)[1];
@@ -45,7 +45,7 @@ class BasicBlock extends Module {
       : x;
     let y = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, shifted)));
     y = this.bn2.forward(ops, this.conv2.forward(ops, this.dw.forward(ops, y)));
-    const skip = this.down ? this.downBn!.forward(ops, this.down.forward(ops, x)) : x;
+    const skip = this.down ? this.down_bn!.forward(ops, this.down.forward(ops, x)) : x;
     return ops.relu(ops.add(y, skip));
   }
 }
@@ -57,8 +57,8 @@ class ResNetish extends Module {
   readonly fc: Linear;
   constructor(widths: number[], blocksPerStage: number, frames: number, classes = 10) {
     super();
-    this.conv1 = this.child("conv1", new Conv2d(3, widths[0], 7, { stride: 2, padding: 3 }));
-    this.bn1 = this.child("bn1", new BatchNorm(widths[0]));
+    this.conv1 = new Conv2d(3, widths[0], 7, { stride: 2, padding: 3 });
+    this.bn1 = new BatchNorm(widths[0]);
     const blocks: BasicBlock[] = [];
     let cin = widths[0];
     widths.forEach((w, s) => {
@@ -67,8 +67,8 @@ class ResNetish extends Module {
         cin = w;
       }
     });
-    this.blocks = this.child("blocks", new ModuleList(blocks));
-    this.fc = this.child("fc", new Linear(cin, classes));
+    this.blocks = new ModuleList(blocks);
+    this.fc = new Linear(cin, classes);
   }
   forward<T>(ops: Ops<T>, x: T): T {
     let y = ops.maxPool2d(ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))), { kernel: 3, stride: 2, padding: 1 });

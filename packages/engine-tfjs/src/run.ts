@@ -1,6 +1,6 @@
 /** Convenience: run a model's forward pass with the tfjs interpreter on logical-layout data. */
-import * as tf from "@tensorflow/tfjs-core";
 import type { VideoModel } from "@blvnet/core";
+import { tfForward } from "./forward.js";
 import { TfOps } from "./tfops.js";
 
 export interface ForwardResult {
@@ -9,10 +9,12 @@ export interface ForwardResult {
 }
 
 export async function runForward(model: VideoModel, input: Float32Array, shape: number[], ops = new TfOps()): Promise<ForwardResult> {
-  const out = tf.tidy(() => model.forward(ops, ops.input(input, shape)));
+  const x = ops.input(input, shape);
+  const out = tfForward(model, ops, x);
   try {
     return await ops.read(out);
   } finally {
     out.dispose();
+    x.dispose();
   }
 }

@@ -12,6 +12,9 @@ import {
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
+  addAll,
+  dropoutMask,
+  Rng,
   pair,
   triple,
 } from "@blvnet/core";
@@ -29,11 +32,12 @@ export interface TfOpsOptions {
 export class TfOps implements Ops<tf.Tensor> {
   readonly kind = "tfjs";
   readonly store: ParamStore;
-  private rngState: number;
+  /** Dropout masks: core's dropoutMask, as the ONNX training engine draws them. */
+  private readonly rng: Rng;
 
   constructor(opts: TfOpsOptions = {}) {
     this.store = opts.store ?? new ParamStore(opts.trainable ?? false);
-    this.rngState = (opts.seed ?? 0) >>> 0;
+    this.rng = new Rng(opts.seed ?? 0);
   }
 
   // ---- boundary ----------------------------------------------------------------------------
@@ -160,19 +164,14 @@ export class TfOps implements Ops<tf.Tensor> {
     return tf.add(a, b);
   }
 
-  dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
-    if (!training || p <= 0) return x;
-    const keep = new Float32Array(x.size);
-    for (let i = 0; i < keep.length; i++) keep[i] = this.nextUniform() >= p ? 1 / (1 - p) : 0;
-    return tf.mul(x, tf.tensor(keep, x.shape));
+  /** Chained adds, not tf.addN: AddN's gradient saves all its inputs, which costs training memory. */
+  sum(xs: tf.Tensor[]): tf.Tensor {
+    return addAll(this, xs);
   }
 
-  /** mulberry32: a small seeded generator for dropout masks. */
-  private nextUniform(): number {
-    let t = (this.rngState = (this.rngState + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  dropout(x: tf.Tensor, p: number, training: boolean): tf.Tensor {
+    if (!training || p <= 0) return x;
+    return tf.mul(x, tf.tensor(dropoutMask(this.rng, x.size, p), x.shape));
   }
 
   // ---- pooling / resampling ----------------------------------------------------------------
@@ -273,17 +272,6 @@ export class TfOps implements Ops<tf.Tensor> {
   segmentMean(x: tf.Tensor, segments: number): tf.Tensor {
     const [rows, k] = x.shape;
     return tf.mean(tf.reshape(x, [rows / segments, segments, k]), 1);
-  }
-
-  // ---- memory hints ------------------------------------------------------------------------
-
-  scope(fn: () => tf.Tensor): tf.Tensor {
-    return tf.tidy(fn);
-  }
-
-  /** Safe under tf.variableGrads: the tape keeps its own clones of the tensors backward needs. */
-  release(x: tf.Tensor): void {
-    x.dispose();
   }
 }
 

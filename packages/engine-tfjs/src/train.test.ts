@@ -10,13 +10,13 @@ import { lossAndGrads, sgdOf, softmaxCrossEntropy, trainStep } from "./train.js"
 
 /** conv-bn-relu, max pool, conv-bn-relu, temporal shift, depthwise 3x3 + 1x1, nearest resize, avg pool, linear. */
 class TinyNet extends Module {
-  readonly conv1 = this.child("conv1", new Conv2d(3, 4, 3, { stride: 2, padding: 1 }));
-  readonly bn1 = this.child("bn1", new BatchNorm(4));
-  readonly conv2 = this.child("conv2", new Conv2d(4, 6, 3, { padding: 1 }));
-  readonly bn2 = this.child("bn2", new BatchNorm(6));
-  readonly dw = this.child("dw", new Conv2d(6, 6, 3, { padding: 1, groups: 6 }));
-  readonly dw1 = this.child("dw1", new Conv2d(6, 6, 1, { groups: 6 }));
-  readonly fc = this.child("fc", new Linear(6, 5));
+  readonly conv1 = new Conv2d(3, 4, 3, { stride: 2, padding: 1 });
+  readonly bn1 = new BatchNorm(4);
+  readonly conv2 = new Conv2d(4, 6, 3, { padding: 1 });
+  readonly bn2 = new BatchNorm(6);
+  readonly dw = new Conv2d(6, 6, 3, { padding: 1, groups: 6 });
+  readonly dw1 = new Conv2d(6, 6, 1, { groups: 6 });
+  readonly fc = new Linear(6, 5);
   forward<T>(ops: Ops<T>, x: T): T {
     let y = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x)));
     y = ops.maxPool2d(y, { kernel: 3, stride: 2, padding: 1 });
@@ -71,7 +71,7 @@ describe("softmaxCrossEntropy", () => {
 
 describe("trainStep", () => {
   class LinearNet extends Module {
-    readonly fc = this.child("fc", new Linear(3, 2));
+    readonly fc = new Linear(3, 2);
     forward<T>(ops: Ops<T>, x: T): T {
       return this.fc.forward(ops, x);
     }

@@ -1,36 +1,19 @@
 /**
  * One training step on the tfjs interpreter: forward + softmax cross-entropy + backward
- * (tf.variableGrads) + SGD with momentum and weight decay, exactly like torch.optim.SGD
- * (dampening 0, no Nesterov):
- *   d_p = g + wd * p;  buf = d_p (first step) or momentum * buf + d_p;  p -= lr * buf.
- * The building block of the trainer; it owns no data loading, schedules or logging.
+ * (tf.variableGrads) + torch.optim.SGD (dampening 0), after torch's clip_grad_norm_:
+ *   d = g*clip + wd*p;  buf = d (first step) or momentum*buf + d;  p -= lr * (nesterov ? d + momentum*buf : buf).
+ * `Sgd` is the one tfjs implementation of that update (the trainer's TfjsEngine uses it too);
+ * it owns no data loading, schedules or logging.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Module, Param } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
+import type { Param, SgdConfig } from "@blvnet/core";
+import { type ForwardModule, tfForward } from "./forward.js";
 import "./grads.js";
 import type { ParamStore } from "./store.js";
 import type { TfOps } from "./tfops.js";
 
 /** What trainStep needs of a model: a module tree with a forward producing logits [N, K]. */
-export interface TrainableModel extends Module {
-  forward(ops: Ops<tf.Tensor>, x: tf.Tensor): tf.Tensor;
-}
-
-export interface SgdOptions {
-  lr: number;
-  /** Default 0 (plain SGD, no momentum buffer). */
-  momentum?: number;
-  /** L2 penalty added to the gradient (torch's weight_decay). Default 0. */
-  weightDecay?: number;
-  /**
-   * Per-parameter multipliers of lr and weight decay (like the official code's optimizer policies,
-   * e.g. no decay on BN parameters). Default: 1 and 1 for every parameter.
-   */
-  paramOptions?: (p: Param) => { lrMult?: number; decayMult?: number };
-  /** If set, scale the gradients so their global L2 norm is at most this (torch clip_grad_norm_). */
-  clipGradNorm?: number;
-}
+export type TrainableModel = ForwardModule;
 
 /** mean over the batch of -log softmax(logits)[label]. */
 export function softmaxCrossEntropy(logits: tf.Tensor, labels: ArrayLike<number>): tf.Scalar {
@@ -46,44 +29,58 @@ export function softmaxCrossEntropy(logits: tf.Tensor, labels: ArrayLike<number>
   });
 }
 
-/** SGD state (momentum buffers) of one ParamStore. */
+/** torch.optim.SGD state and update; momentum buffers are kept in the variables' (tfjs) layout. */
 export class Sgd {
-  private readonly buffers = new Map<Param, tf.Tensor>();
+  /** Momentum buffer per parameter, created on its first update (torch's lazy `momentum_buffer`). */
+  readonly buffers = new Map<Param, tf.Tensor>();
 
-  /** Apply one update to `vars` from `grads` (same keys; params without a gradient are skipped). */
-  step(vars: Map<Param, tf.Variable>, grads: Map<Param, tf.Tensor>, opts: SgdOptions): void {
-    const momentum = opts.momentum ?? 0;
-    const wd = opts.weightDecay ?? 0;
-    let scale = 1;
-    if (opts.clipGradNorm !== undefined) {
-      const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
-      const coef = opts.clipGradNorm / (norm + 1e-6);
-      if (coef < 1) scale = coef;
+  /**
+   * Apply one update to every variable that has a gradient (others are skipped, as torch skips
+   * `p.grad is None`). `gradNorm`, the global L2 norm of `grads`, is computed when clipping needs it
+   * and was not given.
+   */
+  step(vars: Iterable<readonly [Param, tf.Variable]>, grads: ReadonlyMap<Param, tf.Tensor>, lr: number, cfg: SgdConfig, gradNorm?: number): void {
+    const momentum = cfg.momentum ?? 0;
+    const weightDecay = cfg.weightDecay ?? 0;
+    const clip = cfg.clipGradNorm ?? 0;
+    let clipCoef = 1;
+    if (clip > 0) {
+      // clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when < 1 (float32, as torch)
+      const norm = gradNorm ?? globalNorm([...grads.values()]);
+      clipCoef = Math.fround(clip / (norm + 1e-6));
     }
-    for (const [p, v] of vars) {
-      const g = grads.get(p);
+    for (const [param, variable] of vars) {
+      const g = grads.get(param);
       if (!g) continue;
-      const { lrMult = 1, decayMult = 1 } = opts.paramOptions?.(p) ?? {};
-      const next = tf.tidy(() => {
-        let d: tf.Tensor = scale === 1 ? g : tf.mul(g, scale);
-        if (wd * decayMult !== 0) d = tf.add(d, tf.mul(v, wd * decayMult));
+      tf.tidy(() => {
+        let d = clipCoef < 1 ? tf.mul(g, clipCoef) : g;
+        if (weightDecay !== 0) d = tf.add(d, tf.mul(variable, weightDecay));
         if (momentum !== 0) {
-          const old = this.buffers.get(p);
-          const buf = old ? tf.add(tf.mul(old, momentum), d) : d.clone();
-          old?.dispose();
-          this.buffers.set(p, tf.keep(buf));
-          d = buf;
+          const prev = this.buffers.get(param);
+          const buf = prev ? tf.add(tf.mul(prev, momentum), d) : tf.clone(d);
+          prev?.dispose();
+          this.buffers.set(param, tf.keep(buf));
+          d = cfg.nesterov ? tf.add(d, tf.mul(buf, momentum)) : buf;
         }
-        return tf.sub(v, tf.mul(d, opts.lr * lrMult));
+        variable.assign(tf.add(variable, tf.mul(d, -lr)));
       });
-      v.assign(next);
-      next.dispose();
     }
   }
 
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
+  }
+}
+
+/** Global L2 norm of a list of gradients (float32 sum of squares on the device, square root in float64). */
+export function globalNorm(grads: tf.Tensor[]): number {
+  if (grads.length === 0) return 0;
+  const sumSq = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+  try {
+    return Math.sqrt(sumSq.dataSync()[0]!);
+  } finally {
+    sumSq.dispose();
   }
 }
 
@@ -105,7 +102,7 @@ function materializeVariables(model: TrainableModel, ops: TfOps, input: tf.Tenso
   const flags = model.namedModules().map(([, m]) => [m, m.training] as const);
   try {
     model.eval();
-    tf.dispose(tf.tidy(() => model.forward(ops, input)));
+    tf.dispose(tfForward(model, ops, input));
   } finally {
     for (const [m, t] of flags) m.training = t;
   }
@@ -129,7 +126,7 @@ export function lossAndGrads(model: TrainableModel, ops: TfOps, input: tf.Tensor
   const byName = new Map<string, Param>();
   const vars = store.variables();
   for (const [p, v] of vars) byName.set(v.name, p);
-  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(model.forward(ops, input), labels), [...vars.values()]);
+  const { value, grads } = tf.variableGrads(() => softmaxCrossEntropy(tfForward(model, ops, input), labels), [...vars.values()]);
   const named = new Map<Param, tf.Tensor>();
   for (const [name, g] of Object.entries(grads)) named.set(byName.get(name)!, g);
   const loss = value.dataSync()[0];
@@ -143,10 +140,10 @@ export function lossAndGrads(model: TrainableModel, ops: TfOps, input: tf.Tensor
  * statistics and dropout). BN running statistics and weights are updated on the device: call
  * `ops.store.syncToParams()` before reading Params, and `sgdOf(ops.store).dispose()` at the end.
  */
-export function trainStep(model: TrainableModel, ops: TfOps, input: tf.Tensor, labels: ArrayLike<number>, opts: SgdOptions): number {
+export function trainStep(model: TrainableModel, ops: TfOps, input: tf.Tensor, labels: ArrayLike<number>, opts: SgdConfig & { lr: number }): number {
   const { loss, grads } = lossAndGrads(model, ops, input, labels);
   try {
-    sgdOf(ops.store).step(ops.store.variables(), grads, opts);
+    sgdOf(ops.store).step(ops.store.variables(), grads, opts.lr, opts);
     for (const p of grads.keys()) ops.store.markDirty(p);
     return loss;
   } finally {

@@ -67,9 +67,14 @@ export interface ModelOverrides {
 /** Build `--model` with `--opt` pairs and the overrides (a flag and an --opt for the same option must agree). */
 export function buildModel(args: ModelArgs, over: ModelOverrides): VideoModel {
   if (!args.model) throw new UserError("--model is required (see `blvnet models`)");
-  const entry = getModelEntry(args.model);
+  return createModel(args.model, withOverrides(args.model, parseModelOpts(args.opt), over));
+}
+
+/** `options` with the overrides added; an override must name an option of the model and agree with `options`. */
+export function withOverrides(name: string, options: Record<string, string | number | boolean>, over: ModelOverrides): Record<string, string | number | boolean> {
+  const entry = getModelEntry(name);
   const names = new Set(entry.options.map((o) => o.name));
-  const opts: Record<string, string | number> = parseModelOpts(args.opt);
+  const opts = { ...options };
   const put = (key: string, flag: string, value: number | undefined) => {
     if (value === undefined) return;
     if (!names.has(key)) throw new UserError(`${flag}: model "${entry.name}" has no option ${key}`);
@@ -82,7 +87,7 @@ export function buildModel(args: ModelArgs, over: ModelOverrides): VideoModel {
   put("size", "--size", over.size);
   put("dropout", "--dropout", over.dropout);
   if (over.numClasses !== undefined && names.has("numClasses")) put("numClasses", "the dataset", over.numClasses);
-  return createModel(entry.name, opts);
+  return opts;
 }
 
 /** Whether a state_dict key belongs to one of the model's Linear (classifier) layers. */

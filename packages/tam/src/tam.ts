@@ -7,7 +7,7 @@
  * State-dict names follow the official module: for B = 3 the convs are `prev` (t-1), `next` (t+1)
  * and `curr` (t), registered in that order; for any other B they are `blending_layers.{k}`.
  */
-import { Conv2d, Module, ModuleList, scoped, sumOf, type Ops } from "@blvnet/core";
+import { Conv2d, Module, ModuleList, type Ops } from "@blvnet/core";
 
 /** One blending conv and the temporal offset its output is read from. */
 export interface BlendingTap {
@@ -15,59 +15,53 @@ export interface BlendingTap {
   offset: number;
 }
 
-export class TAM extends Module {
-  /** The blending convs in summation order (offset -B//2 ... +B//2). */
-  readonly taps: BlendingTap[];
+export interface TamConfig {
+  /** Feature channels C. */
+  channels: number;
+  /** Frames per clip T (rows n*T .. n*T+T-1 of the input form one clip). */
+  duration: number;
+  /** Temporal offsets B (the paper uses odd B). */
+  blendingFrames: number;
+}
 
-  /**
-   * @param channels feature channels C
-   * @param duration frames per clip T (rows n*T .. n*T+T-1 of the input form one clip)
-   * @param blendingFrames number of temporal offsets B (the paper uses odd B; default 3)
-   */
-  constructor(
-    readonly channels: number,
-    readonly duration: number,
-    readonly blendingFrames = 3,
-  ) {
-    super();
-    if (!Number.isInteger(blendingFrames) || blendingFrames < 1) {
-      throw new Error(`TAM: blendingFrames must be a positive integer, got ${blendingFrames}`);
+const depthwise = (c: number) => new Conv2d(c, c, 1, { groups: c });
+
+export class TAM extends Module<TamConfig> {
+  private readonly named = this.cfg.blendingFrames === 3;
+  prev = this.named ? depthwise(this.cfg.channels) : null;
+  next = this.named ? depthwise(this.cfg.channels) : null;
+  curr = this.named ? depthwise(this.cfg.channels) : null;
+  blending_layers = this.named ? null : new ModuleList(Array.from({ length: this.cfg.blendingFrames }, () => depthwise(this.cfg.channels)));
+
+  constructor(channels: number, duration: number, blendingFrames = 3) {
+    for (const [name, v] of Object.entries({ duration, blendingFrames })) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`TAM: ${name} must be a positive integer, got ${v}`);
     }
-    if (!Number.isInteger(duration) || duration < 1) throw new Error(`TAM: duration must be a positive integer, got ${duration}`);
-    const depthwise = () => new Conv2d(channels, channels, 1, { groups: channels });
-    const half = Math.floor(blendingFrames / 2);
-    if (blendingFrames === 3) {
-      const prev = this.child("prev", depthwise());
-      const next = this.child("next", depthwise());
-      const curr = this.child("curr", depthwise());
-      this.taps = [
-        { conv: prev, offset: -1 },
-        { conv: curr, offset: 0 },
-        { conv: next, offset: 1 },
+    super({ channels, duration, blendingFrames });
+  }
+
+  /** The blending convs in summation order (offset -B//2 ... +B//2). */
+  get taps(): BlendingTap[] {
+    if (this.prev && this.curr && this.next) {
+      return [
+        { conv: this.prev, offset: -1 },
+        { conv: this.curr, offset: 0 },
+        { conv: this.next, offset: 1 },
       ];
-    } else {
-      const layers = this.child("blending_layers", new ModuleList<Conv2d>());
-      this.taps = [];
-      for (let k = 0; k < blendingFrames; k++) this.taps.push({ conv: layers.push(depthwise()), offset: k - half });
     }
+    const half = Math.floor(this.cfg.blendingFrames / 2);
+    return this.blending_layers!.items.map((conv, k) => ({ conv, offset: k - half }));
   }
 
   /** x: [N*T, C, H, W] -> [N*T, C, H, W]. */
   forward<T>(ops: Ops<T>, x: T): T {
     const rows = ops.shape(x)[0];
-    if (rows % this.duration !== 0) {
-      throw new Error(`TAM: ${rows} rows are not whole clips of ${this.duration} frames`);
-    }
-    return scoped(ops, () => {
-      // The 1x1 depthwise conv acts per frame, so shifting its output equals shifting its input.
-      // sumOf makes one addend at a time where it can: TAM runs on every frame at stem resolution.
-      const shifted = this.taps.map(({ conv, offset }) => () =>
-        scoped(ops, () => {
-          const z = conv.forward(ops, x);
-          return offset === 0 ? z : ops.timeShift(z, this.duration, offset);
-        }),
-      );
-      return ops.relu(sumOf(ops, shifted));
+    if (rows % this.cfg.duration !== 0) throw new Error(`TAM: ${rows} rows are not whole clips of ${this.cfg.duration} frames`);
+    // The 1x1 depthwise conv acts per frame, so shifting its output equals shifting its input.
+    const shifted = this.taps.map(({ conv, offset }) => {
+      const z = conv.forward(ops, x);
+      return offset === 0 ? z : ops.timeShift(z, this.cfg.duration, offset);
     });
+    return ops.relu(ops.sum(shifted));
   }
 }

@@ -1,195 +1,284 @@
 /**
- * Training and evaluation as library calls (what `blvnet train` / `blvnet eval` and the accuracy sweeps run).
+ * Training and evaluation as library calls: `train(config)` and `evaluate(config)` (what
+ * `blvnet train` / `blvnet eval` and the accuracy sweeps run). Each returns what callers need, so
+ * nobody reads run.json or summary.json back.
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { UserError } from "@blvnet/core";
-import { createLoader, openDataset } from "@blvnet/data";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { createModel, sgdProblem, UserError, type VideoModel } from "@blvnet/core";
+import { type BadSample, createLoader, type Dataset, formatBadSample, openDataset } from "@blvnet/data";
 import { initBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend } from "@blvnet/engine-onnx";
-import { writeFileAtomic } from "@blvnet/io";
-import { buildModel, loadStartWeights, type ModelArgs } from "@blvnet/models";
-import { checkpointsDir } from "./checkpoint.js";
-import { createTrainingEngine, parseEngine } from "./engines.js";
+import { acquireLock, ensureDir, writeError, writeFileAtomic } from "@blvnet/io";
+import { loadStartWeights, withOverrides, type StartWeights } from "@blvnet/models";
+import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } from "./checkpoint.js";
+import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, TRAIN_DEFAULTS, type EvalConfig, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
+import { ENGINES } from "./engine.js";
+import { createTrainingEngine } from "./engines.js";
 import { evaluateModel, ortScorer, tfjsScorer, writeEvalOutputs, type EvalEngine, type Scorer } from "./evaluate.js";
 import { initForTraining } from "./init.js";
 import { provenance } from "./provenance.js";
-import { parseLrSteps, type SchedulerKind } from "./schedule.js";
-import { trainLoop } from "./trainer.js";
+import { lrStepsProblem, SCHEDULERS } from "./schedule.js";
+import { type ConfigChange, trainLoop } from "./trainer.js";
 
-export interface TrainArgs extends ModelArgs {
-  data: string;
-  split: string;
-  valSplit?: string;
-  epochs: number;
-  batch: number;
-  lr: number;
-  lrScheduler: SchedulerKind;
-  lrSteps: string;
-  warmupEpochs: number;
-  momentum: number;
-  weightDecay: number;
-  nesterov: boolean;
-  dropout?: number;
-  clipGrad?: number;
-  seed: number;
-  frames?: number;
-  size?: number;
-  out?: string;
-  resume?: boolean;
-  maxSteps?: number;
-  saveEvery?: number;
-  keep: number;
-  engine: string;
-  workers?: number;
-  progress: boolean;
-}
+export const EVAL_ENGINES = ["tfjs", "ort", "ort-cuda"] as const satisfies readonly EvalEngine[];
 
-export interface EvalArgs extends ModelArgs {
-  data: string;
-  split: string;
-  crops: string;
-  clips: number;
-  batch: number;
-  frames?: number;
-  size?: number;
-  out?: string;
-  engine?: string;
-  workers?: number;
-  progress: boolean;
-}
-
-export const EVAL_ENGINES = ["tfjs", "ort", "ort-cuda"] as const;
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+const stderr: LogSink = (m) => console.error(m);
 
-export async function runTrain(args: TrainArgs, backendName?: string): Promise<void> {
-  const engineKind = parseEngine(args.engine);
-  let lrSteps: number[];
-  try {
-    lrSteps = parseLrSteps(args.lrSteps);
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  if (isOrtBackend(backendName)) throw new UserError(`--backend ${backendName}: training runs on the tfjs backends (tensorflow, wasm, cpu); ONNX Runtime serves eval`);
-  // --engine ort computes with onnxruntime's CPU provider whatever tfjs backend is selected.
-  const backend = engineKind === "ort" ? "ort" : await initBackend(backendName);
-  const train = openDataset(args.data, { split: args.split });
-  if (train.records.length === 0) throw new UserError(`${args.data}: split "${args.split}" has no usable videos`);
-  const model = buildModel(args, { frames: args.frames, size: args.size, dropout: args.dropout, numClasses: train.numClasses });
-  if (model.numClasses !== train.numClasses) {
-    throw new UserError(`model ${model.id} has ${model.numClasses} classes but ${args.data} (${args.split}) has ${train.numClasses}`);
-  }
+/** A split to train or evaluate on: it must have samples, and labelled ones. */
+function openSplit(dir: string, split: string, labelled: boolean): Dataset {
+  const ds = openDataset(dir, { split });
+  if (ds.records.length === 0) throw new UserError(`${dir}: split "${split}" has no usable videos`);
+  const unlabelled = labelled ? ds.records.find((r) => r.label < 0) : undefined;
+  if (unlabelled) throw new UserError(`${formatBadSample({ ...unlabelled.where, reason: "has no label" })} (split "${split}" must be labelled to train or evaluate on it)`);
+  return ds;
+}
+
+/** The model of a config, with the dataset's class count unless its options name another. */
+function buildFor(cfg: ModelConfig, dir: string, ds: Dataset): VideoModel {
+  const model = createModel(cfg.name, withOverrides(cfg.name, cfg.options ?? {}, { numClasses: ds.numClasses }));
+  if (model.numClasses !== ds.numClasses) throw new UserError(`model ${model.id} has ${model.numClasses} classes but ${dir} (${ds.split}) has ${ds.numClasses}`);
+  return model;
+}
+
+function check(ok: boolean, message: string): void {
+  if (!ok) throw new UserError(message);
+}
+
+/** `o` without its undefined fields, so that they do not hide defaults when spread. */
+function defined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkInt(name: string, v: number, min: number): void {
+  check(Number.isInteger(v) && v >= min, `${name} must be an integer >= ${min}, got ${v}`);
+}
+
+/** Train a model with SGD on a dataset folder; resumable, checkpointed every epoch. */
+export async function train(config: TrainConfig): Promise<TrainSummary> {
+  const started = performance.now();
+  const log = config.log ?? stderr;
+  const d = TRAIN_DEFAULTS;
+  const optimizer = { ...d.optimizer, ...defined(config.optimizer) };
+  const schedule = { ...d.schedule, ...defined(config.schedule), lrSteps: [...(config.schedule?.lrSteps ?? d.schedule.lrSteps)] };
+  const epochs = config.epochs ?? d.epochs;
+  const batch = config.batch ?? d.batch;
+  const seed = config.seed ?? d.seed;
+  const engineKind = config.engine ?? d.engine;
+  const split = config.data.split ?? "train";
+  check((ENGINES as readonly string[]).includes(engineKind), `engine must be one of ${ENGINES.join(", ")}, got "${engineKind}"`);
+  check((SCHEDULERS as readonly string[]).includes(schedule.kind), `schedule.kind must be one of ${SCHEDULERS.join(", ")}, got "${schedule.kind}"`);
+  const stepsProblem = lrStepsProblem(schedule.lrSteps);
+  check(stepsProblem === null, `schedule.lrSteps ${stepsProblem}, got [${schedule.lrSteps.join(", ")}]`);
+  checkInt("epochs", epochs, 1);
+  checkInt("batch", batch, 1);
+  checkInt("seed", seed, 0);
+  const sgd = sgdProblem(optimizer);
+  check(sgd === null, `optimizer: ${sgd}`);
+  check(Number.isFinite(schedule.warmupEpochs) && schedule.warmupEpochs >= 0 && schedule.warmupEpochs < epochs, `schedule.warmupEpochs must be in [0, epochs), got ${schedule.warmupEpochs}`);
+  const skipLimit = maxSkippedOf(config.data.maxSkipped);
+  if (isOrtBackend(config.backend)) throw new UserError(`--backend ${config.backend}: training runs on the tfjs backends (tensorflow, wasm, cpu); ONNX Runtime serves eval`);
+  // The ort engine computes with onnxruntime's CPU provider whatever tfjs backend is selected.
+  const backend = engineKind === "ort" ? "ort" : await initBackend(config.backend);
+  const ds = openSplit(config.data.dir, split, true);
+  const model = buildFor(config.model, config.data.dir, ds);
   const spec = model.inputSpec;
-  if (spec.layout === "(NT)CHW") throw new UserError(`model "${args.model}" takes feature maps, not clips: it cannot be trained on videos`);
+  if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be trained on videos`);
+  const layout = spec.layout;
+  const valDs = config.data.valSplit ? openSplit(config.data.dir, config.data.valSplit, true) : undefined;
 
-  const outDir = resolve(args.out ?? join("results", "runs", `${model.id}-${timestamp()}`));
-  if (args.resume && !args.out) throw new UserError("--resume needs --out <run folder>");
-  if (!args.resume && existsSync(join(checkpointsDir(outDir), "latest.json"))) {
+  const outDir = resolve(config.out ?? join("results", "runs", `${model.id}-${timestamp()}`));
+  if (config.resume && !config.out) throw new UserError("--resume needs --out <run folder>");
+  // One writer per run folder: a second `train` into it is refused before it writes anything.
+  const lock = acquireLock(outDir, "train");
+  try {
+    return await trainLocked();
+  } finally {
+    lock.release();
+  }
+
+  async function trainLocked(): Promise<TrainSummary> {
+  if (!config.resume && existsSync(join(checkpointsDir(outDir), "latest.json"))) {
     throw new UserError(`${outDir} already holds a run; continue it with --resume or choose another --out`);
   }
 
-  initForTraining(model, args.seed);
-  if (args.weights && !args.resume) loadStartWeights(model, args.weights, args.allowMissing ?? false, console.error);
+  initForTraining(model, seed);
+  const weights = config.model.weights;
+  if (weights && !config.resume) loadStartWeights(model, weights, config.model.allowMissing ?? false, log);
 
-  const loaderBase = { batch: args.batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, seed: args.seed, workers: args.workers } as const;
-  const trainLoader = createLoader(train, { ...loaderBase, train: true });
-  const valLoader = args.valSplit ? createLoader(openDataset(args.data, { split: args.valSplit }), { ...loaderBase, train: false, clips: 1, crops: 1 }) : undefined;
+  const skips = new SkipLog(log);
+  skips.report(ds);
+  if (valDs) skips.report(valDs);
+  const loaderBase = { batch, frames: spec.frames, size: spec.size, layout, mean: spec.mean, std: spec.std, seed, workers: config.data.workers, onBadSample: skips.add } as const;
+  const trainLoader = createLoader(ds, { ...loaderBase, train: true, maxSkipped: skipLimit(ds) });
+  const valLoader = valDs ? createLoader(valDs, { ...loaderBase, train: false, clips: 1, crops: 1, maxSkipped: skipLimit(valDs) }) : undefined;
 
-  const sgd = { momentum: args.momentum, weightDecay: args.weightDecay, nesterov: args.nesterov, clipGradNorm: args.clipGrad };
-  const engine = createTrainingEngine(engineKind, model, sgd, args.seed);
-  const settings = {
-    data: resolve(args.data),
-    split: args.split,
-    batch: args.batch,
+  const runConfig: RunConfig = {
+    model: { name: config.model.name, id: model.id, options: { ...model.options }, weights: weights ?? null },
+    data: { dir: resolve(config.data.dir), split },
     frames: spec.frames,
     size: spec.size,
-    lr: args.lr,
-    lrScheduler: args.lrScheduler,
-    lrSteps,
-    warmupEpochs: args.warmupEpochs,
-    momentum: args.momentum,
-    weightDecay: args.weightDecay,
-    nesterov: args.nesterov,
-    clipGrad: args.clipGrad ?? null,
-    epochs: args.epochs,
-    seed: args.seed,
+    optimizer: { lr: optimizer.lr, momentum: optimizer.momentum, weightDecay: optimizer.weightDecay, nesterov: optimizer.nesterov, clipGradNorm: optimizer.clipGradNorm ?? null },
+    schedule,
+    epochs,
+    batch,
+    seed,
     engine: engineKind,
     backend,
-    weights: args.weights ?? null,
   };
-  if (!args.resume) {
-    writeFileAtomic(
-      join(outDir, "run.json"),
-      JSON.stringify({ model: { name: args.model, id: model.id, options: model.options }, settings, dataset: { dir: resolve(args.data), split: args.split, videos: train.records.length, classes: train.classes, skipped: train.problems.length }, provenance: provenance({ backend, seed: args.seed }) }, null, 2) + "\n",
-    );
+  const dataset = { dir: resolve(config.data.dir), split, videos: ds.records.length, classes: ds.classes, skipped: ds.problems.length };
+  const runJson = join(outDir, "run.json");
+  if (!config.resume) {
+    const record: RunRecord = { format: TRAIN_STATE_FORMAT, config: runConfig, dataset, provenance: provenance({ backend, seed }) };
+    writeFileAtomic(runJson, JSON.stringify(record, null, 2) + "\n");
   }
-  console.error(`training ${model.id} on ${train.records.length} videos (${train.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${args.epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
+  const recordChanges = (changes: ConfigChange[]) => {
+    const record = JSON.parse(readFileSync(runJson, "utf8")) as RunRecord;
+    writeFileAtomic(runJson, JSON.stringify({ ...record, changes: [...(record.changes ?? []), ...changes] }, null, 2) + "\n");
+  };
+  const engine = createTrainingEngine(engineKind, model, optimizer, seed);
+  const skippedNote = ds.problems.length ? ` (${ds.problems.length} skipped)` : "";
+  log(`training ${model.id} on ${ds.records.length} videos${skippedNote} (${ds.numClasses} classes) | ${trainLoader.batchesPerEpoch} steps/epoch x ${epochs} epochs | engine ${engineKind}, backend ${backend} | ${outDir}`);
   try {
-    const summary = await trainLoop({
+    const loop = await trainLoop({
       model,
-      modelName: args.model!,
       engine,
       train: trainLoader,
       val: valLoader,
-      schedule: { kind: args.lrScheduler, baseLr: args.lr, epochs: args.epochs, lrSteps, warmupEpochs: args.warmupEpochs },
-      epochs: args.epochs,
+      config: runConfig,
       outDir,
-      dataSeed: args.seed,
-      dropoutSeed: args.seed,
-      resume: args.resume,
-      maxSteps: args.maxSteps,
-      saveEvery: args.saveEvery,
-      keep: args.keep,
-      settings,
-      progress: args.progress,
+      resume: config.resume,
+      maxSteps: config.maxSteps,
+      saveEvery: config.saveEvery,
+      keep: config.keep ?? d.keep,
+      progress: config.progress ?? false,
+      log,
+      skipped: () => skips.count,
+      onChanges: recordChanges,
+      command: config.command,
     });
-    const how = summary.status === "stopped" ? `stopped at --max-steps ${args.maxSteps}` : "finished";
-    console.log(
-      `${how}: ${summary.globalStep} steps, last loss ${summary.lastLoss.toFixed(4)}, ${summary.clipsPerSecond.toFixed(2)} clips/s; ` +
-        `weights ${join(outDir, "model.safetensors")} (checkpoint ${summary.checkpoint})`,
-    );
+    return {
+      ...loop,
+      config: runConfig,
+      dataset,
+      skipped: skips.count,
+      outDir,
+      weights: join(outDir, "model.safetensors"),
+      totalSeconds: (performance.now() - started) / 1000,
+    };
   } finally {
     engine.dispose();
   }
+  }
 }
 
-export async function runEval(args: EvalArgs, backendName?: string): Promise<void> {
-  if (!args.weights) throw new UserError("--weights is required: the checkpoint to evaluate");
-  const engine: EvalEngine = (args.engine as EvalEngine | undefined) ?? (isOrtBackend(backendName) ? backendName : "tfjs");
-  const backend = engine === "tfjs" ? await initBackend(backendName) : engine;
-  const ds = openDataset(args.data, { split: args.split });
-  if (ds.records.length === 0) throw new UserError(`${args.data}: split "${args.split}" has no usable videos`);
-  const model = buildModel(args, { frames: args.frames, size: args.size, numClasses: ds.numClasses });
-  if (model.numClasses !== ds.numClasses) throw new UserError(`model ${model.id} has ${model.numClasses} classes but ${args.data} (${args.split}) has ${ds.numClasses}`);
-  const spec = model.inputSpec;
-  if (spec.layout === "(NT)CHW") throw new UserError(`model "${args.model}" takes feature maps, not clips: it cannot be evaluated on videos`);
-  const load = loadStartWeights(model, args.weights, args.allowMissing ?? false, console.error);
+/**
+ * Every skipped sample, logged once with its file, line and reason (the loader meets a bad sample
+ * again each epoch), and counted.
+ */
+class SkipLog {
+  private readonly seen = new Set<string>();
+  constructor(private readonly log: LogSink) {}
+  get count(): number {
+    return this.seen.size;
+  }
+  readonly add = (b: BadSample) => {
+    const key = formatBadSample(b);
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    this.log(`skipped ${key}`);
+  };
+  report(ds: Dataset): void {
+    for (const p of ds.problems) this.add(p);
+  }
+}
 
-  const crops = Number(args.crops) as 1 | 3;
-  const loader = createLoader(ds, { batch: args.batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips: args.clips, crops, workers: args.workers });
+/** Fail now, with one line, if `dir` cannot take files (a file in the way, no permission, a full disk). */
+function checkWritable(dir: string): void {
+  ensureDir(dir);
+  const probe = join(dir, `.write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, "");
+  } catch (e) {
+    throw writeError(e, dir);
+  } finally {
+    rmSync(probe, { force: true });
+  }
+}
+
+/** `maxSkipped` as a count per dataset: a count (>= 1) or a fraction of the samples (< 1); default 1%. */
+function maxSkippedOf(limit: number | undefined): (ds: Dataset) => number {
+  const v = limit ?? DEFAULT_MAX_SKIPPED;
+  check(Number.isFinite(v) && v >= 0 && (v < 1 || Number.isInteger(v)), `maxSkipped must be a fraction in [0, 1) or a whole count, got ${v}`);
+  return (ds) => (v < 1 ? Math.floor(v * (ds.records.length + ds.problems.length)) : v);
+}
+
+/** Accuracy of a model with given weights on a dataset split; writes summary.json, predictions, per-class accuracy and the confusion matrix. */
+export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
+  const log = config.log ?? stderr;
+  const d = EVAL_DEFAULTS;
+  if (!config.model.weights) throw new UserError("--weights is required: the checkpoint to evaluate");
+  const engine: EvalEngine = config.engine ?? (isOrtBackend(config.backend) ? config.backend : "tfjs");
+  check((EVAL_ENGINES as readonly string[]).includes(engine), `engine must be one of ${EVAL_ENGINES.join(", ")}, got "${engine}"`);
+  const crops = config.crops ?? d.crops;
+  const clips = config.clips ?? d.clips;
+  const batch = config.batch ?? d.batch;
+  const split = config.data.split ?? d.split;
+  check(crops === 1 || crops === 3, `crops must be 1 or 3, got ${crops}`);
+  checkInt("clips", clips, 1);
+  checkInt("batch", batch, 1);
+  const skipLimit = maxSkippedOf(config.data.maxSkipped);
+  // Results must be writable before minutes of evaluation: check the output folder first.
+  const outDir = resolve(config.out ?? join("results", "eval", `${config.model.name}-${split}`));
+  checkWritable(outDir);
+  const backend = engine === "tfjs" ? await initBackend(config.backend) : engine;
+  const ds = openSplit(config.data.dir, split, true);
+  const model = buildFor(config.model, config.data.dir, ds);
+  const spec = model.inputSpec;
+  if (spec.layout === "(NT)CHW") throw new UserError(`model "${config.model.name}" takes feature maps, not clips: it cannot be evaluated on videos`);
+  const weights = config.model.weights;
+  const load: StartWeights = loadStartWeights(model, weights, config.model.allowMissing ?? false, log);
+
+  const skips = new SkipLog(log);
+  skips.report(ds);
+  const loader = createLoader(ds, {
+    batch, frames: spec.frames, size: spec.size, layout: spec.layout, mean: spec.mean, std: spec.std, train: false, clips, crops,
+    workers: config.data.workers, onBadSample: skips.add, maxSkipped: skipLimit(ds),
+  });
   const scorer: Scorer = engine === "tfjs" ? tfjsScorer(model) : await ortScorer(model, engine);
-  console.error(`evaluating ${model.id} (${load.report.loaded} tensors from ${args.weights}) on ${ds.records.length} videos of ${args.data} [${args.split}], ${args.clips} clip(s) x ${crops} crop(s), engine ${engine}`);
+  log(`evaluating ${model.id} (${load.report.loaded} tensors from ${weights}) on ${ds.records.length} videos of ${config.data.dir} [${split}], ${clips} clip(s) x ${crops} crop(s), engine ${engine}`);
   let report;
   try {
-    report = await evaluateModel(scorer, loader, { progress: args.progress });
+    report = await evaluateModel(scorer, loader, { progress: config.progress ?? false });
   } finally {
     await scorer.dispose();
   }
-  const outDir = resolve(args.out ?? join("results", "eval", `${model.id}-${args.split}`));
   const files = writeEvalOutputs(outDir, report, {
-    model: args.model,
+    model: config.model.name,
     model_id: model.id,
     options: model.options,
-    weights: resolve(args.weights),
-    data: resolve(args.data),
-    split: args.split,
-    clips: args.clips,
+    // relative to the output folder: summary.json names no folder of the machine that wrote it
+    weights: relative(outDir, resolve(weights)),
+    data: relative(outDir, resolve(config.data.dir)),
+    split,
+    clips,
     crops,
     engine,
+    skipped: skips.count,
     provenance: provenance({ backend }),
   });
-  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-  console.log(`${model.id} on ${args.split} (${report.videos} videos, ${report.views} view(s) each): top-1 ${pct(report.top1)}, top-5 ${pct(report.top5)}, mean class ${pct(report.meanClassAccuracy)}, clip top-1 ${pct(report.clipTop1)}, loss ${report.loss.toFixed(4)}`);
-  if (report.pairAccuracy !== null) console.log(`time-reversed pairs: ${pct(report.pairAccuracy)} (chance 50%)`);
-  console.log(`wrote ${files.join(", ")}`);
+  return {
+    model: { name: config.model.name, id: model.id, options: { ...model.options } },
+    weights: resolve(weights),
+    tensorsLoaded: load.report.loaded,
+    engine,
+    backend,
+    dataset: { dir: resolve(config.data.dir), split, videos: ds.records.length + ds.problems.length },
+    skipped: skips.count,
+    report,
+    outDir,
+    files,
+  };
 }

@@ -16,13 +16,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "csv-parse/sync";
 import { synthesize } from "@blvnet/data";
 import { decodeSafetensors } from "@blvnet/io";
-import { fillDeterministic, inputShape, refgenInput, type TensorMap, type VideoModel } from "@blvnet/core";
+import { fillDeterministic, inputShape, refgenInput, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
 import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
 import { OrtTrainer } from "@blvnet/engine-onnx";
-import { runCli as cli } from "@blvnet/cli";
 import { createModel } from "@blvnet/models";
+import { train } from "./api.js";
+import type { TrainConfig } from "./config.js";
 import { OrtTrainingEngine } from "./engine-ort.js";
-import { MOMENTUM_PREFIX, type SgdConfig } from "./engine.js";
+import { MOMENTUM_PREFIX } from "./engine.js";
 import { STEP_KEY, TfjsEngine } from "./tfjs-engine.js";
 
 /**
@@ -207,7 +208,7 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
   });
 });
 
-describe("blvnet train --engine ort (CLI, synthetic data)", () => {
+describe("train({ engine: \"ort\" }) on synthetic data", () => {
   let root: string;
   let data: string;
   beforeAll(async () => {
@@ -216,20 +217,28 @@ describe("blvnet train --engine ort (CLI, synthetic data)", () => {
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  const trainArgs = (out: string, ...extra: string[]) => [
-    "train", "--engine", "ort", "--model", "tsm", "--opt", "depth=18", "--frames", "4", "--size", "32", "--data", data, "--epochs", "2", "--batch", "3",
-    "--lr", "0.02", "--clip-grad", "5", "--no-progress", "--out", out, ...extra,
-  ];
+  const config = (out: string, extra: Partial<TrainConfig> = {}, log: string[] = []): TrainConfig => ({
+    engine: "ort",
+    model: { name: "tsm", options: { depth: 18, frames: 4, size: 32 } },
+    data: { dir: data },
+    epochs: 2,
+    batch: 3,
+    optimizer: { lr: 0.02, clipGradNorm: 5 },
+    out,
+    log: (m) => void log.push(m),
+    ...extra,
+  });
 
-  it("a run stopped at --max-steps and resumed ends bit-for-bit like an uninterrupted run", async () => {
+  it("a run stopped at maxSteps and resumed ends bit-for-bit like an uninterrupted run", async () => {
     const full = join(root, "full");
     const parts = join(root, "parts");
-    const a = await cli(...trainArgs(full));
-    expect(a.code, a.err).toBe(0);
-    expect(a.err).toMatch(/engine ort, backend ort/);
-    expect((await cli(...trainArgs(parts, "--max-steps", "4"))).code).toBe(0);
-    const b = await cli(...trainArgs(parts, "--resume"));
-    expect(b.code, b.err).toBe(0);
+    const log: string[] = [];
+    const a = await train(config(full, {}, log));
+    expect(a.status).toBe("done");
+    expect(log.join("\n")).toMatch(/engine ort, backend ort/);
+    expect((await train(config(parts, { maxSteps: 4 }))).status).toBe("stopped");
+    const b = await train(config(parts, { resume: true }));
+    expect(b.resumedFrom).toBe(4);
     const weights = (run: string) => decodeSafetensors(readFileSync(join(run, "model.safetensors"))).tensors;
     const wa = weights(full);
     const wb = weights(parts);

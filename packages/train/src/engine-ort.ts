@@ -9,9 +9,8 @@
  */
 import { loadStateDict } from "@blvnet/io";
 import { OrtTrainer } from "@blvnet/engine-onnx";
-import { stateDict, type Param, type TensorMap, type VideoModel } from "@blvnet/core";
-import { deriveSeed } from "@blvnet/core";
-import { MOMENTUM_PREFIX, NonFiniteLossError, type SgdConfig, type StepResult, type TrainingEngine } from "./engine.js";
+import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
+import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
 import { STEP_KEY } from "./tfjs-engine.js";
 
 export interface OrtEngineOptions extends SgdConfig {
@@ -38,14 +37,8 @@ export class OrtTrainingEngine implements TrainingEngine {
 
   private async ready(): Promise<OrtTrainer> {
     if (this.trainer) return this.trainer;
-    this.creating ??= OrtTrainer.create(this.model, {
-      momentum: this.opts.momentum,
-      weightDecay: this.opts.weightDecay,
-      nesterov: this.opts.nesterov,
-      clipGradNorm: this.opts.clipGradNorm,
-      threads: this.opts.threads,
-      profilePrefix: this.opts.profilePrefix,
-    });
+    const { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix } = this.opts;
+    this.creating ??= OrtTrainer.create(this.model, { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix });
     const t = await this.creating;
     this.creating = null;
     t.setMomentumBuffers(this.pendingMomentum);

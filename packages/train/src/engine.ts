@@ -1,23 +1,13 @@
 /**
  * What the training loop needs from an engine: one optimizer step on a batch, logits for
  * evaluation, and the full state (weights + optimizer buffers) as a tensor map for checkpoints.
- * `tfjs` runs the model through the TfOps interpreter with tf.variableGrads; a later engine can
- * compile a whole SGD step to one ONNX graph behind the same interface.
+ * `tfjs` runs the model through the TfOps interpreter with tf.variableGrads; `ort` compiles a
+ * whole SGD step to one ONNX graph.
  */
 import type { TensorMap } from "@blvnet/core";
 
 export const ENGINES = ["tfjs", "ort"] as const;
 export type EngineKind = (typeof ENGINES)[number];
-
-/** torch.optim.SGD hyper-parameters (dampening 0). */
-export interface SgdConfig {
-  momentum: number;
-  weightDecay: number;
-  /** Nesterov momentum (the official train.py uses it). */
-  nesterov: boolean;
-  /** Global gradient-norm clip (torch.nn.utils.clip_grad_norm_); 0 or undefined = off. */
-  clipGradNorm?: number;
-}
 
 export interface StepResult {
   /** Mean softmax cross-entropy of the batch. */

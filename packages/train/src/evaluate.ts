@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import { stringify } from "csv-stringify/sync";
 import { OrtEngine, type OrtBackendName } from "@blvnet/engine-onnx";
-import { TfOps } from "@blvnet/engine-tfjs";
+import { TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { writeFileAtomic } from "@blvnet/io";
 import { type VideoModel } from "@blvnet/core";
 import { SYNTH_CLASSES, type Loader } from "@blvnet/data";
@@ -31,7 +31,7 @@ export function tfjsScorer(model: VideoModel): Scorer {
   return {
     kind: "tfjs",
     async logits(input, shape) {
-      const out = tf.tidy(() => model.forward(ops, ops.input(input, shape)));
+      const out = tf.tidy(() => tfForward(model, ops, ops.input(input, shape)));
       try {
         return (await out.data()) as Float32Array;
       } finally {

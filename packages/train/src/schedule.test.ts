@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { epochLr, learningRate, parseLrSteps, type ScheduleConfig } from "./schedule.js";
+import { epochLr, learningRate, lrStepsProblem, type ScheduleConfig } from "./schedule.js";
 
 const base: ScheduleConfig = { kind: "cosine", baseLr: 0.01, epochs: 50, lrSteps: [20, 40], stepsPerEpoch: 10 };
 
@@ -28,9 +28,10 @@ describe("learning-rate schedules (PyTorch closed forms, per epoch)", () => {
     expect(learningRate(w, 2, 0)).toBe(epochLr(w, 2));
   });
 
-  it("parses --lr-steps and rejects bad lists", () => {
-    expect(parseLrSteps("20,40")).toEqual([20, 40]);
-    expect(() => parseLrSteps("20,x")).toThrow(/positive epochs/);
-    expect(() => parseLrSteps("40,20")).toThrow(/increase/);
+  it("accepts positive increasing lr steps only", () => {
+    expect(lrStepsProblem([20, 40])).toBeNull();
+    expect(lrStepsProblem([20, NaN])).toMatch(/positive epochs/);
+    expect(lrStepsProblem([])).toMatch(/positive epochs/);
+    expect(lrStepsProblem([40, 20])).toMatch(/increase/);
   });
 });

@@ -10,17 +10,21 @@
 export const SCHEDULERS = ["cosine", "step", "multisteps"] as const;
 export type SchedulerKind = (typeof SCHEDULERS)[number];
 
-export interface ScheduleConfig {
+/** A schedule as a training config names it. */
+export interface LrSchedule {
   kind: SchedulerKind;
+  /** Epochs at which the rate decays (step: only the first, as a period); positive, increasing. */
+  lrSteps: number[];
+  /** Epochs of linear warm-up (may be fractional); 0 = none. */
+  warmupEpochs?: number;
+}
+
+export interface ScheduleConfig extends LrSchedule {
   baseLr: number;
   /** Total epochs (cosine's T_max). */
   epochs: number;
-  /** Epochs at which the rate decays (step: only the first, as a period). */
-  lrSteps: number[];
   /** Decay factor of step/multisteps (the official 0.1). */
   gamma?: number;
-  /** Epochs of linear warm-up (may be fractional); 0 = none. */
-  warmupEpochs?: number;
   /** Optimizer steps per epoch (for the warm-up length). */
   stepsPerEpoch: number;
 }
@@ -53,18 +57,9 @@ export function learningRate(cfg: ScheduleConfig, epoch: number, stepInEpoch: nu
   return lr;
 }
 
-/** Parse `--lr-steps 20,40` (positive numbers, increasing). */
-export function parseLrSteps(text: string): number[] {
-  const steps = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s !== "")
-    .map(Number);
-  if (steps.length === 0 || steps.some((s) => !(Number.isFinite(s) && s > 0))) {
-    throw new RangeError(`--lr-steps must be a comma-separated list of positive epochs, got "${text}"`);
-  }
-  for (let i = 1; i < steps.length; i++) {
-    if (steps[i]! <= steps[i - 1]!) throw new RangeError(`--lr-steps must increase, got "${text}"`);
-  }
-  return steps;
+/** Why a list of lr steps is unusable (not positive, not increasing), or null when it is fine. */
+export function lrStepsProblem(steps: readonly number[]): string | null {
+  if (steps.length === 0 || steps.some((s) => !(Number.isFinite(s) && s > 0))) return "must be a list of positive epochs";
+  for (let i = 1; i < steps.length; i++) if (steps[i]! <= steps[i - 1]!) return "must increase";
+  return null;
 }

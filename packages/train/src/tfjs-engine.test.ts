@@ -5,9 +5,12 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "@blvnet/engine-tfjs";
-import { Linear, VideoModel, type InputSpec, type Ops } from "@blvnet/core";
-import { MOMENTUM_PREFIX, NonFiniteLossError, type SgdConfig } from "./engine.js";
+import { Linear, VideoModel, type InputSpec, type Ops, type SgdConfig } from "@blvnet/core";
+import { MOMENTUM_PREFIX, NonFiniteLossError } from "./engine.js";
 import { STEP_KEY, TfjsEngine } from "./tfjs-engine.js";
+
+/** The reference reads every SGD field. */
+type Cfg = SgdConfig & Required<Pick<SgdConfig, "momentum" | "weightDecay" | "nesterov">>;
 
 const T = 2;
 const K = 3;
@@ -19,7 +22,7 @@ class LinearProbe extends VideoModel {
   readonly numClasses = K;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: T, size: S, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
-  readonly fc = this.child("fc", new Linear(3, K));
+  readonly fc = new Linear(3, K);
   forward<X>(ops: Ops<X>, x: X): X {
     return ops.segmentMean(this.fc.forward(ops, ops.globalAvgPool(ops.clipsToFrames(x, T))), T);
   }
@@ -34,7 +37,7 @@ function probe(): LinearProbe {
 }
 
 /** torch.optim.SGD (dampening 0) after clip_grad_norm_, in float64, with the analytic CE gradient. */
-function reference(w0: Float32Array, b0: Float32Array, batches: { x: Float32Array; y: Int32Array }[], lrs: number[], cfg: SgdConfig) {
+function reference(w0: Float32Array, b0: Float32Array, batches: { x: Float32Array; y: Int32Array }[], lrs: number[], cfg: Cfg) {
   const w = Float64Array.from(w0);
   const b = Float64Array.from(b0);
   let bw: Float64Array | null = null;
@@ -83,7 +86,7 @@ function batch(seed: number, n: number): { x: Float32Array; y: Int32Array } {
 
 const shape = (n: number) => [n, T * 3, S, S];
 
-async function runEngine(cfg: SgdConfig, batches: { x: Float32Array; y: Int32Array }[], lrs: number[]) {
+async function runEngine(cfg: Cfg, batches: { x: Float32Array; y: Int32Array }[], lrs: number[]) {
   const m = probe();
   const w0 = Float32Array.from(m.fc.weight.f32);
   const b0 = Float32Array.from(m.fc.bias!.f32);

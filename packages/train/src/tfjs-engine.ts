@@ -1,21 +1,18 @@
 /**
  * The tfjs training engine: the model runs through TfOps with trainable weights (tf.Variables in
- * the ParamStore), tf.variableGrads gives the gradients of core's mean softmax cross-entropy, and
- * the update follows torch.optim.SGD line by line (weight decay folded into the gradient, momentum
- * buffer = gradient on its first step, optional Nesterov), after torch's clip_grad_norm_.
- * Dropout masks come from a seed derived from (seed, step), so a resumed run draws the same masks.
+ * the ParamStore), tf.variableGrads gives the gradients of the mean softmax cross-entropy, and
+ * engine-tfjs's `Sgd` applies torch.optim.SGD after clip_grad_norm_. Dropout masks come from a seed
+ * derived from (seed, step), so a resumed run draws the same masks.
  *
- * Why not core's `trainStep`/`Sgd` (packages/core/src/tf/train.ts): the trainer also needs Nesterov
- * momentum (the official train.py uses it), the momentum buffers as tensors for checkpoints and
- * resume, the logits for the step's accuracy, and a finiteness check *before* the update so a
- * diverging run keeps its last good weights.
+ * Unlike `trainStep`, the engine also returns the step's accuracy and gradient norm, checks
+ * finiteness *before* the update (a diverging run keeps its last good weights) and exposes the
+ * momentum buffers for checkpoints.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { fromNative, softmaxCrossEntropy, TfOps, toNative } from "@blvnet/engine-tfjs";
+import { fromNative, Sgd, softmaxCrossEntropy, TfOps, tfForward, toNative } from "@blvnet/engine-tfjs";
 import { loadStateDict } from "@blvnet/io";
-import { stateDict, type Param, type TensorMap, type VideoModel } from "@blvnet/core";
-import { deriveSeed } from "@blvnet/core";
-import { MOMENTUM_PREFIX, NonFiniteLossError, type SgdConfig, type StepResult, type TrainingEngine } from "./engine.js";
+import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
+import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
 
 /** Key of the engine's step counter in `state()` (int64 scalar): the dropout stream position. */
 export const STEP_KEY = "optimizer.step";
@@ -30,8 +27,8 @@ export class TfjsEngine implements TrainingEngine {
   private readonly ops: TfOps;
   /** Trainable variables reached by the forward pass, in state_dict order (null until the first step). */
   private vars: { param: Param; variable: tf.Variable }[] | null = null;
-  /** Momentum buffers in the variables' (tfjs) layout, created on a parameter's first update. */
-  private readonly momentum = new Map<Param, tf.Tensor>();
+  /** The update and its momentum buffers (tfjs layout, created on a parameter's first update). */
+  private readonly sgd = new Sgd();
   /** Buffers restored by `load` (PyTorch layout), uploaded once the variables exist. */
   private pendingMomentum = new Map<Param, Float32Array>();
   private steps = 0;
@@ -49,7 +46,7 @@ export class TfjsEngine implements TrainingEngine {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
     } finally {
       this.model.train(wasTraining);
     }
@@ -62,7 +59,7 @@ export class TfjsEngine implements TrainingEngine {
       const form = this.ops.store.entryOf(p)?.form;
       if (!form) continue; // a buffer for a parameter this forward does not use: dropped, as torch would never update it
       const native = toNative(form, data, p.shape);
-      this.momentum.set(p, tf.keep(tf.tensor(native.data, native.shape)));
+      this.sgd.buffers.set(p, tf.keep(tf.tensor(native.data, native.shape)));
     }
     this.pendingMomentum.clear();
   }
@@ -76,7 +73,7 @@ export class TfjsEngine implements TrainingEngine {
     const x = ops.input(input, shape);
     let logitsKept: tf.Tensor | null = null;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.forward(ops, x);
+      const logits = tfForward(this.model, ops, x);
       logitsKept = tf.keep(logits);
       return softmaxCrossEntropy(logits, labels);
     }, vars.map((v) => v.variable));
@@ -89,7 +86,14 @@ export class TfjsEngine implements TrainingEngine {
       const loss = lossArr[0]!;
       const gradNorm = Math.sqrt(sumSqArr[0]!);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteLossError(loss, gradNorm);
-      this.applySgd(vars, gradList, lr, gradNorm);
+      this.sgd.step(
+        vars.map((v) => [v.param, v.variable] as const),
+        new Map(vars.flatMap((v, i) => (gradList[i] ? [[v.param, gradList[i]] as const] : []))),
+        lr,
+        this.opts,
+        gradNorm,
+      );
+      for (let i = 0; i < vars.length; i++) if (gradList[i]) this.ops.store.markDirty(vars[i]!.param);
       this.steps++;
       return { loss, correct: correctArr[0]!, gradNorm };
     } finally {
@@ -98,35 +102,11 @@ export class TfjsEngine implements TrainingEngine {
     }
   }
 
-  /** torch.optim.SGD.step (dampening 0) after clip_grad_norm_, for every variable with a gradient. */
-  private applySgd(vars: { param: Param; variable: tf.Variable }[], grads: (tf.Tensor | null)[], lr: number, gradNorm: number): void {
-    const { momentum, weightDecay, nesterov, clipGradNorm } = this.opts;
-    // clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied when < 1 (float32, as torch).
-    const clipCoef = clipGradNorm && clipGradNorm > 0 ? Math.fround(clipGradNorm / (gradNorm + 1e-6)) : 1;
-    vars.forEach(({ param, variable }, i) => {
-      const g0 = grads[i];
-      if (!g0) return; // no gradient reached this parameter: torch skips it (p.grad is None)
-      tf.tidy(() => {
-        let d = clipCoef < 1 ? tf.mul(g0, clipCoef) : g0;
-        if (weightDecay !== 0) d = tf.add(d, tf.mul(variable, weightDecay));
-        if (momentum !== 0) {
-          const prev = this.momentum.get(param);
-          const buf = prev ? tf.add(tf.mul(prev, momentum), d) : tf.clone(d);
-          prev?.dispose();
-          this.momentum.set(param, tf.keep(buf));
-          d = nesterov ? tf.add(d, tf.mul(buf, momentum)) : buf;
-        }
-        variable.assign(tf.add(variable, tf.mul(d, -lr)));
-      });
-      this.ops.store.markDirty(param);
-    });
-  }
-
   async evalLogits(input: Float32Array, shape: number[]): Promise<Float32Array> {
     const wasTraining = this.model.training;
     this.model.eval();
     try {
-      const out = tf.tidy(() => this.model.forward(this.ops, this.ops.input(input, shape)));
+      const out = tf.tidy(() => tfForward(this.model, this.ops, this.ops.input(input, shape)));
       try {
         return (await out.data()) as Float32Array;
       } finally {
@@ -141,7 +121,7 @@ export class TfjsEngine implements TrainingEngine {
     this.ops.store.syncToParams();
     const out = stateDict(this.model);
     const named = new Map(this.model.namedTensors().map(([n, p]) => [p, n]));
-    for (const [p, buf] of this.momentum) {
+    for (const [p, buf] of this.sgd.buffers) {
       const form = this.ops.store.entryOf(p)!.form;
       out.set(MOMENTUM_PREFIX + named.get(p)!, { shape: [...p.shape], data: fromNative(form, buf.dataSync() as Float32Array, p.shape).slice() });
     }
@@ -172,8 +152,7 @@ export class TfjsEngine implements TrainingEngine {
   }
 
   private resetDevice(): void {
-    for (const t of this.momentum.values()) t.dispose();
-    this.momentum.clear();
+    this.sgd.dispose();
     this.pendingMomentum.clear();
     this.ops.store.dispose();
     this.vars = null;

@@ -1,6 +1,7 @@
 /** Render rows of named columns as an aligned text table, CSV, Markdown or JSON. */
 import { stringify } from "csv-stringify/sync";
 import { UserError } from "@blvnet/core";
+import { markdownTable } from "../markdown.js";
 
 export const FORMATS = ["table", "csv", "md", "json"] as const;
 export type Format = (typeof FORMATS)[number];
@@ -26,11 +27,8 @@ export function renderRows(rows: Rows, format: Format, opts: { columns?: string[
       return JSON.stringify(rows, null, 2) + "\n";
     case "csv":
       return stringify(rows.map((r) => columns.map((c) => r[c] ?? "")), { header: true, columns });
-    case "md": {
-      const lines = [`| ${columns.join(" | ")} |`, `|${columns.map(() => "---").join("|")}|`];
-      for (const r of rows) lines.push(`| ${columns.map((c) => show(r[c] ?? "")).join(" | ")} |`);
-      return lines.join("\n") + "\n";
-    }
+    case "md":
+      return markdownTable(columns, rows.map((r) => columns.map((c) => show(r[c] ?? ""))));
     case "table": {
       const cells = rows.map((r) => columns.map((c) => show(r[c] ?? "")));
       const width = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));

@@ -4,12 +4,11 @@
  * bytes live before: weights and the input), and the process's peak RSS.
  *
  * tfjs keeps every intermediate of the forward on its gradient tape until backward ends, so its
- * training peak is expected above PyTorch's saved-for-backward bytes; the analytic inference peak
- * assumes every tensor is freed right after its last reader, which tf.tidy does only at the end,
- * so tfjs' inference peak is expected above it too.
+ * training peak is expected above PyTorch's saved-for-backward bytes. Inference frees each
+ * intermediate after its last reader (tfForward), like the analytic inference peak assumes.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, TfOps } from "@blvnet/engine-tfjs";
+import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { inputShape, type VideoModel } from "@blvnet/core";
 
 export interface MeasuredMemory {
@@ -81,15 +80,15 @@ export async function measureMemory(model: VideoModel, clips: number, backend?: 
   const x = ops.input(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
   try {
     model.eval();
-    tf.dispose(tf.tidy(() => model.forward(ops, x))); // uploads the weights once, outside the measurement
+    tf.dispose(tfForward(model, ops, x)); // uploads the weights once, outside the measurement
     let t = performance.now();
-    const inferencePeakTensorBytes = peakAbove(() => tf.tidy(() => model.forward(ops, x)));
+    const inferencePeakTensorBytes = peakAbove(() => tfForward(model, ops, x));
     const inferenceMs = performance.now() - t;
     model.train();
     const vars = [...ops.store.variables().values()];
     t = performance.now();
     const trainPeakTensorBytes = peakAbove(() => {
-      const { value, grads } = tf.variableGrads(() => tf.mean(model.forward(ops, x)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(() => tf.mean(tfForward(model, ops, x)) as tf.Scalar, vars);
       return [value, ...Object.values(grads)];
     });
     const trainMs = performance.now() - t;

@@ -2,11 +2,9 @@
  * The official counts (results/reference/counts.csv) and the check of our analytic profile against
  * them: params, MACs and other-op FLOPs within 0.1%, saved activation bytes within 5%.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parse } from "csv-parse/sync";
+import { existsSync } from "node:fs";
 import { type ModelProfile, UserError } from "@blvnet/core";
+import { readCsv } from "../reference.js";
 import { type ConfigTarget, parseConfigName } from "./configs.js";
 import { profileTarget } from "./target.js";
 
@@ -26,28 +24,9 @@ export interface ReferenceCount {
 export const TOLERANCE = { params: 1e-3, macs: 1e-3, other_flops: 1e-3, saved_activation_bytes: 0.05 } as const;
 export type CheckedColumn = keyof typeof TOLERANCE;
 
-/**
- * The official counts to check against: $BLVNET_COUNTS, else the reference data shared beside the
- * checkout (`../shared/reference/counts.csv`, the newest official figures where a team keeps them),
- * else the copy shipped in results/reference/ (of the current directory or of this CLI's checkout).
- */
-export function defaultCountsFile(): string {
-  if (process.env.BLVNET_COUNTS) return process.env.BLVNET_COUNTS;
-  const rels = ["../shared/reference/counts.csv", "results/reference/counts.csv"];
-  const roots = [resolve(".")];
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, "turbo.json"))) roots.push(dir); // the monorepo root
-  }
-  for (const rel of rels) {
-    const found = roots.map((r) => join(r, rel)).find((f) => existsSync(f));
-    if (found) return found;
-  }
-  throw new UserError(`no counts file found (${rels.join(", ")}); pass --counts FILE`);
-}
-
 export function readCounts(file: string): ReferenceCount[] {
   if (!existsSync(file)) throw new UserError(`counts file ${file} does not exist`);
-  const records = parse(readFileSync(file, "utf8"), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const records = readCsv(file);
   return records.map((r, i) => {
     const num = (col: string, scale: number) => {
       const v = Number(r[col]);

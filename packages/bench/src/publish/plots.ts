@@ -1,6 +1,6 @@
 /** The report's plots: accuracy vs GFLOPs (the paper's figure 1), memory vs frames, throughput vs frames. */
 import type { Row } from "../sweep/rows.js";
-import { readReference } from "./reference.js";
+import { readReference } from "../reference.js";
 import { chart, type Series } from "./svg.js";
 import { accuracyGroups, meanStd, num } from "./tables.js";
 

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { provenance } from "@blvnet/train";
 import type { Row } from "../sweep/rows.js";
+import { runSweep, type Runner } from "../sweep/run.js";
+import { parseShard, type SweepSpec } from "../sweep/spec.js";
 import { readRows, writeRows } from "../sweep/store.js";
 import { mergeRuns, publish } from "./publish.js";
 
@@ -90,5 +92,30 @@ describe("publish", () => {
     } finally {
       execFileSync("umount", [disk]);
     }
+  });
+});
+
+describe("publishing sweeps", () => {
+  const spec: SweepSpec = {
+    name: "test", kinds: ["profile"], frames: [8, 16], sizes: [64], batches: [1], backends: ["analytic"],
+    models: [{ model: "blvnet-tam", options: { depth: 50 } }, { model: "tsm", options: { depth: 50 } }, { model: "tsn", options: { depth: 50 } }],
+  };
+  /** A deterministic stand-in for the profile runner. */
+  const runProfile: Runner = async (job) => {
+    const n = job.key.length * 1000 + job.frames;
+    return { modelId: `${job.model}-f${job.frames}`, backend: "analytic", threads: 1, metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n } };
+  };
+  const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
+  const measured = (rows: Row[]) => rows.map((r) => [r.key, r.model_id, r.params, r.macs, r.saved_activation_bytes].join("|")).sort();
+
+  it("publishes two shards as the same rows as one unsharded run", async () => {
+    const whole = tmp();
+    const s0 = tmp();
+    const s1 = tmp();
+    await runSweep(spec, { outDir: whole, runners: { profile: runProfile }, progress: false });
+    await runSweep(spec, { outDir: s0, shard: parseShard("0/2"), runners: { profile: runProfile }, progress: false });
+    await runSweep(spec, { outDir: s1, shard: parseShard("1/2"), runners: { profile: runProfile }, progress: false });
+    expect(readRows(join(s0, "results.csv")).length).toBe(3);
+    expect(measured(mergeRuns([s0, s1]).rows)).toEqual(measured(mergeRuns([whole]).rows));
   });
 });

@@ -1,4 +1,6 @@
 /** A table as data, rendered to Markdown or HTML (tables are generated, never typed). */
+import { markdownTable } from "../markdown.js";
+
 export interface Table {
   title: string;
   headers: string[];
@@ -14,10 +16,8 @@ export function formatNumber(v: number): string {
 }
 
 export function toMarkdown(t: Table): string {
-  const lines = [`### ${t.title}`, "", `| ${t.headers.join(" | ")} |`, `|${t.headers.map(() => "---").join("|")}|`];
-  for (const r of t.rows) lines.push(`| ${r.map(cell).join(" | ")} |`);
-  if (t.note) lines.push("", t.note);
-  return lines.join("\n") + "\n";
+  const grid = markdownTable(t.headers, t.rows.map((r) => r.map(cell)));
+  return `### ${t.title}\n\n${grid}${t.note ? `\n${t.note}\n` : ""}`;
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");

@@ -1,7 +1,7 @@
 /** The report's tables, built from result rows and the shipped reference figures. */
 import type { Row } from "../sweep/rows.js";
 import { configName } from "../profiling/configs.js";
-import { readReference } from "./reference.js";
+import { readReference } from "../reference.js";
 import type { Table } from "./table.js";
 
 const MiB = 2 ** 20;

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { Bench } from "tinybench";
-import { backendThreads, initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
+import { backendThreads, initBackend, sgdOf, TfOps, tfForward, trainStep } from "@blvnet/engine-tfjs";
 import { defaultThreads, isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
 import { inputShape, refgenInput, UserError, type VideoModel } from "@blvnet/core";
 
@@ -151,7 +151,7 @@ async function measureTfjs(cfg: SpeedConfig): Promise<SpeedResult> {
   const input = refgenInput(shape);
   const ops = new TfOps({ seed: cfg.seed });
   const forward = async () => {
-    const y = tf.tidy(() => model.forward(ops, ops.input(input, shape)));
+    const y = tf.tidy(() => tfForward(model, ops, ops.input(input, shape)));
     await y.data();
     y.dispose();
   };

@@ -33,6 +33,8 @@ export const METRIC_COLUMNS = [
   "train_clips",
   "val_clips",
   "train_seconds",
+  /** samples skipped while training and evaluating (missing or corrupt frames, bad list lines), each with its reason in the log */
+  "skipped_samples",
 ] as const;
 
 export const ROW_COLUMNS = [...ID_COLUMNS, ...METRIC_COLUMNS, "note", ...PROVENANCE_COLUMNS.filter((c) => c !== "seed" && c !== "backend")] as const;

@@ -5,7 +5,7 @@ import { acquireLock, claim } from "@blvnet/io";
 import { describe, expect, it } from "vitest";
 import { mergeRuns, publish } from "../publish/publish.js";
 import { type Runner, runSweep } from "./run.js";
-import { runProfile } from "./runners/profile.js";
+import { runProfile } from "../runners/profile.js";
 import { parseShard, type SweepSpec } from "./spec.js";
 import { readRows, readStore } from "./store.js";
 

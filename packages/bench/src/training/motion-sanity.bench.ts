@@ -15,10 +15,9 @@ import { initBackend } from "@blvnet/engine-tfjs";
 import { inputShape } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
 import { Rng } from "@blvnet/core";
-import { provenance } from "../index.js";
 import { createModel } from "@blvnet/models";
-import { initForTraining } from "@blvnet/train";
-import { createTrainingEngine, parseEngine } from "@blvnet/train";
+import { createTrainingEngine, ENGINES, initForTraining, provenance, type EngineKind } from "@blvnet/train";
+import { markdownTable } from "../markdown.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -63,7 +62,8 @@ async function run(spec: string) {
   const model = createModel(name!, { ...opts, frames: T, size: S, numClasses: 2, dropout: 0.5 });
   const seed = Number(a.seed);
   initForTraining(model, seed);
-  const engine = createTrainingEngine(parseEngine(a.engine!), model, { momentum: 0.9, weightDecay: 5e-4, nesterov: true }, seed);
+  if (!(ENGINES as readonly string[]).includes(a.engine!)) throw new Error(`--engine must be one of ${ENGINES.join(", ")}`);
+  const engine = createTrainingEngine(a.engine as EngineKind, model, { momentum: 0.9, weightDecay: 5e-4, nesterov: true }, seed);
   const rng = new Rng(seed + 1);
   const batch = Number(a.batch);
   const started = performance.now();
@@ -96,10 +96,10 @@ async function main(): Promise<void> {
   const md = [
     `Moving square, left vs right (chance 50%): ${S}x${S}, ${T} frames, ${a.steps} SGD steps of ${a.batch} clips, lr ${a.lr}, engine ${a.engine}, backend ${backend}, commit ${prov.git_commit}.`,
     "",
-    "| model | train acc (last 25 steps) | test acc (128 clips) | train time |",
-    "|---|---|---|---|",
-    ...rows.map((r) => `| ${r.model_id} | ${(100 * r.train_acc_last25).toFixed(1)}% | ${(100 * r.test_acc).toFixed(1)}% | ${r.seconds} s |`),
-    "",
+    markdownTable(
+      ["model", "train acc (last 25 steps)", "test acc (128 clips)", "train time"],
+      rows.map((r) => [r.model_id, `${(100 * r.train_acc_last25).toFixed(1)}%`, `${(100 * r.test_acc).toFixed(1)}%`, `${r.seconds} s`]),
+    ),
   ].join("\n");
   writeFileAtomic(join(out, "summary.md"), md);
   console.log(md);

@@ -18,12 +18,9 @@ import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
 import { initBackend, shutdownBackend } from "@blvnet/engine-tfjs";
 import { summarizeProfile } from "@blvnet/engine-onnx";
-import { provenance } from "@blvnet/train";
 import { createModel } from "@blvnet/models";
+import { OrtTrainingEngine, provenance, TfjsEngine, type TrainingEngine } from "@blvnet/train";
 import { PeerSession } from "../index.js";
-import { OrtTrainingEngine } from "@blvnet/train";
-import type { TrainingEngine } from "@blvnet/train";
-import { TfjsEngine } from "@blvnet/train";
 
 const { values: args } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 /**
  * The paper's qualitative result on the synthetic temporal-order benchmark, end to end through the
- * CLI: `blvnet train` then `blvnet eval` for each model on the same synthetic set, where every class
+ * library calls behind `blvnet train` and `blvnet eval`, for each model on the same synthetic set, where every class
  * has its time-reversed partner (move-left / move-right, grow / shrink, ...). An order-aware model
  * (bLVNet-TAM) can learn the pairs; TSN's average consensus is blind to frame order (see
  * frame-order.test.ts) and stays at 50% within each pair. The default is the move-left / move-right
@@ -28,8 +28,8 @@ import { parseArgs } from "node:util";
 import { stringify } from "csv-stringify/sync";
 import { writeFileAtomic } from "@blvnet/io";
 import { synthesize } from "@blvnet/data";
-import { main } from "@blvnet/cli";
-import { provenance } from "../index.js";
+import { evaluate, provenance, train, type EngineKind, type RunRecord } from "@blvnet/train";
+import { markdownTable } from "../markdown.js";
 
 const { values: a } = parseArgs({
   options: {
@@ -59,11 +59,6 @@ const out = resolve(a.out!);
 const data = resolve(a.datasets!, `synthetic-s${a.size}-f${a["clip-frames"]}-c${a.classes!.split(",").length}-n${a.train}x${a.val}-seed${a.seed}`);
 const runs = resolve(a.runs!);
 
-async function run(args: string[]): Promise<void> {
-  console.error(`$ blvnet ${args.join(" ")}`);
-  const code = await main(["node", "blvnet", "--backend", a.backend!, ...args]);
-  if (code !== 0) throw new Error(`blvnet ${args[0]} exited with ${code}`);
-}
 
 interface Row {
   model: string;
@@ -92,37 +87,57 @@ async function main_(): Promise<void> {
   const rows: Row[] = [];
   for (const spec of a.models!.split(";").filter(Boolean)) {
     const [name, ...opts] = spec.split(":");
-    const optArgs = opts.join(":").split(",").filter(Boolean).flatMap((o) => ["--opt", o]);
+    const options = Object.fromEntries(opts.join(":").split(",").filter(Boolean).map((o) => o.split("=") as [string, string]));
     // The engine is part of the tag so runs of different engines never resume each other.
     const tag = `${a.engine}-${spec.replace(/[^a-z0-9]+/gi, "-")}`;
     const runDir = join(runs, tag);
     const evalDir = join(out, "eval", tag);
-    const common = ["--model", name!, ...optArgs, "--data", data, "--frames", a.frames!, "--size", a.size!, "--engine", a.engine!];
-    const trainArgs = ["train", ...common, "--epochs", a.epochs!, "--batch", a.batch!, "--lr", a.lr!, "--warmup-epochs", a["warmup-epochs"]!, "--dropout", a.dropout!, "--seed", a.seed!, "--val-split", "val", "--out", runDir];
+    const model = { name: name!, options: { ...options, frames: Number(a.frames), size: Number(a.size), dropout: Number(a.dropout) } };
     const done = existsSync(join(runDir, "epochs.csv")) && readFileSync(join(runDir, "epochs.csv"), "utf8").trim().split("\n").length - 1 >= Number(a.epochs);
-    if (!done) await run(existsSync(join(runDir, "checkpoints", "latest.json")) ? [...trainArgs, "--resume"] : trainArgs);
-    await run(["eval", ...common, "--opt", `dropout=${a.dropout}`, "--weights", join(runDir, "model.safetensors"), "--split", "val", "--out", evalDir]);
-    const s = JSON.parse(readFileSync(join(evalDir, "summary.json"), "utf8")) as { model_id: string; top1: number; top5: number; meanClassAccuracy: number; pairAccuracy: number | null; videos: number };
+    if (!done) {
+      await train({
+        model,
+        data: { dir: data, valSplit: "val" },
+        optimizer: { lr: Number(a.lr) },
+        schedule: { warmupEpochs: Number(a["warmup-epochs"]) },
+        epochs: Number(a.epochs),
+        batch: Number(a.batch),
+        seed: Number(a.seed),
+        engine: a.engine as EngineKind,
+        backend: a.backend,
+        out: runDir,
+        resume: existsSync(join(runDir, "checkpoints", "latest.json")),
+        progress: true,
+      });
+    }
+    const s = await evaluate({
+      model: { ...model, weights: join(runDir, "model.safetensors") },
+      data: { dir: data, split: "val" },
+      engine: a.engine === "ort" ? "ort" : "tfjs",
+      backend: a.backend,
+      out: evalDir,
+      progress: true,
+    });
     const steps = readFileSync(join(runDir, "steps.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",").map(Number));
     const seconds = steps.reduce((t, r) => t + r[8]!, 0);
     const clips = steps.reduce((t, r) => t + r[7]!, 0);
     rows.push({
       model: spec,
-      model_id: s.model_id,
+      model_id: s.model.id,
       engine: a.engine!,
-      train_commit: (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { provenance: { git_commit: string } }).provenance.git_commit,
+      train_commit: (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as RunRecord).provenance.git_commit,
       size: Number(a.size),
       frames: Number(a.frames),
       epochs: Number(a.epochs),
       steps: steps.length,
       train_seconds: Math.round(seconds),
       train_clips_per_s: Number((clips / seconds).toFixed(3)),
-      top1: s.top1,
-      top5: s.top5,
-      mean_class_acc: s.meanClassAccuracy,
-      pair_acc: s.pairAccuracy,
+      top1: s.report.top1,
+      top5: s.report.top5,
+      mean_class_acc: s.report.meanClassAccuracy,
+      pair_acc: s.report.pairAccuracy,
       chance_top1: 1 / classes.length,
-      val_videos: s.videos,
+      val_videos: s.report.videos,
     });
   }
   const prov = provenance({ backend: a.engine === "ort" ? "ort" : a.backend!, seed: Number(a.seed) });
@@ -132,10 +147,10 @@ async function main_(): Promise<void> {
     `Synthetic temporal-order benchmark: ${classes.join(", ")} (chance top-1 ${pct(1 / classes.length)}, within a reversed pair 50%); ` +
       `${a.train} train / ${a.val} val clips per class, ${a.size}x${a.size}, ${a.frames} frames, ${a.epochs} epochs, batch ${a.batch}, lr ${a.lr} (cosine), engine ${a.engine}${a.engine === "ort" ? "" : ` (backend ${a.backend})`}, commit ${prov.git_commit}.`,
     "",
-    "| model | top-1 | top-5 | pair accuracy | mean class acc | steps | train time | clips/s | trained at |",
-    "|---|---|---|---|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.model_id} | ${pct(r.top1)} | ${pct(r.top5)} | ${pct(r.pair_acc)} | ${pct(r.mean_class_acc)} | ${r.steps} | ${r.train_seconds} s | ${r.train_clips_per_s} | ${r.train_commit} |`),
-    "",
+    markdownTable(
+      ["model", "top-1", "top-5", "pair accuracy", "mean class acc", "steps", "train time", "clips/s", "trained at"],
+      rows.map((r) => [r.model_id, pct(r.top1), pct(r.top5), pct(r.pair_acc), pct(r.mean_class_acc), String(r.steps), `${r.train_seconds} s`, String(r.train_clips_per_s), r.train_commit]),
+    ),
   ].join("\n");
   writeFileAtomic(join(out, "summary.md"), md);
   console.log(md);

@@ -3,17 +3,15 @@
  * one model on one engine, optionally side by side with the official PyTorch code (--peer pytorch).
  */
 import { loadavg } from "node:os";
-import { resolve } from "node:path";
 import type { Command } from "commander";
 import { defaultThreads } from "@blvnet/engine-onnx";
 import { fillDeterministic, UserError } from "@blvnet/core";
-import { requestedBackend, shutdownBackend } from "@blvnet/engine-tfjs";
-import { addModelOptions } from "../model-args.js";
+import { requestedBackend } from "@blvnet/engine-tfjs";
+import { addModelOptions } from "../flags/model-args.js";
+import { int } from "../flags/parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { deviceName } from "@blvnet/train";
-import { checkSpeedBackend, latencyStats, measureSpeed, trainSteps, type SpeedPhase, type SpeedResult } from "@blvnet/bench";
-import { PEER_MODELS, PeerSession } from "@blvnet/bench";
-import { appendRows, peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "@blvnet/bench";
+import { appendRows, checkSpeedBackend, PEER_MODELS, runSpeed, type SpeedRowContext } from "@blvnet/bench";
 
 interface SpeedArgs extends ModelArgs {
   frames?: string;
@@ -32,18 +30,12 @@ interface SpeedArgs extends ModelArgs {
   backend?: string;
 }
 
-function int(flag: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got "${v}"`);
-  return n;
-}
-
 /** --frames/--size become model options; they must not contradict an --opt of the same name. */
 function withShapeOpts(args: SpeedArgs): ModelArgs {
   const opt = [...(args.opt ?? [])];
   for (const [flag, key, v] of [["--frames", "frames", args.frames], ["--size", "size", args.size]] as const) {
     if (v === undefined) continue;
-    int(flag, v, 1);
+    int(flag)(v);
     const given = opt.find((o) => o.split("=")[0].trim() === key);
     if (given && given.split("=")[1].trim() !== v) throw new UserError(`${flag} ${v} contradicts --opt ${given}`);
     if (!given) opt.push(`${key}=${v}`);
@@ -94,11 +86,11 @@ export function registerBenchCommand(program: Command): void {
   );
   speed.action(async (args: SpeedArgs, cmd: Command) => {
     const backend = checkSpeedBackend(requestedBackend(cmd.optsWithGlobals().backend as string | undefined) ?? "ort");
-    const batch = int("--batch", args.batch, 1);
-    const warmup = int("--warmup", args.warmup, 0);
-    const iters = int("--iters", args.iters, 1);
-    const threads = args.threads !== undefined ? int("--threads", args.threads, 1) : defaultThreads();
-    const seed = int("--seed", args.seed, 0);
+    const batch = int("--batch")(args.batch);
+    const warmup = int("--warmup", { min: 0 })(args.warmup);
+    const iters = int("--iters")(args.iters);
+    const threads = args.threads !== undefined ? int("--threads")(args.threads) : defaultThreads();
+    const seed = int("--seed", { min: 0 })(args.seed);
     if (args.peer !== undefined && args.peer !== "pytorch") throw new UserError(`--peer ${args.peer}: the only peer is pytorch`);
     if (args.peer && !args.peerSrc) throw new UserError("--peer pytorch needs --peer-src <dir> (a checkout of the official code)");
     if (args.peer && args.model && !PEER_MODELS[args.model]) {
@@ -111,40 +103,13 @@ export function registerBenchCommand(program: Command): void {
     const { frames, size } = model.inputSpec;
     console.log(`${model.id}: batch ${batch} x ${frames} frames x ${size}x${size}, ${deviceName()} (load ${loadavg()[0].toFixed(2)}), weights ${ctx.weights === "refgen-v1" ? "refgen-v1 (deterministic fill)" : ctx.weights}`);
 
-    let ours: SpeedResult;
-    let peer: PeerMeasurement | null = null;
-    let session: PeerSession | null = null;
-    try {
-      const samples: Record<SpeedPhase, number[]> = { forward: [], train: [] };
-      const source = args.peer ? resolve(args.peerSrc!) : "";
-      if (args.peer) {
-        console.error(`pytorch: building the official model from ${source} (${threadsLabel(threads)})`);
-        session = await PeerSession.start({ model: args.model!, options: { ...model.options }, batch, threads, seed, src: source, python: args.peerPython });
-      }
-      const rounds = args.rounds !== undefined ? int("--rounds", args.rounds, 1) : iters;
-      const s = session;
-      ours = await measureSpeed({
-        model, batch, backend, threads, warmup, iters, train: args.train, seed,
-        rounds: s ? rounds : 1,
-        interleave: s ? async (phase, w, n) => void samples[phase].push(...(await s.run(phase, w, n))) : undefined,
-        log: (l) => console.error(l),
-      });
-      if (s) {
-        // Engines that do not train (onnxruntime): the peer's training steps run on their own.
-        if (args.train && !samples.train.length) samples.train.push(...(await s.run("train", 1, trainSteps(iters))));
-        const info = await s.close();
-        const trainStep = samples.train.length ? latencyStats(samples.train) : undefined;
-        peer = { info, source, latency: latencyStats(samples.forward), trainStep };
-      }
-    } finally {
-      session?.kill();
-      await shutdownBackend();
-    }
+    const { ours, peer, ratios, rows } = await runSpeed({
+      ...ctx, backend, threads, warmup, iters, train: args.train,
+      peer: args.peer ? { src: args.peerSrc!, python: args.peerPython, rounds: args.rounds !== undefined ? int("--rounds")(args.rounds) : undefined } : undefined,
+    });
     printResult(`${backend} (${threadsLabel(ours.threads)})`, ours);
     for (const n of ours.notes) console.log(`  ${"".padEnd(22)} ${n}`);
-
-    const rows = [];
-    if (peer) {
+    if (peer && ratios) {
       printResult(`pytorch (${threadsLabel(peer.info.threads)})`, {
         latency: peer.latency,
         clipsPerS: (1000 * batch) / peer.latency.mean,
@@ -152,16 +117,9 @@ export function registerBenchCommand(program: Command): void {
         peakRssBytes: peer.info.peak_rss_bytes,
       });
       console.log(`  ${"".padEnd(22)} official code from ${peer.source}, torch ${peer.info.torch_version}; runs interleaved with ours (load ${loadavg()[0].toFixed(2)})`);
-      const ratio = peer.latency.mean / ours.latency.mean;
-      const notes = [`pytorch/${backend} latency ratio=${ratio.toFixed(3)}`];
-      console.log(`  ratio (pytorch / ${backend} mean latency): ${ratio.toFixed(2)}x (${ratio > 1 ? `${backend} faster` : `${backend} slower`})`);
-      if (ours.trainStepMs !== undefined && peer.trainStep) {
-        const tr = peer.trainStep.mean / ours.trainStepMs;
-        console.log(`  train-step ratio (pytorch / ${backend}): ${tr.toFixed(2)}x`);
-        notes.push(`pytorch/${backend} train-step ratio=${tr.toFixed(3)}`);
-      }
-      rows.push(speedRow(ctx, ours, notes), peerRow(ctx, peer, notes));
-    } else rows.push(speedRow(ctx, ours));
+      console.log(`  ratio (pytorch / ${backend} mean latency): ${ratios.latency.toFixed(2)}x (${ratios.latency > 1 ? `${backend} faster` : `${backend} slower`})`);
+      if (ratios.trainStep !== undefined) console.log(`  train-step ratio (pytorch / ${backend}): ${ratios.trainStep.toFixed(2)}x`);
+    }
 
     if (args.out) {
       appendRows(args.out, rows);

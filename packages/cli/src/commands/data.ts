@@ -7,16 +7,9 @@
  */
 import type { Command } from "commander";
 import cliProgress from "cli-progress";
-import { UserError } from "@blvnet/core";
-import { createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
+import { int } from "../flags/parsers.js";
+import { checkSamples, createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, synthesize, type OpenOptions } from "@blvnet/data";
 
-function int(flag: string, min = 1): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`${flag} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-}
 
 function progressBar(unit: string): cliProgress.SingleBar {
   return new cliProgress.SingleBar(
@@ -54,9 +47,9 @@ export function registerDataCommand(program: Command): void {
     .description("extract every video under VIDEO_DIR to JPEG frame folders in OUT_DIR, plus OUT_DIR/frames.txt (resumable)")
     .argument("<video-dir>", "folder of videos (class subfolders become labels)")
     .argument("<out-dir>", "output folder")
-    .option("--short-side <px>", "short side of the frames", int("--short-side", 2), 256)
+    .option("--short-side <px>", "short side of the frames", int("--short-side", { min: 2 }), 256)
     .option("--jobs <n>", "videos converted at once (default: CPU cores)", int("--jobs"))
-    .option("--quality <q>", "JPEG quality for ffmpeg -q:v, 2 (best) to 31", int("--quality", 2), 2)
+    .option("--quality <q>", "JPEG quality for ffmpeg -q:v, 2 (best) to 31", int("--quality", { min: 2 }), 2)
     .action(async (videoDir: string, outDir: string, o: { shortSide: number; jobs?: number; quality: number }) => {
       const bar = progressBar("videos");
       let started = false;
@@ -82,11 +75,11 @@ export function registerDataCommand(program: Command): void {
     .description("generate the synthetic temporal-order benchmark (JPEG frame folders, train.txt/val.txt, labels.txt)")
     .argument("<out-dir>", "output folder")
     .option("--classes <list>", `comma-separated class names (default: all: ${SYNTH_CLASSES.join(",")})`)
-    .option("--train <n>", "training clips per class", int("--train", 0), 48)
-    .option("--val <n>", "validation clips per class", int("--val", 0), 12)
+    .option("--train <n>", "training clips per class", int("--train", { min: 0 }), 48)
+    .option("--val <n>", "validation clips per class", int("--val", { min: 0 }), 12)
     .option("--frames <n>", "frames per clip", int("--frames"), 16)
-    .option("--size <px>", "frame side", int("--size", 8), 112)
-    .option("--seed <k>", "random seed", int("--seed", 0), 0)
+    .option("--size <px>", "frame side", int("--size", { min: 8 }), 112)
+    .option("--seed <k>", "random seed", int("--seed", { min: 0 }), 0)
     .option("--force", "replace an existing folder made with other settings")
     .action(async (outDir: string, o: { classes?: string; train: number; val: number; frames: number; size: number; seed: number; force?: boolean }) => {
       const bar = progressBar("clips");
@@ -110,15 +103,20 @@ export function registerDataCommand(program: Command): void {
     });
 
   openFlags(data.command("info").description("summarise a dataset folder: format, classes, samples and skipped entries").argument("<dir>", "dataset folder or list file"))
-    .option("--show <n>", "problems to print", int("--show", 0), 20)
-    .action((dir: string, o: OpenFlags & { show: number }) => {
+    .option("--show <n>", "problems to print", int("--show", { min: 0 }), 20)
+    .option("--no-check", "skip the per-sample file check (missing folders, missing or empty frames, missing videos)")
+    .action((dir: string, o: OpenFlags & { show: number; check: boolean }) => {
       const ds = openDataset(dir, openOptions(o));
       const kinds = { frames: ds.records.filter((r) => r.frames).length, videos: ds.records.filter((r) => r.video).length };
-      console.log(`${ds.root} [${ds.format}] split ${ds.split}: ${ds.records.length} samples (${kinds.frames} frame folders, ${kinds.videos} videos)`);
+      // What a run would skip: bad list lines, then samples whose files are missing or empty.
+      const problems = [...ds.problems, ...(o.check ? checkSamples(ds) : [])];
+      const usable = ds.records.length + ds.problems.length - problems.length;
+      console.log(`${ds.root} [${ds.format}] split ${ds.split}: ${usable} usable samples (${kinds.frames} frame folders, ${kinds.videos} videos listed)`);
       console.log(`${ds.numClasses} classes${ds.classes.length ? `: ${ds.classes.slice(0, 10).join(", ")}${ds.classes.length > 10 ? ", ..." : ""}` : ""}`);
       console.log(`frame template ${ds.template}; horizontal flip ${ds.flip ? "allowed" : "off (left/right matters)"}`);
-      console.log(`${ds.problems.length} entries skipped`);
-      for (const p of ds.problems.slice(0, o.show)) console.log(`  ${formatBadSample(p)}`);
+      console.log(`${problems.length} entries skipped${o.check ? "" : " (list lines only: files not checked)"}`);
+      for (const p of problems.slice(0, o.show)) console.log(`  ${formatBadSample(p)}`);
+      if (problems.length > o.show) console.log(`  ... and ${problems.length - o.show} more (--show N)`);
     });
 
   openFlags(data.command("bench").description("measure loader throughput (clips/s) over one or more epochs").argument("<dir>", "dataset folder or list file"))

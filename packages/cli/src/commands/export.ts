@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { buildOnnx, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "@blvnet/engine-onnx";
 import { fillDeterministic, UserError } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
-import { addModelOptions } from "../model-args.js";
+import { addModelOptions } from "../flags/model-args.js";
+import { int } from "../flags/parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 
 interface ExportArgs extends ModelArgs {
@@ -12,18 +13,12 @@ interface ExportArgs extends ModelArgs {
   batch: string;
 }
 
-function parseOpset(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < MIN_OPSET || n > MAX_OPSET) throw new UserError(`--opset must be an integer in ${MIN_OPSET}..${MAX_OPSET}, got "${v}"`);
-  return n;
-}
 
 /** "dynamic" or a positive clip count. */
 function parseBatch(v: string): { dynamicBatch: boolean; clips: number } {
   if (v === "dynamic") return { dynamicBatch: true, clips: 1 };
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--batch must be "dynamic" or a positive integer, got "${v}"`);
-  return { dynamicBatch: false, clips: n };
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new UserError(`--batch must be "dynamic" or a positive integer, got "${v}"`);
+  return { dynamicBatch: false, clips: Number(v) };
 }
 
 const shapeStr = (s: (number | null)[]) => `[${s.map((d) => d ?? "N").join(", ")}]`;
@@ -46,7 +41,7 @@ export function registerExportCommand(program: Command): void {
     ].join("\n"),
   );
   cmd.action((args: ExportArgs) => {
-    const opset = parseOpset(args.opset);
+    const opset = int("--opset", { min: MIN_OPSET, max: MAX_OPSET })(args.opset);
     const { dynamicBatch, clips } = parseBatch(args.batch);
     if (!args.out.endsWith(".onnx")) throw new UserError(`--out ${args.out}: expected a .onnx file name`);
     const { model } = buildModelFromArgs(args);

@@ -6,10 +6,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Command } from "commander";
-import { BatchNorm, Conv2d, IMAGENET_MEAN, IMAGENET_STD, Linear, Module, registerModel, UserError, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
+import { BatchNorm, choice, Conv2d, IMAGENET_MEAN, int, IMAGENET_STD, Linear, Module, registerModel, UserError, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
 import { readCheckpoint, readSafetensors } from "@blvnet/io";
 import { runCli as cli } from "../run-cli.js";
-import { addModelOptions } from "../model-args.js";
+import { addModelOptions } from "../flags/model-args.js";
 import { buildModelFromArgs, parseModelOpts, type ModelArgs } from "@blvnet/models";
 
 const FIXTURE = new URL("../../../../fixtures/golden/checkpoints/small-blvnet-layer0-legacy.pth.tar", import.meta.url).pathname;
@@ -20,7 +20,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 class Tam extends Module {
   constructor(c: number) {
     super();
-    for (const n of ["prev", "next", "curr"]) this.child(n, new Conv2d(c, c, 1, { groups: c }));
+    for (const n of ["prev", "next", "curr"]) Object.assign(this, { [n]: new Conv2d(c, c, 1, { groups: c }) });
   }
 }
 
@@ -31,10 +31,10 @@ class Layer0 extends Module {
       ["conv1", 3, 64, 7], ["b_conv0", 64, 64, 3], ["l_conv0", 64, 32, 3], ["l_conv1", 32, 32, 3], ["l_conv2", 32, 64, 1], ["bl_init", 64, 64, 1],
     ];
     const bns: [string, number][] = [["bn1", 64], ["bn_b0", 64], ["bn_l0", 32], ["bn_l1", 32], ["bn_l2", 64], ["bn_bl_init", 64]];
-    for (const [name, cin, cout, k] of convs) this.child(name, new Conv2d(cin, cout, k));
-    for (const [name, c] of bns) this.child(name, new BatchNorm(c));
-    this.child("tam", new Tam(64));
-    if (head !== "none") this.child(head, new Linear(64, classes));
+    for (const [name, cin, cout, k] of convs) Object.assign(this, { [name]: new Conv2d(cin, cout, k) });
+    for (const [name, c] of bns) Object.assign(this, { [name]: new BatchNorm(c) });
+    Object.assign(this, { tam: new Tam(64) });
+    if (head !== "none") Object.assign(this, { [head]: new Linear(64, classes) });
   }
 }
 
@@ -47,7 +47,7 @@ class TestModel extends VideoModel {
     super();
     this.numClasses = options.numClasses as number;
     this.id = `${TEST_MODEL}-${String(options.head)}`;
-    this.child("baseline_model", new Layer0(options.head as string, this.numClasses));
+    Object.assign(this, { baseline_model: new Layer0(options.head as string, this.numClasses) });
   }
   forward<T>(_ops: Ops<T>, _x: T): T {
     throw new Error("not a runnable model");
@@ -58,10 +58,7 @@ beforeAll(() => {
   registerModel({
     name: TEST_MODEL,
     description: "layer0 of bLVNet-TAM, for import tests",
-    options: [
-      { name: "head", type: "string", default: "none", description: "classifier", choices: ["none", "fc", "new_fc"] },
-      { name: "numClasses", type: "int", default: 10, description: "classes" },
-    ],
+    options: { head: choice(["none", "fc", "new_fc"], "none", "classifier"), numClasses: int(10, "classes") },
     create: (o) => new TestModel(o),
   });
 });

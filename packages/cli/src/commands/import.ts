@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadWeights, writeSafetensors, type LoadWeightsResult } from "@blvnet/io";
 import { stateDict, UserError, type VideoModel } from "@blvnet/core";
-import { addModelOptions } from "../model-args.js";
+import { addModelOptions } from "../flags/model-args.js";
 import { createModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { VERSION } from "@blvnet/train";
 

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { describeOption } from "@blvnet/core";
 import { listModels } from "@blvnet/models";
 
 export function registerModelsCommand(program: Command): void {
@@ -14,10 +15,7 @@ export function registerModelsCommand(program: Command): void {
       }
       for (const m of models) {
         console.log(`${m.name}  ${m.description}`);
-        for (const o of m.options) {
-          const choices = o.choices ? ` {${o.choices.join("|")}}` : "";
-          console.log(`    --${o.name} <${o.type}>${choices}  ${o.description} (default ${String(o.default)})`);
-        }
+        for (const o of m.options) console.log(`    ${describeOption(o)}`);
       }
     });
 }

@@ -7,6 +7,7 @@ import { measuredRows, moduleRows, referenceRows, summaryRows } from "@blvnet/be
 import { writeProfileTables } from "@blvnet/bench";
 import { buildTarget, resolveTarget } from "@blvnet/bench";
 import { parseModelOpts } from "@blvnet/models";
+import { int } from "../flags/parsers.js";
 
 interface ProfileFlags {
   opt: string[];
@@ -20,12 +21,6 @@ interface ProfileFlags {
   counts?: string;
   tables?: string;
   measure?: boolean;
-}
-
-function positiveInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer, got "${v}"`);
-  return n;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -66,9 +61,9 @@ export function registerProfileCommand(program: Command): void {
     )
     .action(async (model: string | undefined, flags: ProfileFlags) => {
       const format = parseFormat(flags.format);
-      const batch = positiveInt("--batch", flags.batch);
+      const batch = int("--batch")(flags.batch);
       if (flags.tables !== undefined) {
-        const measure = flags.measure ? { size: flags.size === undefined ? 64 : positiveInt("--size", flags.size), backend: program.opts().backend } : undefined;
+        const measure = flags.measure ? { size: flags.size === undefined ? 64 : int("--size")(flags.size), backend: program.opts().backend } : undefined;
         for (const f of writeProfileTables(flags.tables, flags.counts ?? defaultCountsFile(), measure)) console.log(`wrote ${f}`);
         return;
       }
@@ -81,8 +76,8 @@ export function registerProfileCommand(program: Command): void {
       if (flags.check) throw new UserError("--check only applies to --reference-configs");
       if (!model) throw new UserError("name a model to profile (see `blvnet models`), or use --reference-configs / --tables");
       const overrides: ModelOptions = parseModelOpts(flags.opt);
-      if (flags.frames !== undefined) overrides.frames = positiveInt("--frames", flags.frames);
-      if (flags.size !== undefined) overrides.size = positiveInt("--size", flags.size);
+      if (flags.frames !== undefined) overrides.frames = int("--frames")(flags.frames);
+      if (flags.size !== undefined) overrides.size = int("--size")(flags.size);
       const built = buildTarget(resolveTarget(model, overrides));
       const profile = profileModel(built, batch);
       const measured = flags.measure ? await measureMemory(built, batch, program.opts().backend) : null;
@@ -103,7 +98,7 @@ export function registerProfileCommand(program: Command): void {
 }
 
 function moduleDepth(v: string | boolean): number {
-  return v === true ? 2 : positiveInt("--by-module", String(v));
+  return v === true ? 2 : int("--by-module")(String(v));
 }
 
 function runReferenceConfigs(flags: ProfileFlags, format: Format): void {

@@ -12,9 +12,9 @@ class Tiny extends VideoModel {
   readonly numClasses = 5;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "(NT)CHW", frames: 2, size: 8, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
-  readonly conv = this.child("conv", new Conv2d(3, 8, 3, { padding: 1 }));
-  readonly bn = this.child("bn", new BatchNorm(8));
-  readonly fc = this.child("fc", new Linear(8, 5));
+  readonly conv = new Conv2d(3, 8, 3, { padding: 1 });
+  readonly bn = new BatchNorm(8);
+  readonly fc = new Linear(8, 5);
   forward<T>(ops: Ops<T>, x: T): T {
     let y = ops.relu(this.bn.forward(ops, this.conv.forward(ops, x)));
     y = ops.globalAvgPool(ops.maxPool2d(y, { kernel: 2 }));
@@ -85,9 +85,9 @@ describe("ShapeOps costs (checked by hand)", () => {
 
 describe("ShapeOps rules", () => {
   class Block extends Module {
-    readonly a = this.child("a", new Conv2d(4, 4, 1));
-    readonly b = this.child("b", new Conv2d(4, 4, 3, { padding: 1, groups: 2, bias: true }));
-    readonly bn = this.child("bn", new BatchNorm(4));
+    readonly a = new Conv2d(4, 4, 1);
+    readonly b = new Conv2d(4, 4, 3, { padding: 1, groups: 2, bias: true });
+    readonly bn = new BatchNorm(4);
   }
   const block = new Block();
   assignNames(block);

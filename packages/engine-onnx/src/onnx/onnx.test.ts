@@ -24,16 +24,16 @@ class Tiny2d extends VideoModel {
   readonly numClasses = 5;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: FRAMES, size: 14, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
-  conv1 = this.child("conv1", new Conv2d(3, 8, 3, { stride: 2, padding: 1 }));
-  bn1 = this.child("bn1", new BatchNorm(8));
-  dw = this.child("dw", new Conv2d(8, 8, 3, { padding: 2, dilation: 2, groups: 8 }));
-  bnDw = this.child("bn_dw", new BatchNorm(8));
-  blend = this.child("blend", new Conv2d(8, 8, 1, { groups: 8 })); // TAM-like depthwise 1x1, no BN
-  dw1 = this.child("dw1", new Conv2d(8, 8, 1, { groups: 8 })); // depthwise 1x1 + BN (folded into the Mul)
-  bnDw1 = this.child("bn_dw1", new BatchNorm(8));
-  conv2 = this.child("conv2", new Conv2d(8, 8, 1, { bias: true }));
-  bn2 = this.child("bn2", new BatchNorm(8));
-  fc = this.child("fc", new Linear(8, this.numClasses));
+  conv1 = new Conv2d(3, 8, 3, { stride: 2, padding: 1 });
+  bn1 = new BatchNorm(8);
+  dw = new Conv2d(8, 8, 3, { padding: 2, dilation: 2, groups: 8 });
+  bn_dw = new BatchNorm(8);
+  blend = new Conv2d(8, 8, 1, { groups: 8 }); // TAM-like depthwise 1x1, no BN
+  dw1 = new Conv2d(8, 8, 1, { groups: 8 }); // depthwise 1x1 + BN (folded into the Mul)
+  bn_dw1 = new BatchNorm(8);
+  conv2 = new Conv2d(8, 8, 1, { bias: true });
+  bn2 = new BatchNorm(8);
+  fc = new Linear(8, this.numClasses);
 
   forward<T>(ops: Ops<T>, x: T): T {
     x = ops.clipsToFrames(x, FRAMES);
@@ -42,12 +42,12 @@ class Tiny2d extends VideoModel {
     // odd rows (big) and even rows (little), per clip, like bLVNet
     const big = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1));
     let little = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k));
-    little = this.bnDw.forward(ops, this.dw.forward(ops, little));
+    little = this.bn_dw.forward(ops, this.dw.forward(ops, little));
     let small = ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1 }); // count_include_pad
     small = ops.add(small, ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }));
     let y = ops.add(ops.resizeNearest(small, 7, 7), little); // 4 -> 7
     y = ops.gatherRows(y, Array.from({ length: rows }, (_, r) => r >> 1)); // duplicate pairs
-    y = ops.relu(ops.add(this.blend.forward(ops, y), ops.timeShift(this.bnDw1.forward(ops, this.dw1.forward(ops, y)), FRAMES, -1)));
+    y = ops.relu(ops.add(this.blend.forward(ops, y), ops.timeShift(this.bn_dw1.forward(ops, this.dw1.forward(ops, y)), FRAMES, -1)));
     y = ops.add(y, ops.maxPool2d(ops.resizeNearest(y, 14, 14), { kernel: 2 })); // power-of-two factor: Resize
     // temporal shift of channel groups (TSM), plus a shift past the clip (all zeros)
     const c = ops.shape(y)[1];
@@ -72,10 +72,10 @@ class Tiny3d extends VideoModel {
   readonly numClasses = 4;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "NCTHW", frames: 4, size: 10, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
-  conv = this.child("conv", new Conv3d(3, 6, [3, 3, 3], { stride: [1, 2, 2], padding: [1, 1, 1] }));
-  bn = this.child("bn", new BatchNorm(6));
-  conv2 = this.child("conv2", new Conv3d(6, 6, [1, 3, 3], { padding: [0, 1, 1], bias: true }));
-  fc = this.child("fc", new Linear(6, this.numClasses));
+  conv = new Conv3d(3, 6, [3, 3, 3], { stride: [1, 2, 2], padding: [1, 1, 1] });
+  bn = new BatchNorm(6);
+  conv2 = new Conv3d(6, 6, [1, 3, 3], { padding: [0, 1, 1], bias: true });
+  fc = new Linear(6, this.numClasses);
 
   forward<T>(ops: Ops<T>, x: T): T {
     x = ops.relu(this.bn.forward(ops, this.conv.forward(ops, x)));

@@ -20,6 +20,7 @@ import {
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
+  addAll,
   pair,
   triple,
   windowOut,
@@ -108,8 +109,6 @@ export class OnnxOps implements Ops<OnnxValue> {
   /** Emitted values of lazy expressions (and of row-mapped leaves, keyed by base name + pattern). */
   private readonly emitted = new Map<RowExpr, OnnxValue>();
   private readonly emittedRows = new Map<string, OnnxValue>();
-  /** n-ary sum (one Sum node, or a lazy sum); only where row maps are lazy (see sumOf). */
-  readonly sum?: (xs: OnnxValue[]) => OnnxValue;
 
   constructor(opts: OnnxOpsOptions = {}) {
     this.opset = opts.opset ?? DEFAULT_OPSET;
@@ -117,7 +116,6 @@ export class OnnxOps implements Ops<OnnxValue> {
     this.dynamicClips = opts.dynamicClips ?? null;
     this.foldBatchNorm = opts.foldBatchNorm ?? true;
     this.lazyRows = opts.lazyRows ?? true;
-    if (this.lazyRows) this.sum = (xs) => this.sumValues(xs);
   }
 
   /** Declare the graph input (the name is the ONNX input name). */
@@ -245,6 +243,11 @@ export class OnnxOps implements Ops<OnnxValue> {
     if (a.shape.join() !== b.shape.join()) throw new Error(`add: shapes differ [${a.shape}] vs [${b.shape}]`);
     if (this.lazyRows) return this.sumValues([a, b]);
     return this.node("Add", [a.name, b.name], [...a.shape]);
+  }
+
+  /** n-ary sum: lazy / one Sum node where row maps are lazy, else chained Adds (the training graph reuses Add's reverse rule). */
+  sum(xs: OnnxValue[]): OnnxValue {
+    return this.lazyRows ? this.sumValues(xs) : addAll(this, xs);
   }
 
   /** Sum of same-shaped values: lazy when one is, else one Sum node (one pass for any count). */

@@ -34,7 +34,8 @@ export interface OrtOutput {
 
 let ortModule: typeof Ort | null = null;
 
-async function loadOrt(): Promise<typeof Ort> {
+/** onnxruntime-node, imported on first use so that importing this package stays cheap. */
+export async function loadOrt(): Promise<typeof Ort> {
   if (!ortModule) {
     const m = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
     // CommonJS module: the namespace may only carry `default` depending on the loader.

@@ -12,11 +12,10 @@ import { assignNames, BatchNorm, Conv2d, Conv3d, Linear, Module, type Param } fr
 import type { Ops } from "@blvnet/core";
 import { initBackend, TfOps, fromNative } from "@blvnet/engine-tfjs";
 import { OnnxValue } from "../onnx/onnxops.js";
-import { uniform } from "@blvnet/core";
+import { dropoutMask, Rng, uniform } from "@blvnet/core";
 import { TRAIN_OPSET } from "./emit.js";
-import { MaskGenerator } from "./dropout.js";
 import { OnnxTrainOps, type TrainLowering } from "./trainops.js";
-import { loadOrt } from "./trainer.js";
+import { loadOrt } from "../ort/session.js";
 
 
 /** A case: a module holding the op's params and a forward over one input. */
@@ -26,7 +25,7 @@ class Case extends Module {
     readonly fn: (ops: Ops<unknown>, x: unknown, m: Record<string, Module>) => unknown,
   ) {
     super();
-    for (const [k, m] of Object.entries(layers)) this.child(k, m);
+    Object.assign(this, layers);
     assignNames(this);
     let seed = 1;
     for (const [, p] of this.namedTensors()) {
@@ -72,8 +71,8 @@ async function ortGrads(model: Case, xShape: number[], x: Float32Array, seedR: n
     e.g.addNode("Identity", [g], [out]);
     gradOuts.push([p, out]);
   }
-  const masks = new MaskGenerator(maskSeed);
-  const maskData = ops.dropoutMasks.map((m) => ({ ...m, data: masks.mask(numelOf(m.shape), m.p) }));
+  const masks = new Rng(maskSeed);
+  const maskData = ops.dropoutMasks.map((m) => ({ ...m, data: dropoutMask(masks, numelOf(m.shape), m.p) }));
   const paramInputs = [...ops.paramInputs];
   const bytes = e.g.toBytes({
     opset: TRAIN_OPSET,

@@ -8,7 +8,7 @@
  * outputs, fed back by the caller; the learning rate is an input (schedules stay in TypeScript).
  * The same builder makes forward-only graphs (logits) with the weights as inputs, for evaluation.
  */
-import type { Param } from "@blvnet/core";
+import type { Param, SgdConfig } from "@blvnet/core";
 import type { Ops } from "@blvnet/core";
 import type { OnnxGraphIO } from "../onnx/graph.js";
 import { onnxAttr } from "../onnx/graph.js";
@@ -21,13 +21,8 @@ export interface ForwardModel {
   forward(ops: Ops<OnnxValue>, x: OnnxValue): OnnxValue;
 }
 
-export interface SgdHyper {
-  /** torch.optim.SGD momentum (default 0: no buffers). */
-  momentum?: number;
-  weightDecay?: number;
-  nesterov?: boolean;
-  /** Global L2 gradient-norm clip; 0/undefined = off. */
-  clipGradNorm?: number;
+/** The update's settings (momentum 0 = no buffers) and how the backward rules are lowered. */
+export interface StepGraphOptions extends SgdConfig {
   /** Lowering choices of the backward rules (A/B timing); defaults are the fastest measured. */
   lowering?: TrainLowering;
 }
@@ -89,7 +84,7 @@ function orderedParams(model: ForwardModel, used: Map<Param, string>): [Param, s
  * Trace `model` (with its current train/eval flags) on an input of `inputShape` and build the
  * training-step graph.
  */
-export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper: SgdHyper = {}): StepGraph {
+export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper: StepGraphOptions = {}): StepGraph {
   const ops = new OnnxTrainOps(hyper.lowering);
   const e = ops.e;
   const x = ops.input(STEP_IO.input, inputShape);

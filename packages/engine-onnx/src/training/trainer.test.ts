@@ -21,14 +21,14 @@ class Tiny extends VideoModel {
   readonly numClasses = 5;
   readonly options = {};
   readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: FRAMES, size: 12, channels: 3, mean: [0, 0, 0], std: [1, 1, 1] };
-  conv1 = this.child("conv1", new Conv2d(3, 8, 3, { stride: 2, padding: 1 }));
-  bn1 = this.child("bn1", new BatchNorm(8));
-  tam = this.child("tam", new Conv2d(8, 8, 1, { groups: 8 }));
-  dw = this.child("dw", new Conv2d(8, 8, 3, { padding: 1, groups: 8 }));
-  bnDw = this.child("bn_dw", new BatchNorm(8));
-  conv2 = this.child("conv2", new Conv2d(8, 8, 1, { bias: true }));
-  bn2 = this.child("bn2", new BatchNorm(8));
-  fc = this.child("fc", new Linear(8, this.numClasses));
+  conv1 = new Conv2d(3, 8, 3, { stride: 2, padding: 1 });
+  bn1 = new BatchNorm(8);
+  tam = new Conv2d(8, 8, 1, { groups: 8 });
+  dw = new Conv2d(8, 8, 3, { padding: 1, groups: 8 });
+  bn_dw = new BatchNorm(8);
+  conv2 = new Conv2d(8, 8, 1, { bias: true });
+  bn2 = new BatchNorm(8);
+  fc = new Linear(8, this.numClasses);
 
   constructor(readonly dropout: number) {
     super();
@@ -40,7 +40,7 @@ class Tiny extends VideoModel {
     x = ops.relu(ops.add(this.tam.forward(ops, ops.timeShift(x, FRAMES, 1)), ops.timeShift(x, FRAMES, -1)));
     const rows = ops.shape(x)[0];
     const big = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1));
-    const little = this.bnDw.forward(ops, this.dw.forward(ops, ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k))));
+    const little = this.bn_dw.forward(ops, this.dw.forward(ops, ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k))));
     const small = ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1 });
     let y = ops.add(ops.resizeNearest(small, 6, 6), little);
     y = ops.gatherRows(y, Array.from({ length: rows }, (_, r) => r >> 1));

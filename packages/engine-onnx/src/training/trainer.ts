@@ -11,10 +11,10 @@ import type * as Ort from "onnxruntime-node";
 import { availableParallelism } from "node:os";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
-import { stateDict } from "@blvnet/core";
-import { MaskGenerator } from "./dropout.js";
+import { dropoutMask, Rng, stateDict } from "@blvnet/core";
+import { loadOrt } from "../ort/session.js";
 import { findProfileFile } from "./profile.js";
-import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type SgdHyper, type StepGraph } from "./step-graph.js";
+import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
 
@@ -26,9 +26,8 @@ export interface StepOptions {
   dropoutSeed?: number;
 }
 
-export interface OrtTrainerOptions extends SgdHyper {
-  /** Learning rate used when `step` is called without one. */
-  lr?: number;
+/** The step graph's options (`lr`: the rate of a `step` called without one) and the session's. */
+export interface OrtTrainerOptions extends StepGraphOptions {
   /** Seed of the dropout masks (step s draws from seed + s unless `step` is given a seed). */
   seed?: number;
   /** Intra-op threads (default: every core). */
@@ -50,16 +49,6 @@ export interface OrtStepResult {
   gradNorm: number;
   /** False when the loss or gradient norm was not finite: nothing was updated. */
   applied: boolean;
-}
-
-let ortModule: typeof Ort | null = null;
-
-export async function loadOrt(): Promise<typeof Ort> {
-  if (!ortModule) {
-    const m = (await import("onnxruntime-node")) as typeof Ort & { default?: typeof Ort };
-    ortModule = m.InferenceSession ? m : (m.default as typeof Ort);
-  }
-  return ortModule;
 }
 
 /** A value fed to the graph and (optionally) rewritten by it: current tensor plus a spare for the next value. */
@@ -199,8 +188,9 @@ export class OrtTrainer {
       fetches[slot.output] = s.spare;
       swaps.push(s);
     }
-    const masks = new MaskGenerator(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
-    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(masks.mask(m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
+    // One stream for the step's masks, in forward order: TfOps draws the same units for the same seed.
+    const masks = new Rng(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
+    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(dropoutMask(masks, m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
 
     const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
     const loss = (out[g.lossName].data as Float32Array)[0];

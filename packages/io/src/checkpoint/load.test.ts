@@ -17,11 +17,10 @@ const fixture = (variant: string) => join(FIXTURES, `small-blvnet-layer0-${varia
 const tmp = mkdtempSync(join(tmpdir(), "blvnet-load-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-class Tam extends Module {
-  constructor(c: number) {
-    super();
-    for (const n of ["prev", "next", "curr"]) this.child(n, new Conv2d(c, c, 1, { groups: c }));
-  }
+class Tam extends Module<{ c: number }> {
+  prev = new Conv2d(this.cfg.c, this.cfg.c, 1, { groups: this.cfg.c });
+  next = new Conv2d(this.cfg.c, this.cfg.c, 1, { groups: this.cfg.c });
+  curr = new Conv2d(this.cfg.c, this.cfg.c, 1, { groups: this.cfg.c });
 }
 
 interface Variant {
@@ -32,33 +31,30 @@ interface Variant {
 }
 
 /** The fixture's 39 tensors as a module tree; a variant changes one thing to provoke a mismatch. */
-class Layer0 extends Module {
-  constructor(v: Variant) {
-    super();
-    const w = v.stemWidth ?? 64;
-    this.child("conv1", new Conv2d(3, w, 7));
-    this.child("bn1", new BatchNorm(w));
-    this.child("b_conv0", new Conv2d(64, 64, 3));
-    this.child("bn_b0", new BatchNorm(64));
-    if (!v.withoutLittle) {
-      this.child("l_conv0", new Conv2d(64, 32, 3));
-      this.child("bn_l0", new BatchNorm(32));
-      this.child("l_conv1", new Conv2d(32, 32, 3));
-      this.child("bn_l1", new BatchNorm(32));
-      this.child("l_conv2", new Conv2d(32, 64, 1));
-      this.child("bn_l2", new BatchNorm(64));
-    }
-    this.child("bl_init", new Conv2d(64, 64, 1));
-    this.child("bn_bl_init", new BatchNorm(64));
-    this.child("tam", new Tam(64));
-    if (v.head) this.child(v.head, new Linear(64, v.classes ?? 10));
-  }
+class Layer0 extends Module<Variant> {
+  private readonly w = this.cfg.stemWidth ?? 64;
+  private readonly little = !this.cfg.withoutLittle;
+  conv1 = new Conv2d(3, this.w, 7);
+  bn1 = new BatchNorm(this.w);
+  b_conv0 = new Conv2d(64, 64, 3);
+  bn_b0 = new BatchNorm(64);
+  l_conv0 = this.little ? new Conv2d(64, 32, 3) : null;
+  bn_l0 = this.little ? new BatchNorm(32) : null;
+  l_conv1 = this.little ? new Conv2d(32, 32, 3) : null;
+  bn_l1 = this.little ? new BatchNorm(32) : null;
+  l_conv2 = this.little ? new Conv2d(32, 64, 1) : null;
+  bn_l2 = this.little ? new BatchNorm(64) : null;
+  bl_init = new Conv2d(64, 64, 1);
+  bn_bl_init = new BatchNorm(64);
+  tam = new Tam({ c: 64 });
+  fc = this.cfg.head === "fc" ? new Linear(64, this.cfg.classes ?? 10) : null;
+  new_fc = this.cfg.head === "new_fc" ? new Linear(64, this.cfg.classes ?? 10) : null;
 }
 
-class Net extends Module {
+class Net extends Module<Variant> {
+  baseline_model = new Layer0(this.cfg);
   constructor(v: Variant = {}) {
-    super();
-    this.child("baseline_model", new Layer0(v));
+    super(v);
     assignNames(this);
   }
 }

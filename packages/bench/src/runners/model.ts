@@ -1,14 +1,19 @@
 /** Build the model a sweep job describes (registry name + options + frames + size). */
-import type { VideoModel } from "@blvnet/core";
+import type { ModelOptions, VideoModel } from "@blvnet/core";
 import { createModel, getModelEntry } from "@blvnet/models";
-import type { Job } from "../spec.js";
+import type { Job } from "../sweep/spec.js";
 
-export function jobModel(job: Job, extra: Record<string, number | string | boolean> = {}): VideoModel {
+export function jobModel(job: Job, extra: ModelOptions = {}): VideoModel {
+  return createModel(job.model, jobOptions(job, extra));
+}
+
+/** The job's model options: its variant's, `extra`, and its frames and size where the model has those options. */
+export function jobOptions(job: Job, extra: ModelOptions = {}): ModelOptions {
   const known = new Set(getModelEntry(job.model).options.map((o) => o.name));
-  const opts: Record<string, unknown> = { ...job.options, ...extra };
+  const opts: ModelOptions = { ...job.options, ...extra };
   if (known.has("frames")) opts.frames = job.frames;
   if (known.has("size")) opts.size = job.size;
-  return createModel(job.model, opts);
+  return opts;
 }
 
 /** What the results rows call the temporal module of a model. */

@@ -14,7 +14,8 @@
  *   });
  */
 import type { Command } from "commander";
-import type { ModelArgs } from "@blvnet/models";
+import { parseModelOpts, withOverrides, type ModelArgs } from "@blvnet/models";
+import type { ModelConfig } from "@blvnet/train";
 
 export interface ModelFlagsConfig {
   /** Make --model mandatory (default true). */
@@ -37,3 +38,17 @@ export function addModelOptions(cmd: Command, config: ModelFlagsConfig = {}): Co
   return cmd;
 }
 
+
+/** The model flags of a command, with the shape and dropout flags of commands that offer them. */
+export interface ModelFlags extends ModelArgs {
+  frames?: number;
+  size?: number;
+  dropout?: number;
+}
+
+/** The library's model config from the flags: --frames/--size/--dropout become options (they must agree with an --opt of the same name). */
+export function modelConfig(f: ModelFlags): ModelConfig {
+  const name = f.model!;
+  const options = withOverrides(name, parseModelOpts(f.opt), { frames: f.frames, size: f.size, dropout: f.dropout });
+  return { name, options, weights: f.weights, allowMissing: f.allowMissing };
+}

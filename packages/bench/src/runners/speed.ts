@@ -1,9 +1,9 @@
 /** Measured speed rows: inference latency and clips/s (and a tfjs training step where asked). */
 import { loadavg } from "node:os";
 import { fillDeterministic } from "@blvnet/core";
-import { checkSpeedBackend, defaultThreads, measureSpeed } from "../../speed/measure.js";
-import type { Job } from "../spec.js";
-import type { RunnerResult } from "../run.js";
+import { checkSpeedBackend, defaultThreads, measureSpeed } from "../speed/measure.js";
+import type { Job } from "../sweep/spec.js";
+import type { RunnerResult } from "../sweep/run.js";
 import { depthOf, jobModel, temporalOf } from "./model.js";
 
 export interface SpeedSettings {
