@@ -29,7 +29,7 @@ const { values: args } = parseArgs({
 const options: Record<string, unknown> = { frames: Number(args.frames), size: Number(args.size) };
 for (const kv of args.opt!) {
   const [k, v] = kv.split("=");
-  options[k] = v;
+  options[k] = v !== undefined && v !== "" && Number.isFinite(Number(v)) ? Number(v) : v;
 }
 const model = createModel(args.model!, options);
 fillDeterministic(model);

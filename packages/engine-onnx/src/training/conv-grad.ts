@@ -88,9 +88,10 @@ export function im2colChannelsFirst(e: Emitter, x: string, g: ConvGeometry, tran
 /**
  * How input gradients of kxk convs are lowered. "auto": a flipped-weight Conv for stride-1 convs on
  * large maps, one Gemm + col2im (`gemmCol2im`) for small maps, ConvTranspose for the rest;
- * "convtranspose" / "gemm": always that lowering (A/B timing and tests).
+ * "auto-no-gemm": the flipped Conv where it pays, else ConvTranspose (the lowering before the Gemm
+ * path; A/B timing); "convtranspose" / "gemm": always that lowering (A/B timing and tests).
  */
-export type InputGradLowering = "auto" | "convtranspose" | "gemm";
+export type InputGradLowering = "auto" | "auto-no-gemm" | "convtranspose" | "gemm";
 
 /** Largest column tensor (Cin*taps x N*P, times stride^2 when strided) the Gemm + col2im lowering builds. */
 const GEMM_COL2IM_MAX_ELEMS = 4 * 2 ** 20;
@@ -150,7 +151,8 @@ export class ConvGrad {
     const weightElems = g.outShape[1] * g.inShape[1] * numel(g.kernel);
     const flipPays = weightElems <= FLIP_CROSSOVER * positions;
     const stride1 = g.stride.every((v) => v === 1);
-    if (this.lowering === "auto" && flipPays && g.groups === 1 && stride1 && fullPad.every((v) => v >= 0)) {
+    const auto = this.lowering === "auto" || this.lowering === "auto-no-gemm";
+    if (auto && flipPays && g.groups === 1 && stride1 && fullPad.every((v) => v >= 0)) {
       return e.op("Conv", [this.dy, flippedTransposedWeight(e, weight, g.kernel.length)], {
         kernel_shape: onnxAttr.ints(g.kernel),
         pads: onnxAttr.ints([...fullPad, ...fullPad]),
