@@ -16,7 +16,7 @@
  *   npx tsx --conditions=source packages/bench/src/perf/ratios.bench.ts [--threads 2]
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet /work/peer/blvnet-tam] [--json out.json]
- *       [--lowering auto|auto-no-gemm|convtranspose|gemm] [--no-lazy-rows] [--no-arena] [--no-pattern]
+ *       [--lowering auto|auto-no-gemm|convtranspose|gemm] [--no-lazy-rows] [--no-arena] [--pattern]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -43,6 +43,8 @@ const { values: args } = parseArgs({
     /** A/B: onnxruntime's memory arena / memory pattern off in the step session. */
     "no-arena": { type: "boolean", default: false },
     "no-pattern": { type: "boolean", default: false },
+    /** A/B: onnxruntime's memory pattern ON in the step session (the trainer's default is off). */
+    pattern: { type: "boolean", default: false },
   },
 });
 const threads = Number(args.threads);
@@ -110,7 +112,7 @@ if (!skip.has("train")) {
     inputShape: shape,
     lowering: { convInputGrad: args.lowering as InputGradLowering },
     memArena: !args["no-arena"],
-    memPattern: !args["no-pattern"],
+    memPattern: args.pattern && !args["no-pattern"],
   });
   const peer = await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src-blvnet"]! });
   log(`train: ours first step ${(await time(() => ort.step(input, labels, 0.001))).toFixed(0)} ms`);
@@ -180,7 +182,7 @@ for (const batch of [1, 8]) {
   pair(`bLVNet-TAM-50 f8x2 vs TSM-R50 16f, 224x224, batch ${batch} (ours, onnxruntime)`, "blvnet-tam", "tsm", o, t, "tsm/blvnet >= 2.4", (p) => 1 / p.pairRatio >= 2.4);
 }
 
-console.log(`\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${!args["no-pattern"]}`);
+console.log(`\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}`);
 for (const p of results) {
   const speedup = 1 / p.pairRatio;
   console.log(`\n${p.what}  [load ${p.load}]`);

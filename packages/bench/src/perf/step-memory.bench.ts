@@ -4,12 +4,12 @@
  * options and graph lowerings; the alternated comparison with PyTorch is step.bench.ts.
  *
  *   npx tsx --conditions=source packages/bench/src/perf/step-memory.bench.ts [--steps 5] [--threads 2]
- *       [--size 112] [--frames 16] [--no-arena] [--no-pattern] [--profile prefix]
+ *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto|auto-no-gemm|...] [--profile prefix]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
-import { OrtTrainer, summarizeProfile } from "@blvnet/engine-onnx";
+import { type InputGradLowering, OrtTrainer, summarizeProfile } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 
 const { values: args } = parseArgs({
@@ -20,6 +20,9 @@ const { values: args } = parseArgs({
     frames: { type: "string", default: "16" },
     "no-arena": { type: "boolean", default: false },
     "no-pattern": { type: "boolean", default: false },
+    /** The trainer's default is pattern off; --pattern turns it on (A/B). */
+    pattern: { type: "boolean", default: false },
+    lowering: { type: "string", default: "auto" },
     profile: { type: "string" },
     top: { type: "string", default: "30" },
   },
@@ -42,7 +45,8 @@ const trainer = await OrtTrainer.create(model, {
   threads: Number(args.threads),
   inputShape: shape,
   memArena: !args["no-arena"],
-  memPattern: !args["no-pattern"],
+  memPattern: args.pattern && !args["no-pattern"],
+  lowering: { convInputGrad: args.lowering as InputGradLowering },
   profilePrefix: args.profile,
 });
 stage(`compiled (${(performance.now() - t).toFixed(0)} ms)`);
@@ -54,7 +58,7 @@ for (let i = 0; i < Number(args.steps); i++) {
   stage(`step ${i + 1} ${times[i].toFixed(0)} ms loss ${r.loss.toFixed(4)}`);
 }
 const later = times.slice(1).sort((a, b) => a - b);
-console.log(`median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+console.log(`[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
 if (args.profile) {
   const file = trainer.endProfiling();
   if (file) {
