@@ -75,7 +75,7 @@ describe("forward through the tfjs interpreter (tiny input)", () => {
       model.eval();
       for (const [, p] of model.namedTensors()) if (p.dtype === "float32" && p.shape.length > 1) p.f32.fill(0.01);
       const ops = new TfOps();
-      const x = new Float32Array(input.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i));
+      const x = new Float32Array(input.reduce((a: number, b) => a * b, 1)).map((_, i) => Math.sin(i));
       const { data, shape } = await ops.read(model.forward(ops, ops.input(x, [...input])));
       expect(shape).toEqual([input[0], 5]);
       expect(data.every(Number.isFinite)).toBe(true);

@@ -115,7 +115,7 @@ export function checkParamValues(model: VideoModel, expected: GoldenParam[]): Pa
   const ours = new Map(model.namedTensors());
   for (const e of expected) {
     const p = ours.get(e.key);
-    if (!p || p.dtype !== "float32") continue; // reported by checkParamList
+    if (p?.dtype !== "float32") continue; // reported by checkParamList
     const v = p.f32;
     let sum = 0;
     let sumAbs = 0;

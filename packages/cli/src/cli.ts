@@ -2,7 +2,7 @@
  * The `blvnet` command line. Each subcommand lives in `commands/<name>.ts` and registers itself
  * through `commands/index.ts`; errors caused by user input (UserError) print one line and exit 2.
  */
-import { setInvocation } from "./invocation.js";
+import { setInvocation } from "./flags/invocation.js";
 import { Command, CommanderError } from "commander";
 import { BACKEND_PRIORITY, checkBackend, requestedBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend, ORT_BACKENDS } from "@blvnet/engine-onnx";
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.exitCode === 0) return 0;
       if (e.code === "commander.help" || e.code === "commander.executeSubCommandAsync") return e.exitCode;
-      console.error(`blvnet: ${e.message.replace(/^error: /, "").trim()}${seeHelp()}`);
+      console.error(`blvnet: ${e.message.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")}${seeHelp()}`);
       return 2;
     }
     if (e instanceof UserError) {

@@ -26,7 +26,7 @@ describe("input errors", () => {
   });
 
   it("commander's own errors are one line too", async () => {
-    await oneLine(["train", "--model", "tsn", "--data", tmp, "--nope"], /^blvnet: unknown option '--nope'; see `blvnet train --help`$/);
+    await oneLine(["train", "--model", "tsn", "--data", tmp, "--nope"], /^blvnet: unknown option '--nope' \(Did you mean --opt\?\); see `blvnet train --help`$/);
     await oneLine(["bogus"], /^blvnet: unknown command 'bogus'; see `blvnet --help`$/);
     await oneLine(["verify", "--weights"], /^blvnet: option '--weights <file>' argument missing; see `blvnet verify --help`$/);
   });

@@ -10,4 +10,4 @@ export * from "./sgd.js";
 export * from "./shape/index.js";
 export * from "./options.js";
 export * from "./init.js";
-export * from "./trace.js";
+export * from "./shape/trace.js";

@@ -86,6 +86,7 @@ export class UserError extends Error {
     readonly exitCode = 2,
   ) {
     // One line whatever a file put into the message (key names, paths): control characters are escaped.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
     super(message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
     this.name = "UserError";
   }

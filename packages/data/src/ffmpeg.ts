@@ -49,7 +49,7 @@ export async function probeVideo(file: string): Promise<VideoInfo> {
   if (r.code !== 0) throw new SampleError(`ffprobe cannot read ${file}: ${firstLine(r.stderr)}`);
   const s = (JSON.parse(r.stdout.toString() || "{}") as { streams?: { width?: number; height?: number; nb_read_packets?: string }[] }).streams?.[0];
   const numFrames = Number(s?.nb_read_packets ?? 0);
-  if (!s || !s.width || !s.height || !(numFrames > 0)) throw new SampleError(`ffprobe finds no video frames in ${file}`);
+  if (!s?.width || !s.height || !(numFrames > 0)) throw new SampleError(`ffprobe finds no video frames in ${file}`);
   return { width: s.width, height: s.height, numFrames };
 }
 

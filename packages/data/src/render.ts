@@ -246,7 +246,7 @@ export function renderClip(cls: SynthClass, frames: number, size: number, rng: R
   const base: Pose = {
     x: rng.uniform(0, size),
     y: rng.uniform(0, size),
-    r: rMin * Math.pow(rMax / rMin, rng.next()),
+    r: rMin * (rMax / rMin) ** rng.next(),
     angle: rng.uniform(0, 2 * Math.PI),
     alpha: 1,
   };
@@ -262,7 +262,7 @@ export function renderClip(cls: SynthClass, frames: number, size: number, rng: R
     const pose: Pose = { ...base };
     if (property === "x") pose.x = p * size;
     else if (property === "y") pose.y = p * size;
-    else if (property === "scale") pose.r = rMin * Math.pow(rMax / rMin, p);
+    else if (property === "scale") pose.r = rMin * (rMax / rMin) ** p;
     else if (property === "alpha") pose.alpha = p;
     else pose.angle = p * 2 * Math.PI;
 

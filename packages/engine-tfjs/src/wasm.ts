@@ -140,7 +140,7 @@ async function initThreaded(threads: number): Promise<boolean> {
   let failStart: (e: unknown) => void = () => {};
   const startFailed = new Promise<never>((_, reject) => (failStart = reject));
   const NodeWorker = workerThreads.Worker;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- matches every overload of Worker.on
+  // biome-ignore lint/suspicious/noExplicitAny: matches every overload of Worker.on
   type Listener = (...args: any[]) => void;
   class PthreadWorker extends NodeWorker {
     constructor(url: string | URL, options?: workerThreads.WorkerOptions) {

@@ -16,7 +16,7 @@ import { checkpointsDir, TRAIN_STATE_FORMAT, type RunConfig, type RunRecord } fr
 import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, TRAIN_DEFAULTS, type EvalConfig, type EvalSummary, type LogSink, type ModelConfig, type TrainConfig, type TrainSummary } from "./config.js";
 import { ENGINES } from "./engine.js";
 import { createTrainingEngine } from "./engines.js";
-import { evaluateModel, ortScorer, tfjsScorer, writeEvalOutputs, type EvalEngine, type Scorer } from "./evaluate.js";
+import { evaluateModel, ortScorer, tfjsScorer, writeEvalOutputs, type EvalEngine, type EvalReport, type Scorer } from "./evaluate.js";
 import { initForTraining } from "./init.js";
 import { provenance } from "./provenance.js";
 import { lrStepsProblem, SCHEDULERS } from "./schedule.js";
@@ -249,7 +249,7 @@ export async function evaluate(config: EvalConfig): Promise<EvalSummary> {
   });
   const scorer: Scorer = engine === "tfjs" ? tfjsScorer(model) : await ortScorer(model, engine);
   log(`evaluating ${model.id} (${load.report.loaded} tensors from ${weights}) on ${ds.records.length} videos of ${config.data.dir} [${split}], ${clips} clip(s) x ${crops} crop(s), engine ${engine}`);
-  let report;
+  let report: EvalReport;
   try {
     report = await evaluateModel(scorer, loader, { progress: config.progress ?? false });
   } finally {

@@ -11,7 +11,7 @@ import { stringify } from "csv-stringify/sync";
 import { OrtEngine, type OrtBackendName } from "@blvnet/engine-onnx";
 import { TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { writeFileAtomic } from "@blvnet/io";
-import { type VideoModel } from "@blvnet/core";
+import type { VideoModel } from "@blvnet/core";
 import { SYNTH_CLASSES, type Loader } from "@blvnet/data";
 import { confusionSvg } from "./confusion-svg.js";
 import { averageViews, ClassificationTally, crossEntropy, ranking, softmaxRows } from "./metrics.js";

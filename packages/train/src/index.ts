@@ -13,7 +13,7 @@ export {
   type TrainSummary,
   type EvalSummary,
 } from "./config.js";
-export { type ConfigChange } from "./trainer.js";
+export type { ConfigChange } from "./trainer.js";
 export { TRAIN_STATE_FORMAT, checkpointsDir, loadLatestCheckpoint, type RunConfig, type RunRecord, type DatasetRecord, type LoopState } from "./checkpoint.js";
 export { SCHEDULERS, learningRate, epochLr, lrStepsProblem, type SchedulerKind, type LrSchedule, type ScheduleConfig } from "./schedule.js";
 export { ENGINES, MOMENTUM_PREFIX, NonFiniteLossError, type EngineKind, type TrainingEngine, type StepResult } from "./engine.js";

@@ -132,7 +132,7 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
     const ck = loadLatestCheckpoint(opts.outDir);
     if (!ck) throw new UserError(`--resume: no checkpoint in ${opts.outDir} (expected checkpoints/latest.json)`);
     const changes = checkResumable(ck.state.config, config, opts.outDir).map((c) => ({ ...c, step: ck.state.globalStep }));
-    for (const c of changes) log(`--resume: ${c.setting} ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)} from step ${c.step}`);
+    for (const c of changes) log(`--resume: ${c.setting} ${showSetting(c.from)} -> ${showSetting(c.to)} from step ${c.step}`);
     if (changes.length) opts.onChanges?.(changes);
     if (ck.state.stepsPerEpoch !== stepsPerEpoch) {
       throw new UserError(`--resume: the run had ${ck.state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`);
@@ -301,4 +301,9 @@ function progressBar(): cliProgress.SingleBar {
     },
     cliProgress.Presets.shades_classic,
   );
+}
+
+/** A setting as the user would type it; null means the feature is off. */
+function showSetting(v: unknown): string {
+  return v === null || v === undefined ? "off" : JSON.stringify(v);
 }

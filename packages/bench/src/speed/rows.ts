@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { loadavg } from "node:os";
 import type { VideoModel } from "@blvnet/core";
 import { provenance } from "@blvnet/train";
-import { type Row } from "../sweep/rows.js";
+import type { Row } from "../sweep/rows.js";
 import { jobKey } from "../sweep/spec.js";
 import { readRows, writeRows } from "../sweep/store.js";
 import type { LatencyStats, SpeedResult } from "./measure.js";

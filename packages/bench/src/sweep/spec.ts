@@ -78,7 +78,11 @@ export function expandSweep(spec: SweepSpec): Job[] {
     }
   }
   const seen = new Set<string>();
-  return jobs.filter((j) => (seen.has(j.key) ? false : (seen.add(j.key), true)));
+  return jobs.filter((j) => {
+    if (seen.has(j.key)) return false;
+    seen.add(j.key);
+    return true;
+  });
 }
 
 /** `--shard i/n`: a deterministic slice (every n-th job starting at i, 0-based). */

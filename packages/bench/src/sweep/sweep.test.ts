@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type Row, validateRow } from "./rows.js";
+import { validateRow } from "./rows.js";
 import { runSweep, type Runner } from "./run.js";
 import { expandSweep, type Job, parseShard, shardJobs, type SweepSpec } from "./spec.js";
 import { readRows, readStore } from "./store.js";
@@ -72,7 +72,10 @@ describe("sweeps", () => {
     expect(before).toHaveLength(2);
 
     const redone: string[] = [];
-    const counting: Runner = (job) => (redone.push(job.key), runProfile(job));
+    const counting: Runner = (job) => {
+      redone.push(job.key);
+      return runProfile(job);
+    };
     const s = await runSweep(spec, { outDir: dir, runners: { profile: counting }, progress: false });
     expect(s.skipped).toBe(2);
     expect(redone).toHaveLength(4);

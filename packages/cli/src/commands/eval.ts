@@ -3,7 +3,7 @@
  * dataset split: top-1/top-5 at clip and video level, per-class accuracy, confusion matrix (CSV +
  * SVG) and a predictions CSV. See `blvnet eval --help`.
  */
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, EVAL_ENGINES, evaluate, type EvalEngine } from "@blvnet/train";
 import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";

@@ -2,9 +2,9 @@
  * `blvnet train`: SGD training of any registered model on a dataset folder (official list-file
  * layout or the synthetic benchmark), with resumable checkpoints. See `blvnet train --help`.
  */
-import { invocation } from "../invocation.js";
+import { invocation } from "../flags/invocation.js";
 import { join } from "node:path";
-import { Command, Option } from "commander";
+import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { DEFAULT_MAX_SKIPPED, ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
 import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";

@@ -167,8 +167,6 @@ function toAttribute(name: string, v: AttrValue): AttributeProto {
       return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOATS, floats: v.value });
     case "string":
       return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(v.value) });
-    case "string":
-      return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(v.value) });
   }
 }
 

@@ -85,7 +85,7 @@ export class Emitter {
 
   slice(x: string, starts: number[], ends: number[], axes: number[], steps?: number[]): string {
     const inputs = [x, this.i64(starts), this.i64(ends), this.i64(axes)];
-    if (steps && steps.some((s) => s !== 1)) inputs.push(this.i64(steps));
+    if (steps?.some((s) => s !== 1)) inputs.push(this.i64(steps));
     return this.op("Slice", inputs);
   }
 

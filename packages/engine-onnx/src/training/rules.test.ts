@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { assignNames, BatchNorm, Conv2d, Conv3d, Linear, Module, type Param } from "@blvnet/core";
 import type { Ops } from "@blvnet/core";
 import { initBackend, TfOps, fromNative } from "@blvnet/engine-tfjs";
-import { OnnxValue } from "../onnx/onnxops.js";
+import type { OnnxValue } from "../onnx/onnxops.js";
 import { dropoutMask, Rng, uniform } from "@blvnet/core";
 import { TRAIN_OPSET } from "./emit.js";
 import { OnnxTrainOps, type TrainLowering } from "./trainops.js";
@@ -52,7 +52,7 @@ interface Grads {
 }
 
 /** The ORT side: one graph with loss, dL/dx and dL/dparams; also re-runnable for finite differences. */
-async function ortGrads(model: Case, xShape: number[], x: Float32Array, seedR: number, maskSeed: number, lowering: TrainLowering = {}) {
+async function ortGrads(model: Case, xShape: number[], _x: Float32Array, seedR: number, maskSeed: number, lowering: TrainLowering = {}) {
   const ort = await loadOrt();
   const ops = new OnnxTrainOps(lowering);
   const xv = ops.input("x", xShape, true);

@@ -35,7 +35,7 @@ export class Tape {
    */
   record(output: string, inputs: string[], params: (Param | null)[], backward: (dy: string) => void): boolean {
     if (inputs.includes(output)) return false; // an identity op returned its input: nothing to do
-    const needed = inputs.some((i) => this.live.has(i)) || params.some((p) => p !== null && p.trainable);
+    const needed = inputs.some((i) => this.live.has(i)) || params.some((p) => p?.trainable);
     if (!needed) return false;
     this.live.add(output);
     this.entries.push({ output, backward });
@@ -51,7 +51,7 @@ export class Tape {
   }
 
   toParam(p: Param | null, grad: () => string): void {
-    if (!p || !p.trainable) return;
+    if (!p?.trainable) return;
     const g = grad();
     const list = this.paramGrads.get(p);
     if (list) list.push(g);

@@ -175,7 +175,7 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
       const r = await trainer.step(bad, [0, 1]);
       expect(r.applied).toBe(false);
       expect(trainer.stepCount).toBe(1);
-      for (const [k, t] of trainer.stateDict()) expect(Array.from(t.data), k).toEqual(Array.from(copies.get(k)!));
+      for (const [k, t] of trainer.stateDict()) expect([...t.data], k).toEqual([...copies.get(k)!]);
       // eval logits through the forward graph equal the tfjs eval forward of the synced weights
       m.eval();
       const logits = await trainer.logits(refgenInput(shape), shape);

@@ -3,10 +3,10 @@
  * interpreter that holds real memory can free each intermediate right after its last use
  * (engine-tfjs' `tfForward`) while the model code keeps no bookkeeping of its own.
  */
-import type { Ops, TensorOp } from "./ops.js";
-import { TENSOR_OPS } from "./ops.js";
-import { ShapeOps } from "./shape/shape-ops.js";
-import type { ShapeTensor } from "./shape/tensor.js";
+import type { Ops, TensorOp } from "../ops.js";
+import { TENSOR_OPS } from "../ops.js";
+import { ShapeOps } from "./shape-ops.js";
+import type { ShapeTensor } from "./tensor.js";
 
 export interface ForwardTrace {
   /** Op name of each call, in order. */
