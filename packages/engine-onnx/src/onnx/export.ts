@@ -16,6 +16,8 @@ export interface ExportOptions {
   foldBatchNorm?: boolean;
   /** Also output every named intermediate the model taps (stage outputs), as `tap/<name>`. */
   taps?: boolean;
+  /** Carry frame row maps lazily (bLVNet's duplicate / TAM / pick as blends; default true; false for A/B). */
+  lazyRows?: boolean;
 }
 
 export interface OnnxExport {
@@ -52,7 +54,7 @@ export function buildOnnx(model: VideoModel, opts: ExportOptions = {}): OnnxExpo
   const wasTraining = model.training;
   model.eval();
   try {
-    const ops = new OnnxOps({ opset, dynamicClips: dynamic ? clips : null, foldBatchNorm: opts.foldBatchNorm });
+    const ops = new OnnxOps({ opset, dynamicClips: dynamic ? clips : null, foldBatchNorm: opts.foldBatchNorm, lazyRows: opts.lazyRows });
     const x = ops.input(ONNX_INPUT_NAME, shape);
     const tapped: { name: string; value: OnnxValue }[] = [];
     const taps: { stage: string; output: string }[] = [];

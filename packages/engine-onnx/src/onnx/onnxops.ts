@@ -27,13 +27,42 @@ import {
 } from "@blvnet/core";
 import { onnxAttr, type AttrValue, GraphBuilder, type OnnxNode } from "./graph.js";
 
-/** A tensor of the graph under construction: its value name and logical shape at trace time. */
+/**
+ * A tensor of the graph under construction: its value name and logical shape at trace time. A lazy
+ * value (see `RowExpr`) has no nodes yet: reading its `name` emits them (once).
+ */
 export class OnnxValue {
+  private _name: string | (() => string);
+
   constructor(
-    readonly name: string,
+    name: string | (() => string),
     readonly shape: number[],
-  ) {}
+    /** Pending row maps / per-channel ops over materialised values (inference exports only). */
+    readonly expr: RowExpr | null = null,
+  ) {
+    this._name = name;
+  }
+
+  get name(): string {
+    if (typeof this._name === "function") this._name = this._name();
+    return this._name;
+  }
 }
+
+/**
+ * A value not emitted yet, as a small expression whose leaves are row maps of emitted values.
+ * Row maps (gatherRows, timeShift) compose and per-channel scales, sums and ReLUs are carried over
+ * them, so a chain such as bLVNet's "write each pair's output to both frames, blend neighbouring
+ * frames (TAM), take the odd / even frames" becomes a blend of the pairs themselves: no duplicated
+ * frames, no gathers, half the elementwise work (two TAM taps that read the same rows are one scale
+ * with summed weights). Patterns are per clip: `pattern[j]` is the source row (within the clip) of
+ * output row j, or -1 for a zero row.
+ */
+export type RowExpr =
+  | { kind: "rows"; base: OnnxValue; pattern: number[] }
+  | { kind: "scale"; x: RowExpr; weight: Float32Array; name: string; param: Param | null }
+  | { kind: "sum"; terms: RowExpr[] }
+  | { kind: "relu"; x: RowExpr };
 
 export const DEFAULT_OPSET = 17;
 export const MIN_OPSET = 13;
@@ -45,6 +74,8 @@ export interface OnnxOpsOptions {
   dynamicClips?: number | null;
   /** Fold eval BN into the preceding conv where possible (default true). */
   foldBatchNorm?: boolean;
+  /** Carry row maps lazily (see `RowExpr`; default true). Interpreters that override ops set false. */
+  lazyRows?: boolean;
 }
 
 /** A linear per-channel op a following eval BN can be folded into. */
@@ -72,16 +103,24 @@ export class OnnxOps implements Ops<OnnxValue> {
   private readonly convByOutput = new Map<string, ConvRecord>();
   private readonly foldCandidates: FoldCandidate[] = [];
   private finished = false;
+  private readonly lazyRows: boolean;
+  /** Clips in the traced batch (row maps are per clip). */
+  private clips = 1;
+  /** Emitted values of lazy expressions (and of row-mapped leaves, keyed by base name + pattern). */
+  private readonly emitted = new Map<RowExpr, OnnxValue>();
+  private readonly emittedRows = new Map<string, OnnxValue>();
 
   constructor(opts: OnnxOpsOptions = {}) {
     this.opset = opts.opset ?? DEFAULT_OPSET;
     if (!Number.isInteger(this.opset) || this.opset < MIN_OPSET) throw new Error(`ONNX opset must be an integer >= ${MIN_OPSET}, got ${this.opset}`);
     this.dynamicClips = opts.dynamicClips ?? null;
     this.foldBatchNorm = opts.foldBatchNorm ?? true;
+    this.lazyRows = opts.lazyRows ?? true;
   }
 
   /** Declare the graph input (the name is the ONNX input name). */
   input(name: string, shape: number[]): OnnxValue {
+    this.clips = this.dynamicClips ?? shape[0] ?? 1;
     return new OnnxValue(name, [...shape]);
   }
 
@@ -122,6 +161,7 @@ export class OnnxOps implements Ops<OnnxValue> {
     const [cout, , kh, kw] = weight.shape;
     const shape = [n, cout, windowOut(h, kh, sh, ph, dh), windowOut(w, kw, sw, pw, dw)];
     if (opts.groups === cin && cout === cin && kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
+      if (x.expr && !bias) return this.lazy({ kind: "scale", x: x.expr, weight: weight.f32, name: weight.name || "dw", param: weight }, shape);
       return this.depthwiseScale(x, weight, bias, shape);
     }
     return this.conv(x, weight, bias, shape, {
@@ -194,17 +234,31 @@ export class OnnxOps implements Ops<OnnxValue> {
   }
 
   relu(x: OnnxValue): OnnxValue {
+    // Only a blend (a lazy sum of scales, TAM's shape) stays lazy through a ReLU.
+    if (x.expr && isBlend(x.expr)) return this.lazy({ kind: "relu", x: x.expr }, [...x.shape]);
     return this.node("Relu", [x.name], [...x.shape]);
   }
 
   add(a: OnnxValue, b: OnnxValue): OnnxValue {
     if (a.shape.join() !== b.shape.join()) throw new Error(`add: shapes differ [${a.shape}] vs [${b.shape}]`);
+    if (this.lazyRows) return this.sumValues([a, b]);
     return this.node("Add", [a.name, b.name], [...a.shape]);
   }
 
-  /** Chained Adds in order (the training graph reuses Add's reverse rule). */
+  /** n-ary sum: lazy / one Sum node where row maps are lazy, else chained Adds (the training graph reuses Add's reverse rule). */
   sum(xs: OnnxValue[]): OnnxValue {
-    return addAll(this, xs);
+    return this.lazyRows ? this.sumValues(xs) : addAll(this, xs);
+  }
+
+  /** Sum of same-shaped values: lazy when one is, else one Sum node (one pass for any count). */
+  private sumValues(xs: OnnxValue[]): OnnxValue {
+    if (xs.length === 1) return xs[0];
+    const shape = [...xs[0].shape];
+    for (const x of xs) if (x.shape.join() !== shape.join()) throw new Error(`sum: shapes differ [${x.shape}] vs [${shape}]`);
+    // A sum of lazy scales (TAM's taps) stays lazy; anything else (a residual add) is emitted now,
+    // so onnxruntime can still fuse it into the conv before it.
+    if (xs.every((x) => x.expr && isBlend(x.expr))) return this.lazy({ kind: "sum", terms: xs.map((x) => x.expr!) }, shape);
+    return this.node(xs.length === 2 ? "Add" : "Sum", xs.map((x) => x.name), shape);
   }
 
   dropout(x: OnnxValue, p: number, training: boolean): OnnxValue {
@@ -278,6 +332,14 @@ export class OnnxOps implements Ops<OnnxValue> {
   }
 
   gatherRows(x: OnnxValue, rows: number[]): OnnxValue {
+    if (this.lazyRows) {
+      const pattern = this.clipPattern(rows, x.shape[0]);
+      if (pattern) return this.mapRows(x, pattern, [rows.length, ...x.shape.slice(1)]);
+    }
+    return this.gatherRowsNow(x, rows);
+  }
+
+  private gatherRowsNow(x: OnnxValue, rows: number[]): OnnxValue {
     const [, ...rest] = x.shape;
     if (this.dynamicClips === null) {
       return this.node("Gather", [x.name, this.graph.int64(rows)], [rows.length, ...rest], { axis: onnxAttr.int(0) });
@@ -299,6 +361,15 @@ export class OnnxOps implements Ops<OnnxValue> {
     if (offset === 0) return x;
     const rows = x.shape[0];
     if (rows % frames !== 0) throw new Error(`timeShift: ${rows} rows are not whole clips of ${frames} frames`);
+    if (x.expr && (x.expr.kind === "rows" || x.expr.kind === "scale") && Math.abs(offset) < frames) {
+      const perClip = rows / this.clips;
+      if (Number.isInteger(perClip) && perClip % frames === 0) return this.mapRows(x, shiftPattern(perClip, frames, offset), [...x.shape]);
+    }
+    return this.timeShiftNow(x, frames, offset);
+  }
+
+  private timeShiftNow(x: OnnxValue, frames: number, offset: number): OnnxValue {
+    const rows = x.shape[0];
     if (Math.abs(offset) >= frames) {
       // Everything shifts out of the clip: zeros of x's (possibly symbolic) shape.
       const shapeOf = this.graph.op("Shape", [x.name]);
@@ -306,13 +377,11 @@ export class OnnxOps implements Ops<OnnxValue> {
     }
     const inner = x.shape.slice(1).reduce((a, b) => a * b, 1);
     const clips = this.reshapeRows(x, [frames, inner], [rows / frames, frames, inner]);
-    const keep = frames - Math.abs(offset);
-    const [start, end] = offset > 0 ? [offset, frames] : [0, keep];
-    const sliced = this.node("Slice", [clips.name, this.graph.int64([start]), this.graph.int64([end]), this.graph.int64([1])], [rows / frames, keep, inner]);
-    // pads = [begin per axis..., end per axis...]: zeros enter at the end (offset > 0) or the start.
-    const pads = offset > 0 ? [0, 0, 0, 0, offset, 0] : [0, -offset, 0, 0, 0, 0];
-    const padded = this.node("Pad", [sliced.name, this.graph.int64(pads)], [rows / frames, frames, inner]);
-    return this.reshapeRows(padded, x.shape.slice(1), [...x.shape]);
+    // out[t] = x[t + offset]: ONE Pad that crops `offset` frames at one end of the time axis (a
+    // negative pad) and adds as many zero frames at the other (one copy, where Slice + Pad make two).
+    const pads = [0, -offset, 0, 0, offset, 0];
+    const shifted = this.node("Pad", [clips.name, this.graph.int64(pads)], [rows / frames, frames, inner]);
+    return this.reshapeRows(shifted, x.shape.slice(1), [...x.shape]);
   }
 
   sliceChannels(x: OnnxValue, start: number, end: number): OnnxValue {
@@ -336,6 +405,97 @@ export class OnnxOps implements Ops<OnnxValue> {
     // Opset 18 moved ReduceMean's axes from an attribute to an input.
     if (this.opset >= 18) return this.node("ReduceMean", [grouped.name, this.graph.int64([1])], shape, { keepdims: onnxAttr.int(0) });
     return this.node("ReduceMean", [grouped.name], shape, { axes: onnxAttr.ints([1]), keepdims: onnxAttr.int(0) });
+  }
+
+  // ---- lazy row maps (see RowExpr) -----------------------------------------------------------
+
+  private lazy(expr: RowExpr, shape: number[]): OnnxValue {
+    return new OnnxValue(() => this.emit(expr, shape).name, shape, expr);
+  }
+
+  /** The per-clip pattern of a row gather, or null when it differs between clips. */
+  private clipPattern(rows: number[], inRows: number): number[] | null {
+    try {
+      return perClipPattern(rows, inRows, this.clips);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Apply a per-clip row map to x. Composed with x's own row maps when x is a row map or a scale of
+   * one; pushed through a blend (sum / ReLU) when every row map it then holds is plain (identity or
+   * shift: the blend is then computed once per distinct output, on no more rows than before);
+   * otherwise x is emitted first.
+   */
+  private mapRows(x: OnnxValue, pattern: number[], shape: number[]): OnnxValue {
+    if (x.expr) {
+      const pushed = composeRows(x.expr, pattern);
+      const cheap = x.expr.kind === "rows" || (x.expr.kind === "scale" && x.expr.x.kind === "rows");
+      if (cheap || leafPatterns(pushed).every((p) => isPlainPattern(p))) return this.lazy(pushed, shape);
+    }
+    return this.lazy({ kind: "rows", base: x, pattern }, shape);
+  }
+
+  private emit(expr: RowExpr, shape: number[]): OnnxValue {
+    const known = this.emitted.get(expr);
+    if (known) return known;
+    let out: OnnxValue;
+    switch (expr.kind) {
+      case "rows":
+        out = this.emitRows(expr.base, expr.pattern, shape);
+        break;
+      case "scale": {
+        const x = this.emit(expr.x, shape);
+        if (expr.param) {
+          out = this.depthwiseScale(x, expr.param, null, shape); // a BN that follows can fold into it
+          break;
+        }
+        const perChannel = [1, shape[1], ...shape.slice(2).map(() => 1)];
+        const w = this.graph.setInitializer(this.graph.fresh(`${expr.name}.scale`), { dims: perChannel, data: expr.weight });
+        out = this.node("Mul", [x.name, w], shape);
+        break;
+      }
+      case "relu":
+        out = this.node("Relu", [this.emit(expr.x, shape).name], shape);
+        break;
+      case "sum": {
+        const terms = mergeScales(flattenSum(expr));
+        const values = terms.map((t) => this.emit(t, shape));
+        out = values.length === 1 ? values[0] : this.node(values.length === 2 ? "Add" : "Sum", values.map((v) => v.name), shape);
+        break;
+      }
+    }
+    this.emitted.set(expr, out);
+    return out;
+  }
+
+  /** Rows of `base` by a per-clip pattern: nothing (identity), one Pad (shift), or a Gather. */
+  private emitRows(base: OnnxValue, pattern: number[], shape: number[]): OnnxValue {
+    const inPerClip = base.shape[0] / this.clips;
+    if (pattern.length === inPerClip && pattern.every((r, j) => r === j)) return base;
+    const key = `${base.name}|${pattern.join(",")}`;
+    const known = this.emittedRows.get(key);
+    if (known) return known;
+    let out: OnnxValue;
+    const shift = pattern.length === inPerClip ? asShift(pattern) : null;
+    if (shift) out = this.timeShiftNow(base, shift.frames, shift.offset);
+    else if (pattern.every((r) => r >= 0)) {
+      const rows = Array.from({ length: this.clips }, (_, n) => pattern.map((r) => n * inPerClip + r)).flat();
+      out = this.gatherRowsNow(base, rows);
+    } else {
+      // Zero rows: gather from the clips with one zero row appended to each.
+      const rest = base.shape.slice(1);
+      const grouped = this.reshapeRows(base, [inPerClip, ...rest], [this.clips, inPerClip, ...rest]);
+      const pads = new Array<number>(2 * (rest.length + 2)).fill(0);
+      pads[rest.length + 2 + 1] = 1;
+      const withZero = this.node("Pad", [grouped.name, this.graph.int64(pads)], [this.clips, inPerClip + 1, ...rest]);
+      const idx = pattern.map((r) => (r < 0 ? inPerClip : r));
+      const picked = this.node("Gather", [withZero.name, this.graph.int64(idx)], [this.clips, idx.length, ...rest], { axis: onnxAttr.int(1) });
+      out = this.reshapeRows(picked, rest, shape);
+    }
+    this.emittedRows.set(key, out);
+    return out;
   }
 
   // ---- finishing ---------------------------------------------------------------------------
@@ -466,4 +626,103 @@ export function perClipPattern(rows: number[], inRows: number, clips: number): n
     }
   }
   return pattern;
+}
+
+/** out[t] = x[t + offset] within blocks of `frames` rows (zeros outside), as a pattern over `rows`. */
+function shiftPattern(rows: number, frames: number, offset: number): number[] {
+  return Array.from({ length: rows }, (_, j) => {
+    const t = (j % frames) + offset;
+    return t >= 0 && t < frames ? j + offset : -1;
+  });
+}
+
+/** The shift a pattern is (rows j -> j + offset inside blocks of `frames`, zeros outside), if any. */
+function asShift(pattern: number[]): { frames: number; offset: number } | null {
+  const n = pattern.length;
+  const j0 = pattern.findIndex((r) => r >= 0);
+  if (j0 < 0) return null;
+  const offset = pattern[j0] - j0;
+  if (offset === 0) return pattern.every((r, j) => r === j) ? { frames: n, offset: 0 } : null;
+  for (let frames = Math.abs(offset) + 1; frames <= n; frames++) {
+    if (n % frames !== 0) continue;
+    const want = shiftPattern(n, frames, offset);
+    if (want.every((r, j) => r === pattern[j])) return { frames, offset };
+  }
+  return null;
+}
+
+/** Identity or a shift: emitting it costs at most one copy and reads each row once. */
+function isPlainPattern(pattern: number[]): boolean {
+  return asShift(pattern) !== null;
+}
+
+/** The expression with the row map `pattern` applied to its output (pushed to the leaves). */
+function composeRows(expr: RowExpr, pattern: number[]): RowExpr {
+  switch (expr.kind) {
+    case "rows":
+      return { kind: "rows", base: expr.base, pattern: pattern.map((j) => (j < 0 ? -1 : expr.pattern[j])) };
+    case "scale":
+      return { ...expr, x: composeRows(expr.x, pattern) };
+    case "relu":
+      return { kind: "relu", x: composeRows(expr.x, pattern) };
+    case "sum":
+      return { kind: "sum", terms: expr.terms.map((t) => composeRows(t, pattern)) };
+  }
+}
+
+/** A scale of rows, or a sum / ReLU of such: what TAM makes. */
+function isBlend(expr: RowExpr): boolean {
+  switch (expr.kind) {
+    case "rows":
+      return false;
+    case "scale":
+      return expr.x.kind === "rows";
+    case "relu":
+      return isBlend(expr.x);
+    case "sum":
+      return expr.terms.every(isBlend);
+  }
+}
+
+function leafPatterns(expr: RowExpr): number[][] {
+  switch (expr.kind) {
+    case "rows":
+      return [expr.pattern];
+    case "scale":
+    case "relu":
+      return leafPatterns(expr.x);
+    case "sum":
+      return expr.terms.flatMap(leafPatterns);
+  }
+}
+
+function flattenSum(expr: RowExpr): RowExpr[] {
+  return expr.kind === "sum" ? expr.terms.flatMap(flattenSum) : [expr];
+}
+
+/**
+ * Scales of the same rows of the same value merge into one scale with the summed weights
+ * (w1*x + w2*x = (w1 + w2)*x; summed in float64, rounded once).
+ */
+function mergeScales(terms: RowExpr[]): RowExpr[] {
+  const out: RowExpr[] = [];
+  const byRows = new Map<string, { index: number; weight: Float64Array; names: string[] }>();
+  for (const t of terms) {
+    if (t.kind !== "scale" || t.x.kind !== "rows") {
+      out.push(t);
+      continue;
+    }
+    const key = `${t.x.base.name}|${t.x.pattern.join(",")}`;
+    const known = byRows.get(key);
+    if (!known) {
+      byRows.set(key, { index: out.length, weight: Float64Array.from(t.weight), names: [t.name] });
+      out.push(t);
+      continue;
+    }
+    t.weight.forEach((w, c) => (known.weight[c] += w));
+    known.names.push(t.name);
+    const first = out[known.index] as Extract<RowExpr, { kind: "scale" }>;
+    out[known.index] = { kind: "scale", x: first.x, weight: Float32Array.from(known.weight), name: known.names.join("+"), param: null };
+  }
+  return out;
 }

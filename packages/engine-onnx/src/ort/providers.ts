@@ -45,6 +45,9 @@ export interface DeviceSessionOptions {
   deviceId?: number;
   enableProfiling?: boolean;
   profileFilePrefix?: string;
+  /** CPU memory arena and memory pattern of the session (onnxruntime's defaults: both on). */
+  enableCpuMemArena?: boolean;
+  enableMemPattern?: boolean;
 }
 
 /**
@@ -93,6 +96,8 @@ export function deviceSessionOptions(device: OrtDevice, opts: DeviceSessionOptio
     graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
   };
   if (opts.threads !== undefined) o.intraOpNumThreads = opts.threads;
+  if (opts.enableCpuMemArena !== undefined) o.enableCpuMemArena = opts.enableCpuMemArena;
+  if (opts.enableMemPattern !== undefined) o.enableMemPattern = opts.enableMemPattern;
   if (opts.preferredOutputLocation !== undefined) {
     if (device !== "webgpu")
       throw new Error(`preferredOutputLocation is supported by the webgpu device only in onnxruntime-node (got ${device})`);

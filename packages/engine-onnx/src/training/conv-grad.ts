@@ -85,8 +85,16 @@ export function im2colChannelsFirst(e: Emitter, x: string, g: ConvGeometry, tran
   return e.reshape(e.concat(cols, 1), [cin * taps.length, n * p]);
 }
 
-/** How input gradients of kxk convs are lowered ("auto": flipped Conv for stride-1 convs on large maps, else ConvTranspose). */
-export type InputGradLowering = "auto" | "convtranspose";
+/**
+ * How input gradients of kxk convs are lowered. "auto": a flipped-weight Conv for stride-1 convs on
+ * large maps, one Gemm + col2im (`gemmCol2im`) for small maps, ConvTranspose for the rest;
+ * "auto-no-gemm": the flipped Conv where it pays, else ConvTranspose (the lowering before the Gemm
+ * path; A/B timing); "convtranspose" / "gemm": always that lowering (A/B timing and tests).
+ */
+export type InputGradLowering = "auto" | "auto-no-gemm" | "convtranspose" | "gemm";
+
+/** Largest column tensor (Cin*taps x N*P, times stride^2 when strided) the Gemm + col2im lowering builds. */
+const GEMM_COL2IM_MAX_ELEMS = 4 * 2 ** 20;
 
 /** `channelsFirst`, possibly memoised by the caller (a value read by several convs is transposed once). */
 export type ChannelsFirst = (e: Emitter, x: string, shape: number[]) => string;
@@ -99,7 +107,8 @@ export class ConvGrad {
     private readonly e: Emitter,
     private readonly dy: string,
     private readonly g: ConvGeometry,
-    private readonly lowering: InputGradLowering = "auto",
+    // the Gemm + col2im path ("auto") is opt-in until a back-to-back timing shows it faster than this one
+    private readonly lowering: InputGradLowering = "auto-no-gemm",
     private readonly transposed: ChannelsFirst = channelsFirst,
   ) {}
 
@@ -142,14 +151,57 @@ export class ConvGrad {
     const positions = g.outShape[0] * numel(g.outShape.slice(2));
     const weightElems = g.outShape[1] * g.inShape[1] * numel(g.kernel);
     const flipPays = weightElems <= FLIP_CROSSOVER * positions;
-    if (this.lowering === "auto" && flipPays && g.groups === 1 && g.stride.every((v) => v === 1) && fullPad.every((v) => v >= 0)) {
+    const stride1 = g.stride.every((v) => v === 1);
+    const auto = this.lowering === "auto" || this.lowering === "auto-no-gemm";
+    if (auto && flipPays && g.groups === 1 && stride1 && fullPad.every((v) => v >= 0)) {
       return e.op("Conv", [this.dy, flippedTransposedWeight(e, weight, g.kernel.length)], {
         kernel_shape: onnxAttr.ints(g.kernel),
         pads: onnxAttr.ints([...fullPad, ...fullPad]),
         dilations: onnxAttr.ints(g.dilation),
       });
     }
+    const colElems = g.inShape[1] * numel(g.kernel) * positions * numel(g.stride);
+    const gemmFits = g.groups === 1 && fullPad.every((v) => v >= 0);
+    if (gemmFits && (this.lowering === "gemm" || (this.lowering === "auto" && colElems <= GEMM_COL2IM_MAX_ELEMS))) return this.gemmCol2im(weight);
     return convTransposeGrad(e, this.dy, weight, g);
+  }
+
+  /**
+   * dL/dx as ONE Gemm over every image, cols = W^T dy ([Cin*taps, N*P], rows (cin, tap)), then
+   * col2im: each tap's plane is placed at its offset and the taps are summed. onnxruntime's
+   * ConvTranspose runs one skinny GEMM per image (N*P columns split N ways), which is slow on the
+   * small maps of late stages. Strided convs first spread the columns onto the stride grid (one Pad
+   * that interleaves zeros). Used for small column tensors only: col2im makes taps passes.
+   */
+  private gemmCol2im(weight: string): string {
+    const { e, g } = this;
+    const [n, cin, ...inSpatial] = g.inShape;
+    const cout = g.outShape[1];
+    const outSpatial = g.outShape.slice(2);
+    const s = g.kernel.length;
+    const taps = kernelTaps(g.kernel);
+    const w2 = e.reshape(weight, [cout, cin * taps.length]);
+    const cols = e.op("Gemm", [w2, this.dyMatrix()], { transA: onnxAttr.int(1) }); // [cin*taps, n*P]
+    let grid = e.reshape(cols, [cin, taps.length, n, ...outSpatial]);
+    let gridSpatial = [...outSpatial];
+    if (g.stride.some((v) => v > 1)) {
+      // [.., o1, 1, o2, 1, ..] padded to [.., o1, s1, o2, s2, ..]: zeros between the columns.
+      const spread = outSpatial.flatMap((o) => [o, 1]);
+      const pads = new Array<number>(2 * (3 + 2 * s)).fill(0);
+      g.stride.forEach((st, i) => (pads[3 + 2 * s + 3 + 2 * i + 1] = st - 1));
+      gridSpatial = outSpatial.map((o, i) => o * g.stride[i]);
+      grid = e.reshape(e.pad(e.reshape(grid, [cin, taps.length, n, ...spread]), pads), [cin, taps.length, n, ...gridSpatial]);
+    }
+    // Input position y takes grid[y + pad - k*dilation] from tap k; pad the grid so every tap's window is in range.
+    const begin = g.kernel.map((k, i) => (k - 1) * g.dilation[i] - g.pad[i]);
+    const end = inSpatial.map((h, i) => h + g.pad[i] - gridSpatial[i]);
+    const padded = e.pad(grid, [0, 0, 0, ...begin, 0, 0, 0, ...end]);
+    const axes = [1, ...range(s, 3)];
+    const planes = taps.map((tap, t) => {
+      const starts = tap.map((k, i) => begin[i] + g.pad[i] - k * g.dilation[i]);
+      return e.slice(padded, [t, ...starts], [t + 1, ...starts.map((st, i) => st + inSpatial[i])], axes);
+    });
+    return channelsLast(e, e.reshape(e.sum(planes), [cin, n * numel(inSpatial)]), g.inShape);
   }
 
   /** dL/dbias: sum over batch and spatial axes. */

@@ -191,6 +191,16 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
   it("conv2d 3x3 stride 1 pad 1 with bias (flipped-weight Conv and ConvTranspose lowerings)", async () => {
     await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6]);
     await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], { lowering: { convInputGrad: "convtranspose" } });
+    await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], { lowering: { convInputGrad: "gemm" } });
+  });
+
+  it("conv input gradient as one Gemm + col2im: strided, odd sizes, dilated, 3-D", async () => {
+    const gemm = { lowering: { convInputGrad: "gemm" as const } };
+    await check(new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 7, 7], gemm);
+    await check(new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 8, 6], gemm);
+    await check(new Case({ c: conv(2, 3, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 2, 7, 5], gemm);
+    await check(new Case({ c: conv(3, 4, 7, { stride: 2, padding: 3 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [1, 3, 12, 11], gemm);
+    await check(new Case({ c: new Conv3d(3, 4, 3, { stride: [1, 2, 2], padding: 1 }) }, (ops, x, m) => (m.c as Conv3d).forward(ops, x)), [1, 3, 4, 5, 5], gemm);
   });
 
   it("conv2d 3x3 stride 2 pad 1 on an odd size (output padding)", async () => {

@@ -16,14 +16,13 @@
  */
 import type * as Ort from "onnxruntime-node";
 import { availableParallelism } from "node:os";
-import { readdirSync, statSync } from "node:fs";
-import { dirname, basename, join, resolve } from "node:path";
 import type { Module, Param } from "@blvnet/core";
 import type { TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
 import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
 import type { OrtDevice } from "../ort/providers.js";
 import { DeviceReadback } from "../ort/resident.js";
+import { findProfileFile } from "./profile.js";
 import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
@@ -49,6 +48,14 @@ export interface OrtTrainerOptions extends StepGraphOptions {
   device?: OrtDevice;
   /** WebGPU: keep weights, momentum buffers and BN statistics on the device between steps (default true). */
   resident?: boolean;
+  /** onnxruntime's CPU memory arena (default on). */
+  memArena?: boolean;
+  /**
+   * onnxruntime's memory pattern (one pre-planned activation block per run; default off: on the
+   * bLVNet-TAM-50 f8x2 112x112 step it raised peak RSS from ~1,240 to ~1,560 MiB at no measurable
+   * speed gain; measure with packages/bench/src/perf/step-memory.bench.ts).
+   */
+  memPattern?: boolean;
 }
 
 export interface OrtStepResult {
@@ -126,6 +133,8 @@ export class OrtTrainer {
       threads: this.opts.threads ?? availableParallelism(),
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
       ...(deviceOutputs.length ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, "gpu-buffer" as const])) } : {}),
+      enableCpuMemArena: this.opts.memArena ?? true,
+      enableMemPattern: this.opts.memPattern ?? false,
       ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
     });
   }
@@ -336,16 +345,7 @@ export class OrtTrainer {
   endProfiling(): string | null {
     if (!this.opts.profilePrefix) return null;
     for (const c of this.stepGraphs.values()) c.session.endProfiling();
-    const prefix = resolve(this.opts.profilePrefix);
-    const candidates = [dirname(prefix), process.cwd()].flatMap((dir) => {
-      try {
-        return readdirSync(dir).filter((f) => f.startsWith(basename(prefix)) && f.endsWith(".json")).map((f) => join(dir, f));
-      } catch {
-        return [];
-      }
-    });
-    candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-    return candidates[0] ?? null;
+    return findProfileFile(this.opts.profilePrefix);
   }
 
   async release(): Promise<void> {

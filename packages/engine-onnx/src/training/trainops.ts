@@ -48,7 +48,7 @@ export interface DropoutMask {
 
 const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => i + from);
 
-/** Lowering choices (for A/B timing; the defaults are the fastest measured). */
+/** Lowering choices (for A/B timing; the defaults are the lowerings measured at parity with PyTorch). */
 export interface TrainLowering {
   convInputGrad?: InputGradLowering;
   /** Gradient sums as chained Add nodes, not Sum (default off; OrtTrainer turns it on for WebGPU, whose EP has no Sum kernel). */
@@ -69,7 +69,7 @@ export class OnnxTrainOps extends OnnxOps {
   private readonly channelsFirstOf = new Map<string, string>();
 
   constructor(readonly lowering: TrainLowering = {}) {
-    super({ opset: TRAIN_OPSET, foldBatchNorm: false });
+    super({ opset: TRAIN_OPSET, foldBatchNorm: false, lazyRows: false });
     this.e = new Emitter(this.graph, { chainedAdds: lowering.sumAsAdds });
   }
 
