@@ -17,6 +17,8 @@ const SLOW = [
   "packages/engine-tfjs/src/backend.test.ts",
   "packages/bench/src/fuzz/fuzz.test.ts",
   "packages/bench/src/publish/report.test.ts",
+  "packages/bench/src/ort-webgpu.test.ts",
+  "packages/cli/src/bundle/bundle.test.ts",
 ];
 
 export default defineConfig({

@@ -15,7 +15,9 @@ interface CountRow {
 
 /** The leading numeric columns of counts.csv (quoted free-text columns come later). */
 function readCounts(): Map<string, CountRow> {
-  const lines = readFileSync(new URL("../../../results/reference/counts.csv", import.meta.url), "utf8").trim().split("\n");
+  const lines = readFileSync(new URL("../../../results/reference/counts.csv", import.meta.url), "utf8")
+    .trim()
+    .split("\n");
   const header = lines[0].split(",");
   const col = (name: string) => header.indexOf(name);
   const rows = new Map<string, CountRow>();

@@ -33,7 +33,8 @@ function resnetDepth(cfg: Config): number {
   const name = pick(cfg, ["base_model", "arch", "backbone"]);
   if (name === undefined) return 50; // the golden generator's TSN default base model
   const m = /^resnet(\d+)$/.exec(String(name));
-  if (!m) throw new UserError(`golden config: base model "${String(name)}" is not a torchvision ResNet (only resnet18/34/50/101/152 are ported)`);
+  if (!m)
+    throw new UserError(`golden config: base model "${String(name)}" is not a torchvision ResNet (only resnet18/34/50/101/152 are ported)`);
   return Number(m[1]);
 }
 
@@ -48,7 +49,8 @@ export function tsnFromGolden(cfg: Config): TsnGolden {
     if (truthy(cfg[k])) throw new UserError(`golden config: ${k}=true is not supported by the TSN/TSM port`);
   }
   const consensus = cfg.consensus_type;
-  if (consensus !== undefined && consensus !== "avg") throw new UserError(`golden config: consensus_type "${String(consensus)}" is not supported (only avg)`);
+  if (consensus !== undefined && consensus !== "avg")
+    throw new UserError(`golden config: consensus_type "${String(consensus)}" is not supported (only avg)`);
   const shift = truthy(pick(cfg, ["shift", "is_shift"]));
   const options: Record<string, number | string> = {
     depth: resnetDepth(cfg),

@@ -13,7 +13,18 @@
  * 224 input gives 56x56 after pool1 (the Caffe2 model gets 55x55; parameters are unaffected).
  * Input (N, 3, T, H, W); T >= 2 (pool2 halves it).
  */
-import { BatchNorm, Conv3d, IMAGENET_MEAN, IMAGENET_STD, type InputSpec, Linear, Module, type Ops, Sequential, type Tap } from "@blvnet/core";
+import {
+  BatchNorm,
+  Conv3d,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type InputSpec,
+  Linear,
+  Module,
+  type Ops,
+  Sequential,
+  type Tap,
+} from "@blvnet/core";
 import { residual, resnetStages } from "./layers.js";
 import { ResNet3dClassifier, type Video3dOptions } from "./resnet3d-classifier.js";
 
@@ -45,7 +56,10 @@ export class Bottleneck3d extends Module<Bottleneck3dConfig> {
   conv3 = new Conv3d(this.cfg.planes, this.out, 1);
   bn3 = new BatchNorm(this.out);
   downsample = this.cfg.downsample
-    ? new Sequential([new Conv3d(this.cfg.inplanes, this.out, 1, { stride: [1, this.cfg.stride, this.cfg.stride] }), new BatchNorm(this.out)])
+    ? new Sequential([
+        new Conv3d(this.cfg.inplanes, this.out, 1, { stride: [1, this.cfg.stride, this.cfg.stride] }),
+        new BatchNorm(this.out),
+      ])
     : null;
 
   get residualBn(): BatchNorm {
@@ -63,7 +77,12 @@ export class I3DResNet extends ResNet3dClassifier {
   readonly family = "i3d";
   readonly id = `i3d-r${this.cfg.depth}-f${this.cfg.frames}`;
   readonly inputSpec: InputSpec = this.spec(IMAGENET_MEAN, IMAGENET_STD);
-  private readonly built = resnetStages(this.stageBlocks, 64, 4, (p) => new Bottleneck3d({ ...p, temporalKernel: i3dInflated(p.stage, p.index) ? 3 : 1 }));
+  private readonly built = resnetStages(
+    this.stageBlocks,
+    64,
+    4,
+    (p) => new Bottleneck3d({ ...p, temporalKernel: i3dInflated(p.stage, p.index) ? 3 : 1 }),
+  );
   conv1 = new Conv3d(3, 64, [5, 7, 7], { stride: [1, 2, 2], padding: [2, 3, 3] });
   bn1 = new BatchNorm(64);
   layer1 = this.built.stages[0]!;

@@ -50,7 +50,8 @@ export interface ResNetHooks {
   wrapBlock?(block: Layer, site: BlockSite): Layer;
 }
 
-const downsample = (inC: number, outC: number, stride: number) => new Sequential([new Conv2d(inC, outC, 1, { stride }), new BatchNorm(outC)]);
+const downsample = (inC: number, outC: number, stride: number) =>
+  new Sequential([new Conv2d(inC, outC, 1, { stride }), new BatchNorm(outC)]);
 
 interface BlockConfig {
   inplanes: number;

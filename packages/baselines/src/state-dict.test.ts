@@ -65,7 +65,10 @@ describe("TSM-R50 state dict vs the official listing (small-tsm-r50-8f-64-2clips
 });
 
 describe("naming variants", () => {
-  const keys = (name: string, o: Record<string, unknown>) => createModel(name, o).namedTensors().map(([k]) => k);
+  const keys = (name: string, o: Record<string, unknown>) =>
+    createModel(name, o)
+      .namedTensors()
+      .map(([k]) => k);
   const tsmKeys = keys("tsm", { numClasses: 10, dropout: 0 });
 
   it("TSN (is_shift=False) is TSM without the .net wrapper", () => {
@@ -92,7 +95,11 @@ describe("naming variants", () => {
   it("ResNet-101 blockres shifts every other block of each stage (official n_round = 2)", () => {
     const k = keys("tsm", { depth: 101 });
     const shifted = k.filter((x) => x.endsWith("conv1.net.weight")).map((x) => x.split(".").slice(1, 3).join("."));
-    const expected = [3, 4, 23, 3].flatMap((n, s) => Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === 0).map((i) => `layer${s + 1}.${i}`));
+    const expected = [3, 4, 23, 3].flatMap((n, s) =>
+      Array.from({ length: n }, (_, i) => i)
+        .filter((i) => i % 2 === 0)
+        .map((i) => `layer${s + 1}.${i}`),
+    );
     expect(shifted).toEqual(expected);
   });
 

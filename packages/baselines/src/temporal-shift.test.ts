@@ -10,7 +10,8 @@ beforeAll(async () => {
 function input(): Float32Array {
   const x = new Float32Array(2 * 3 * 5 * 2);
   let i = 0;
-  for (let n = 0; n < 2; n++) for (let t = 0; t < 3; t++) for (let c = 0; c < 5; c++) for (let w = 0; w < 2; w++) x[i++] = 100 * n + 10 * t + c + w / 2;
+  for (let n = 0; n < 2; n++)
+    for (let t = 0; t < 3; t++) for (let c = 0; c < 5; c++) for (let w = 0; w < 2; w++) x[i++] = 100 * n + 10 * t + c + w / 2;
   return x;
 }
 

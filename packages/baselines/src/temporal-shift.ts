@@ -11,10 +11,7 @@ export function temporalShift<T>(ops: Ops<T>, x: T, frames: number, shiftDiv: nu
   const channels = ops.shape(x)[1];
   const fold = Math.floor(channels / shiftDiv);
   if (fold === 0) return x; // nothing to shift (C < shiftDiv), as the official slicing does
-  const parts = [
-    ops.timeShift(ops.sliceChannels(x, 0, fold), frames, +1),
-    ops.timeShift(ops.sliceChannels(x, fold, 2 * fold), frames, -1),
-  ];
+  const parts = [ops.timeShift(ops.sliceChannels(x, 0, fold), frames, +1), ops.timeShift(ops.sliceChannels(x, fold, 2 * fold), frames, -1)];
   if (2 * fold < channels) parts.push(ops.sliceChannels(x, 2 * fold, channels));
   return ops.concatChannels(parts);
 }

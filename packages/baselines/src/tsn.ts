@@ -30,7 +30,10 @@ export const tsnOptions = {
   frames: int(8, "frames per clip", { min: 1 }),
   size: int(224, "input height = width in pixels", { min: 32 }),
   numClasses: int(174, "output classes", { min: 1 }),
-  dropout: float(0.5, "dropout before the classifier; > 0 moves it to new_fc.* (official checkpoints), 0 keeps base_model.fc.*", { min: 0, below: 1 }),
+  dropout: float(0.5, "dropout before the classifier; > 0 moves it to new_fc.* (official checkpoints), 0 keeps base_model.fc.*", {
+    min: 0,
+    below: 1,
+  }),
   width: int(OFFICIAL_WIDTH, "base channel width (64 = official; smaller for quick CPU runs)", { min: 1 }),
 };
 export type TsnOptions = OptionsOf<typeof tsnOptions>;
@@ -38,8 +41,20 @@ export type TsnOptions = OptionsOf<typeof tsnOptions>;
 export class TSN<O extends TsnOptions = TsnOptions> extends VideoModel<O> {
   readonly family: string = "tsn";
   readonly numClasses = this.cfg.numClasses;
-  readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: this.cfg.frames, size: this.cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
-  base_model = new ResNet2d({ depth: this.cfg.depth, width: this.cfg.width, numClasses: this.cfg.dropout > 0 ? 0 : this.cfg.numClasses, hooks: this.hooks() });
+  readonly inputSpec: InputSpec = {
+    layout: "N(TC)HW",
+    frames: this.cfg.frames,
+    size: this.cfg.size,
+    channels: 3,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+  };
+  base_model = new ResNet2d({
+    depth: this.cfg.depth,
+    width: this.cfg.width,
+    numClasses: this.cfg.dropout > 0 ? 0 : this.cfg.numClasses,
+    hooks: this.hooks(),
+  });
   new_fc = this.cfg.dropout > 0 ? new Linear(this.base_model.featureDim, this.cfg.numClasses) : null;
 
   get id(): string {
@@ -54,7 +69,9 @@ export class TSN<O extends TsnOptions = TsnOptions> extends VideoModel<O> {
   /** (N, T*3, H, W) -> logits (N, numClasses). */
   forward<T>(ops: Ops<T>, x: T, tap?: Tap<T>): T {
     const f = this.base_model.forwardFeatures(ops, ops.clipsToFrames(x, this.cfg.frames), tap);
-    const logits = this.new_fc ? this.new_fc.forward(ops, ops.dropout(f, this.cfg.dropout, this.training)) : this.base_model.fc!.forward(ops, f);
+    const logits = this.new_fc
+      ? this.new_fc.forward(ops, ops.dropout(f, this.cfg.dropout, this.training))
+      : this.base_model.fc!.forward(ops, f);
     tap?.("frame_logits", logits);
     return ops.segmentMean(logits, this.cfg.frames);
   }

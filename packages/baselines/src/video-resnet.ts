@@ -71,10 +71,17 @@ interface BasicBlock3dConfig {
 export class BasicBlock3d extends Module<BasicBlock3dConfig> {
   private readonly mid = midplanes(this.cfg.inplanes, this.cfg.planes);
   readonly #bn2 = new BatchNorm(this.cfg.planes); // private (#): a name for conv2's BN, not a second child
-  conv1 = new Sequential([this.cfg.builder.make(this.cfg.inplanes, this.cfg.planes, this.mid, this.cfg.stride), new BatchNorm(this.cfg.planes), RELU]);
+  conv1 = new Sequential([
+    this.cfg.builder.make(this.cfg.inplanes, this.cfg.planes, this.mid, this.cfg.stride),
+    new BatchNorm(this.cfg.planes),
+    RELU,
+  ]);
   conv2 = new Sequential([this.cfg.builder.make(this.cfg.planes, this.cfg.planes, this.mid, 1), this.#bn2]);
   downsample = this.cfg.downsample
-    ? new Sequential([new Conv3d(this.cfg.inplanes, this.cfg.planes, 1, { stride: this.cfg.builder.downsampleStride(this.cfg.stride) }), new BatchNorm(this.cfg.planes)])
+    ? new Sequential([
+        new Conv3d(this.cfg.inplanes, this.cfg.planes, 1, { stride: this.cfg.builder.downsampleStride(this.cfg.stride) }),
+        new BatchNorm(this.cfg.planes),
+      ])
     : null;
 
   get residualBn(): BatchNorm {
@@ -93,7 +100,12 @@ export class VideoResNet extends ResNet3dClassifier<VideoResNetConfig> {
   // The arch names the registry entry; it is not one of its options.
   override readonly options: Record<string, unknown> = (({ arch: _, ...options }) => options)(this.cfg);
   readonly inputSpec: InputSpec = this.spec(KINETICS_MEAN, KINETICS_STD);
-  private readonly built = resnetStages(this.stageBlocks, 64, 1, (p) => new BasicBlock3d({ ...p, builder: BUILDERS[this.cfg.arch][p.stage]! }));
+  private readonly built = resnetStages(
+    this.stageBlocks,
+    64,
+    1,
+    (p) => new BasicBlock3d({ ...p, builder: BUILDERS[this.cfg.arch][p.stage]! }),
+  );
   stem =
     this.cfg.arch === "r2plus1d"
       ? new Sequential([

@@ -4,8 +4,9 @@
  * is the official model (state-dict.test.ts and counts.test.ts check it); here: thinner shapes,
  * hand-derived parameter counts, ids and errors.
  */
-import { describe, expect, it } from "vitest";
+
 import { createModel, profileModel, type VideoModel } from "@blvnet/core";
+import { describe, expect, it } from "vitest";
 import "./index.js";
 
 const shapes = (m: VideoModel) => m.namedTensors().map(([k, p]) => [k, p.shape] as const);

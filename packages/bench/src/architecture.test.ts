@@ -20,7 +20,10 @@ function sourceFiles(dir: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
-  const specs = [...text.matchAll(/^\s*(?:import|export)\b[^"'`;]*?from\s*["']([^"']+)["']/gm), ...text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)];
+  const specs = [
+    ...text.matchAll(/^\s*(?:import|export)\b[^"'`;]*?from\s*["']([^"']+)["']/gm),
+    ...text.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g),
+  ];
   return specs.map((m) => m[1]!);
 }
 
@@ -31,7 +34,10 @@ describe("architecture", () => {
   it("each package imports only its declared dependencies; core none; model packages core and tam only", () => {
     const problems: string[] = [];
     for (const pkg of packages) {
-      const manifest = JSON.parse(readFileSync(join(packagesDir, pkg, "package.json"), "utf8")) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+      const manifest = JSON.parse(readFileSync(join(packagesDir, pkg, "package.json"), "utf8")) as {
+        dependencies?: Record<string, string>;
+        devDependencies?: Record<string, string>;
+      };
       // devDependencies count for tools that live in src but are not exported (the fuzzer)
       const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.devDependencies ?? {})]);
       for (const file of sourceFiles(join(packagesDir, pkg, "src"))) {
@@ -42,9 +48,16 @@ describe("architecture", () => {
       }
     }
     expect(problems).toEqual([]);
-    const deps = (pkg: string) => Object.keys((JSON.parse(readFileSync(join(packagesDir, pkg, "package.json"), "utf8")) as { dependencies?: object }).dependencies ?? {});
+    const deps = (pkg: string) =>
+      Object.keys(
+        (JSON.parse(readFileSync(join(packagesDir, pkg, "package.json"), "utf8")) as { dependencies?: object }).dependencies ?? {},
+      );
     expect(deps("core")).toEqual([]);
-    for (const model of ["tam", "blvnet", "baselines"]) expect(deps(model).filter((d) => d !== "@blvnet/core" && d !== "@blvnet/tam"), model).toEqual([]);
+    for (const model of ["tam", "blvnet", "baselines"])
+      expect(
+        deps(model).filter((d) => d !== "@blvnet/core" && d !== "@blvnet/tam"),
+        model,
+      ).toEqual([]);
   });
 
   it("no import cycle between folders (inside a package or across packages)", () => {

@@ -81,7 +81,12 @@ function recordProblem(name: string, r: unknown): string | null {
   const n = numel(r.shape);
   if (!isObject(r.stats) || r.stats.numel !== n) return `${name}.stats.numel disagrees with its shape [${r.shape}] (${n} elements)`;
   const samples = r.samples;
-  if (!isObject(samples) || !Array.isArray(samples.index) || !Array.isArray(samples.values) || samples.index.length !== samples.values.length) {
+  if (
+    !isObject(samples) ||
+    !Array.isArray(samples.index) ||
+    !Array.isArray(samples.values) ||
+    samples.index.length !== samples.values.length
+  ) {
     return `${name}.samples needs index and values lists of one length`;
   }
   if (!samples.index.every((i) => Number.isSafeInteger(i) && i >= 0 && i < n) || !samples.values.every((v) => typeof v === "number")) {
@@ -90,10 +95,12 @@ function recordProblem(name: string, r: unknown): string | null {
   if (r.data_f32_b64 === undefined) return null;
   if (typeof r.data_f32_b64 !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.data_f32_b64)) return `${name}.data_f32_b64 is not base64`;
   const rows = r.data_rows;
-  if (rows !== undefined && (!isObject(rows) || !Number.isSafeInteger(rows.step) || (rows.step as number) < 1)) return `${name}.data_rows.step is not a positive integer`;
+  if (rows !== undefined && (!isObject(rows) || !Number.isSafeInteger(rows.step) || (rows.step as number) < 1))
+    return `${name}.data_rows.step is not a positive integer`;
   const step = isObject(rows) ? (rows.step as number) : 1;
   const start = isObject(rows) && rows.start !== undefined ? rows.start : 0;
-  if (!Number.isSafeInteger(start) || (start as number) < 0 || (start as number) >= r.shape[0]!) return `${name}.data_rows.start is outside dim 0`;
+  if (!Number.isSafeInteger(start) || (start as number) < 0 || (start as number) >= r.shape[0]!)
+    return `${name}.data_rows.start is outside dim 0`;
   const stored = Math.ceil((r.shape[0]! - (start as number)) / step) * (n / r.shape[0]!);
   const bytes = Buffer.byteLength(r.data_f32_b64, "base64");
   if (bytes !== stored * 4) return `${name}.data_f32_b64 holds ${bytes} bytes, its shape [${r.shape}] needs ${stored * 4}`;
@@ -110,7 +117,8 @@ export function goldenProblem(g: Golden): string | null {
   if (!isObject(out) || !isShape(out.shape)) return "output.shape is not a list of positive integers";
   if (Array.isArray(out.values)) {
     const flat = (out.values as unknown[]).flat(Infinity);
-    if (flat.length !== numel(out.shape)) return `output.values holds ${flat.length} numbers, its shape [${out.shape}] needs ${numel(out.shape)}`;
+    if (flat.length !== numel(out.shape))
+      return `output.values holds ${flat.length} numbers, its shape [${out.shape}] needs ${numel(out.shape)}`;
     if (!flat.every((v) => typeof v === "number" && Number.isFinite(v))) return "output.values holds a value that is not a finite number";
   } else {
     const rec = recordProblem("output", out);
@@ -118,7 +126,8 @@ export function goldenProblem(g: Golden): string | null {
     if (out.data_f32_b64 === undefined) return "output has neither values nor data_f32_b64";
   }
   const params = g.params as unknown;
-  const isParam = (p: unknown) => isObject(p) && typeof p.key === "string" && Array.isArray(p.shape) && (p.shape.length === 0 || isShape(p.shape));
+  const isParam = (p: unknown) =>
+    isObject(p) && typeof p.key === "string" && Array.isArray(p.shape) && (p.shape.length === 0 || isShape(p.shape));
   if (!Array.isArray(params) || !params.every(isParam)) {
     return `"params" must be a list of {key, shape}`;
   }

@@ -1,57 +1,68 @@
 // @blvnet/bench: sweeps and their result rows, the jobs built on them (compare, reproduce), publishing
 // (tables, plots, report), speed and memory measurement, the profile tables, and golden verification.
 
+export { GOLDEN_FORMAT, type Golden, loadGolden } from "./golden.js";
 // jobs
-export { compare, compareLevels, compareTable, COMPARE_DEFAULTS, TEMPORAL_MODULES, type CompareConfig, type CompareSummary, type LevelSweepSummary } from "./jobs/compare.js";
-export { CPU_RECIPE, CPU_SYNTH_CLASSES } from "./recipe/cpu-recipe.js";
-export { summarize, pairedDifference, tQuantile975, type Summary } from "./publish/stats.js";
-export { reproduce, REPRODUCE_PARTS, type ReproduceConfig, type ReproducePart, type ReproduceSummary } from "./jobs/reproduce.js";
-
-// sweeps: specs -> jobs -> runners -> rows
-export { runSweep, type Runner, type RunnerResult, type SweepOptions, type SweepSummary } from "./sweep/run.js";
-export { expandSweep, jobKey, loadSweepFile, parseShard, shardJobs, type Job, type ModelVariant, type SweepSpec } from "./sweep/spec.js";
-export { accuracySpec, profileSpec, speedSpec, type ReproduceOptions } from "./sweep/reproduce.js";
-export { JOB_KINDS, ROW_COLUMNS, validateRow, type Column, type JobKind, type Row } from "./sweep/rows.js";
-export { readRows, RESULTS_FILE, ResultStore, writeRows } from "./sweep/store.js";
-export { accuracyRunner, type AccuracySettings } from "./runners/accuracy.js";
-export { runProfile } from "./runners/profile.js";
-export { isPeerBackend, PEER_BACKENDS, peerSourceFor, speedRunner, type SpeedSettings } from "./runners/speed.js";
-export { estimateGpuSweepSeconds, GPU_BASELINE_FRAMES, GPU_BLV_FRAMES, GPU_BUDGET_S, gpuSpeedSpec, type GpuBudgetInput } from "./sweep/gpu-spec.js";
-
-// publishing
-export { mergeRuns, publish, type PublishOptions, type PublishResult } from "./publish/publish.js";
-export { toHtml, toMarkdown, type Table } from "./publish/table.js";
-export { chart, type ChartOptions, type Series } from "./publish/svg.js";
+export {
+  COMPARE_DEFAULTS,
+  type CompareConfig,
+  type CompareSummary,
+  compare,
+  compareLevels,
+  compareTable,
+  type LevelSweepSummary,
+  TEMPORAL_MODULES,
+} from "./jobs/compare.js";
+export { REPRODUCE_PARTS, type ReproduceConfig, type ReproducePart, type ReproduceSummary, reproduce } from "./jobs/reproduce.js";
 export { markdownTable } from "./markdown.js";
-export { defaultCountsFile, readReference, REFERENCE_DIR } from "./reference.js";
-
+export { type ConfigTarget, configName, parseConfigName } from "./profiling/configs.js";
+// profiling
+export { FORMATS, type Format, parseFormat, type Rows, renderRows } from "./profiling/format.js";
+export { type MeasuredMemory, measureMemory } from "./profiling/measure.js";
+export { checkReferenceConfigs, type ReferenceCheck, type ReferenceCount, readCounts, TOLERANCE } from "./profiling/reference.js";
+export { measuredRows, moduleRows, referenceRows, summaryRows } from "./profiling/rows.js";
+export { writeProfileTables } from "./profiling/tables.js";
+export { buildTarget, profileTarget, resolveTarget } from "./profiling/target.js";
+// publishing
+export { mergeRuns, type PublishOptions, type PublishResult, publish } from "./publish/publish.js";
+export { pairedDifference, type Summary, summarize, tQuantile975 } from "./publish/stats.js";
+export { type ChartOptions, chart, type Series } from "./publish/svg.js";
+export { type Table, toHtml, toMarkdown } from "./publish/table.js";
+export { CPU_RECIPE, CPU_SYNTH_CLASSES } from "./recipe/cpu-recipe.js";
+export { defaultCountsFile, REFERENCE_DIR, readReference } from "./reference.js";
+export { type AccuracySettings, accuracyRunner } from "./runners/accuracy.js";
+export { runProfile } from "./runners/profile.js";
+export { isPeerBackend, PEER_BACKENDS, peerSourceFor, type SpeedSettings, speedRunner } from "./runners/speed.js";
 // speed
 export {
   checkSpeedBackend,
   defaultThreads,
+  type LatencyStats,
   latencyStats,
   measureSpeed,
   SPEED_BACKENDS,
-  trainSteps,
-  type LatencyStats,
   type SpeedBackend,
   type SpeedConfig,
   type SpeedPhase,
   type SpeedResult,
+  trainSteps,
 } from "./speed/measure.js";
-export { PEER_DEVICES, PEER_MODELS, PeerSession, type PeerConfig, type PeerDevice, type PeerInfo } from "./speed/peer.js";
-export { appendRows, peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "./speed/rows.js";
+export { PEER_DEVICES, PEER_MODELS, type PeerConfig, type PeerDevice, type PeerInfo, PeerSession } from "./speed/peer.js";
+export { appendRows, type PeerMeasurement, peerRow, type SpeedRowContext, speedRow } from "./speed/rows.js";
 export { runSpeed, type SpeedRunConfig, type SpeedRunResult } from "./speed/session.js";
-
-// profiling
-export { FORMATS, parseFormat, renderRows, type Format, type Rows } from "./profiling/format.js";
-export { measureMemory, type MeasuredMemory } from "./profiling/measure.js";
-export { checkReferenceConfigs, readCounts, TOLERANCE, type ReferenceCheck, type ReferenceCount } from "./profiling/reference.js";
-export { measuredRows, moduleRows, referenceRows, summaryRows } from "./profiling/rows.js";
-export { writeProfileTables } from "./profiling/tables.js";
-export { buildTarget, profileTarget, resolveTarget } from "./profiling/target.js";
-export { configName, parseConfigName, type ConfigTarget } from "./profiling/configs.js";
-
+export {
+  estimateGpuSweepSeconds,
+  GPU_BASELINE_FRAMES,
+  GPU_BLV_FRAMES,
+  GPU_BUDGET_S,
+  type GpuBudgetInput,
+  gpuSpeedSpec,
+} from "./sweep/gpu-spec.js";
+export { accuracySpec, profileSpec, type ReproduceOptions, speedSpec } from "./sweep/reproduce.js";
+export { type Column, JOB_KINDS, type JobKind, ROW_COLUMNS, type Row, validateRow } from "./sweep/rows.js";
+// sweeps: specs -> jobs -> runners -> rows
+export { type Runner, type RunnerResult, runSweep, type SweepOptions, type SweepSummary } from "./sweep/run.js";
+export { expandSweep, type Job, jobKey, loadSweepFile, type ModelVariant, parseShard, type SweepSpec, shardJobs } from "./sweep/spec.js";
+export { RESULTS_FILE, ResultStore, readRows, writeRows } from "./sweep/store.js";
 // golden verification
-export { formatResult, formatStages, goldenFilesIn, verifyFiles, verifyGolden, type VerifyOptions, type VerifyResult } from "./verify.js";
-export { GOLDEN_FORMAT, loadGolden, type Golden } from "./golden.js";
+export { formatResult, formatStages, goldenFilesIn, type VerifyOptions, type VerifyResult, verifyFiles, verifyGolden } from "./verify.js";

@@ -3,12 +3,12 @@
  * and of the official code (goldens), to 1e-4; every model exports with a dynamic batch.
  */
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, expect, it } from "vitest";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
-import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import { OrtEngine } from "@blvnet/engine-onnx";
-import { loadGolden, outputValues } from "./golden.js";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import { createModel, listModels } from "@blvnet/models";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadGolden, outputValues } from "./golden.js";
 import { maxRelErr, resolveGoldenModel } from "./verify.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/golden/${name}`, import.meta.url));
@@ -19,7 +19,11 @@ function build(name: string, options: Record<string, unknown>): VideoModel {
   return model.eval();
 }
 
-async function ortLogits(model: VideoModel, clips: number, dynamicBatch: boolean): Promise<{ data: Float32Array; shape: number[]; input: Float32Array }> {
+async function ortLogits(
+  model: VideoModel,
+  clips: number,
+  dynamicBatch: boolean,
+): Promise<{ data: Float32Array; shape: number[]; input: Float32Array }> {
   const shape = inputShape(model.inputSpec, clips);
   const input = refgenInput(shape);
   const engine = await OrtEngine.create(model, { dynamicBatch, clips, threads: 1 });

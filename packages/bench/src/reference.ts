@@ -5,8 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parse } from "csv-parse/sync";
 import { UserError } from "@blvnet/core";
+import { parse } from "csv-parse/sync";
 
 /** results/reference/ of this checkout (this file is packages/bench/{src,dist}/reference.*). */
 export const REFERENCE_DIR = new URL("../../../results/reference/", import.meta.url).pathname;

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { compareRecord, formatResult, verifyFiles, verifyGolden } from "./verify.js";
-import { loadGolden, type TensorRecord } from "./golden.js";
 import { readCheckpointFile, writeSafetensors } from "@blvnet/io";
+import { describe, expect, it } from "vitest";
+import { loadGolden, type TensorRecord } from "./golden.js";
+import { compareRecord, formatResult, verifyFiles, verifyGolden } from "./verify.js";
 
 const golden = (name: string) => new URL(`../../../fixtures/golden/${name}.json`, import.meta.url).pathname;
 
@@ -21,7 +21,10 @@ describe("verify against the official goldens", () => {
       expect(r.tol).toBe(1e-4);
       expect(r.passed).toBe(true);
       expect(r.firstDiverging, r.name).toBeUndefined();
-      expect(r.stages!.every((s) => s.basis !== "missing"), r.name).toBe(true);
+      expect(
+        r.stages!.every((s) => s.basis !== "missing"),
+        r.name,
+      ).toBe(true);
     }
     expect(results.map((r) => r.model)).toEqual(["blvnet-tam", "blvnet-tam", "tam", "tam"]);
     // the 1-clip golden stores full stage tensors: those must be compared on data, not samples
@@ -29,7 +32,10 @@ describe("verify against the official goldens", () => {
   });
 
   it("runs on a tfjs backend when asked, with the same verdicts and stage taps", async () => {
-    const results = await verifyFiles([golden("small-blvnet-tam-50-f4x2-64-2clips"), golden("tam-c64-t8-bf5")], { stages: true, backend: "wasm" });
+    const results = await verifyFiles([golden("small-blvnet-tam-50-f4x2-64-2clips"), golden("tam-c64-t8-bf5")], {
+      stages: true,
+      backend: "wasm",
+    });
     for (const r of results) {
       expect(r.backend).toBe("wasm");
       expect(r.passed, formatResult(r)).toBe(true);
@@ -67,14 +73,17 @@ describe("verify --weights: a checkpoint holding the golden's weights gives the 
   const ckpt = (v: string) => new URL(`../../../fixtures/golden/checkpoints/small-blvnet-layer0-${v}.pth.tar`, import.meta.url).pathname;
   const file = golden("small-blvnet-tam-50-f4x2-64-2clips");
 
-  it.each(["zip", "legacy"])("passes with the official-format %s checkpoint (stem, layer0 and first TAM; the rest generated)", async (v) => {
-    const warnings: string[] = [];
-    const [r] = await verifyFiles([file], { weights: ckpt(v), allowMissing: true, warn: (m) => warnings.push(m) });
-    expect(r.error).toBeUndefined();
-    expect(r.params.ok).toBe(true);
-    expect(r.passed).toBe(true);
-    expect(warnings.join(" ")).toMatch(/weights keep their initial values/);
-  });
+  it.each(["zip", "legacy"])(
+    "passes with the official-format %s checkpoint (stem, layer0 and first TAM; the rest generated)",
+    async (v) => {
+      const warnings: string[] = [];
+      const [r] = await verifyFiles([file], { weights: ckpt(v), allowMissing: true, warn: (m) => warnings.push(m) });
+      expect(r.error).toBeUndefined();
+      expect(r.params.ok).toBe(true);
+      expect(r.passed).toBe(true);
+      expect(warnings.join(" ")).toMatch(/weights keep their initial values/);
+    },
+  );
 
   it("refuses a partial checkpoint without --allow-missing, and fails one whose values differ from the golden's", async () => {
     const [partial] = await verifyFiles([file], { weights: ckpt("zip") });
@@ -89,7 +98,9 @@ describe("verify --weights: a checkpoint holding the golden's weights gives the 
     const [r] = await verifyFiles([file], { weights: changed, allowMissing: true, warn: () => {} });
     expect(r.passed).toBe(false);
     expect(r.params.firstMismatch).toMatch(/^baseline_model\.conv1\.weight: generated sum/);
-    await expect(verifyFiles([file], { weights: join(dir, "nope.pth") })).rejects.toThrow(/nope\.pth: cannot read checkpoint \(no such file\)/);
+    await expect(verifyFiles([file], { weights: join(dir, "nope.pth") })).rejects.toThrow(
+      /nope\.pth: cannot read checkpoint \(no such file\)/,
+    );
     rmSync(dir, { recursive: true });
   });
 });

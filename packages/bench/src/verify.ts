@@ -7,12 +7,21 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
-import { createModel, fillDeterministic, inputShape, listModels, refgenInput, UserError, type ModelOptions, type VideoModel } from "@blvnet/core";
-import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
+import {
+  createModel,
+  fillDeterministic,
+  inputShape,
+  listModels,
+  type ModelOptions,
+  refgenInput,
+  UserError,
+  type VideoModel,
+} from "@blvnet/core";
 import { isOrtBackend, OrtEngine } from "@blvnet/engine-onnx";
+import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
 import { loadWeights, readCheckpointFile } from "@blvnet/io";
-import { loadGolden, outputValues, recordData, type Golden, type GoldenParam, type TensorRecord } from "./golden.js";
+import * as tf from "@tensorflow/tfjs-core";
+import { type Golden, type GoldenParam, loadGolden, outputValues, recordData, type TensorRecord } from "./golden.js";
 import "@blvnet/models";
 
 export interface ParamCheck {
@@ -70,7 +79,9 @@ export function resolveGoldenModel(g: Golden): { name: string; options: ModelOpt
     if (options) return { name: e.name, options };
   }
   const tried = candidates.map((e) => e.name).join(", ") || "none registered";
-  throw new UserError(`${g.name}: no model builds golden family "${g.family}" with config ${JSON.stringify(g.config)} (candidates: ${tried})`);
+  throw new UserError(
+    `${g.name}: no model builds golden family "${g.family}" with config ${JSON.stringify(g.config)} (candidates: ${tried})`,
+  );
 }
 
 const shapeStr = (s: number[]) => `[${s.join(",")}]`;
@@ -84,11 +95,15 @@ export function checkGoldenShapes(g: Golden, model: VideoModel): void {
   const clips = model.inputSpec.layout === "(NT)CHW" ? n / model.inputSpec.frames : n;
   const want = inputShape(model.inputSpec, clips);
   if (!Number.isInteger(clips) || shapeStr(want) !== shapeStr(g.input.shape)) {
-    throw new UserError(`${g.name}: its config builds ${model.id}, which takes input ${shapeStr(want)}, but the golden input is ${shapeStr(g.input.shape)}; is the config complete?`);
+    throw new UserError(
+      `${g.name}: its config builds ${model.id}, which takes input ${shapeStr(want)}, but the golden input is ${shapeStr(g.input.shape)}; is the config complete?`,
+    );
   }
   const out = model.inputSpec.layout === "(NT)CHW" ? want : [clips, model.numClasses];
   if (shapeStr(out) !== shapeStr(g.output.shape)) {
-    throw new UserError(`${g.name}: ${model.id} gives output ${shapeStr(out)}, but the golden output is ${shapeStr(g.output.shape)}; is the config complete?`);
+    throw new UserError(
+      `${g.name}: ${model.id} gives output ${shapeStr(out)}, but the golden output is ${shapeStr(g.output.shape)}; is the config complete?`,
+    );
   }
 }
 
@@ -101,10 +116,18 @@ export function checkParamList(model: VideoModel, expected: GoldenParam[]): Para
     const o = ours[i];
     if (!e || !o) {
       const what = e ? `missing ${e.key} ${shapeStr(e.shape)}` : `unexpected ${o[0]} ${shapeStr(o[1].shape)}`;
-      return { ok: false, count: ours.length, firstMismatch: `entry #${i}: ${what} (model has ${ours.length} entries, golden ${expected.length})` };
+      return {
+        ok: false,
+        count: ours.length,
+        firstMismatch: `entry #${i}: ${what} (model has ${ours.length} entries, golden ${expected.length})`,
+      };
     }
     if (o[0] !== e.key || shapeStr(o[1].shape) !== shapeStr(e.shape)) {
-      return { ok: false, count: ours.length, firstMismatch: `entry #${i}: golden ${e.key} ${shapeStr(e.shape)}, model ${o[0]} ${shapeStr(o[1].shape)}` };
+      return {
+        ok: false,
+        count: ours.length,
+        firstMismatch: `entry #${i}: golden ${e.key} ${shapeStr(e.shape)}, model ${o[0]} ${shapeStr(o[1].shape)}`,
+      };
     }
   }
   return { ok: true, count: ours.length };
@@ -127,7 +150,11 @@ export function checkParamValues(model: VideoModel, expected: GoldenParam[]): Pa
     const slack = 1e-9 * Math.max(1, e.sum_abs);
     const firstOk = e.first4.every((x, i) => v[i] === x);
     if (Math.abs(sum - e.sum) > slack || Math.abs(sumAbs - e.sum_abs) > slack || !firstOk) {
-      return { ok: false, count: expected.length, firstMismatch: `${e.key}: generated sum ${sum} (first ${[...v.subarray(0, 4)].join(", ")}), golden ${e.sum} (first ${e.first4.join(", ")})` };
+      return {
+        ok: false,
+        count: expected.length,
+        firstMismatch: `${e.key}: generated sum ${sum} (first ${[...v.subarray(0, 4)].join(", ")}), golden ${e.sum} (first ${e.first4.join(", ")})`,
+      };
     }
   }
   return { ok: true, count: expected.length };
@@ -169,7 +196,13 @@ export function compareRecord(name: string, ours: Float32Array, rec: TensorRecor
 }
 
 /** The model's output (and its stage taps) for one input, on onnxruntime or a tfjs backend. */
-async function runModel(model: VideoModel, input: Float32Array, shape: number[], backend: string, stages: boolean): Promise<{ output: Float32Array; taps: Map<string, Float32Array> }> {
+async function runModel(
+  model: VideoModel,
+  input: Float32Array,
+  shape: number[],
+  backend: string,
+  stages: boolean,
+): Promise<{ output: Float32Array; taps: Map<string, Float32Array> }> {
   if (isOrtBackend(backend)) {
     const clips = model.inputSpec.layout === "(NT)CHW" ? shape[0]! / model.inputSpec.frames : shape[0]!;
     const engine = await OrtEngine.create(model, { backend, clips, taps: stages });
@@ -238,7 +271,11 @@ export async function verifyGolden(g: Golden, opts: VerifyOptions = {}, file?: s
  * Verify golden files by path. Unreadable files are a UserError up front; a golden that no model
  * can build (or whose forward throws) is a failed result carrying the error, so the rest still run.
  */
-export async function verifyFiles(files: string[], opts: VerifyOptions = {}, onResult?: (r: VerifyResult) => void): Promise<VerifyResult[]> {
+export async function verifyFiles(
+  files: string[],
+  opts: VerifyOptions = {},
+  onResult?: (r: VerifyResult) => void,
+): Promise<VerifyResult[]> {
   const goldens = files.map((f) => loadGolden(f));
   if (opts.weights) readCheckpointFile(opts.weights); // an unreadable checkpoint is an input error, up front
   const out: VerifyResult[] = [];
@@ -248,7 +285,19 @@ export async function verifyFiles(files: string[], opts: VerifyOptions = {}, onR
       r = await verifyGolden(g, opts, files[i]);
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
-      r = { name: g.name, file: files[i], model: "?", id: "?", options: {}, maxRelErr: NaN, tol: g.tolerance_hint.float32_impl, params: { ok: false, count: 0 }, passed: false, backend: opts.backend ?? "", error };
+      r = {
+        name: g.name,
+        file: files[i],
+        model: "?",
+        id: "?",
+        options: {},
+        maxRelErr: NaN,
+        tol: g.tolerance_hint.float32_impl,
+        params: { ok: false, count: 0 },
+        passed: false,
+        backend: opts.backend ?? "",
+        error,
+      };
     }
     onResult?.(r);
     out.push(r);

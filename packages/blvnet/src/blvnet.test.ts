@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
-import { createModel, fillDeterministic, getModelEntry, refgenInput, windowOut, pair, type Ops, type VideoModel } from "@blvnet/core";
+import { createModel, fillDeterministic, getModelEntry, type Ops, pair, refgenInput, type VideoModel, windowOut } from "@blvnet/core";
 import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { describe, expect, it } from "vitest";
 import "./index.js";
 
 const fixture = (p: string) => new URL(`../../../fixtures/${p}`, import.meta.url);
@@ -73,11 +73,16 @@ const shapeOps: Ops<number[]> = {
 
 const keysOf = (m: VideoModel) => m.namedTensors().filter(([k]) => !k.endsWith("num_batches_tracked"));
 const trainable = (m: VideoModel, filter: (k: string) => boolean = () => true) =>
-  m.namedTensors().filter(([k, p]) => p.trainable && filter(k)).reduce((s, [, p]) => s + p.numel, 0);
+  m
+    .namedTensors()
+    .filter(([k, p]) => p.trainable && filter(k))
+    .reduce((s, [, p]) => s + p.numel, 0);
 
 describe("bLVNet-TAM structure", () => {
   it("has the official state_dict keys, shapes and order (small golden config)", () => {
-    const golden = JSON.parse(readFileSync(fixture("golden/small-blvnet-tam-50-f4x2-64.json"), "utf8")) as { params: { key: string; shape: number[] }[] };
+    const golden = JSON.parse(readFileSync(fixture("golden/small-blvnet-tam-50-f4x2-64.json"), "utf8")) as {
+      params: { key: string; shape: number[] }[];
+    };
     const model = createModel("blvnet-tam", { depth: 50, frames: 8, numClasses: 10, dropout: 0, size: 64 });
     expect(keysOf(model).map(([k, p]) => `${k} [${p.shape}]`)).toEqual(golden.params.map((p) => `${p.key} [${p.shape}]`));
     expect(model.id).toBe("blvnet-tam-50-a2-b4-f4x2");
@@ -111,14 +116,25 @@ describe("bLVNet-TAM structure", () => {
     const cfg = { depth: 101, groups: 32, num_classes: 174, blending_frames: 3, alpha: 2, beta: 4, dropout: 0.0, resolution: 224 };
     const tam = getModelEntry("blvnet-tam");
     const notam = getModelEntry("blvnet");
-    expect(tam.fromGoldenConfig!(cfg)).toEqual({ depth: 101, alpha: 2, beta: 4, frames: 32, numClasses: 174, size: 224, blendingFrames: 3, dropout: 0 });
+    expect(tam.fromGoldenConfig!(cfg)).toEqual({
+      depth: 101,
+      alpha: 2,
+      beta: 4,
+      frames: 32,
+      numClasses: 174,
+      size: 224,
+      blendingFrames: 3,
+      dropout: 0,
+    });
     expect(notam.fromGoldenConfig!(cfg)).toBeNull();
     expect(tam.fromGoldenConfig!({ ...cfg, tam: false })).toBeNull();
     expect(notam.fromGoldenConfig!({ ...cfg, blending_frames: 0 })).toMatchObject({ depth: 101, frames: 32 });
   });
 
   it("rejects odd frame counts with a clear error", () => {
-    expect(() => createModel("blvnet-tam", { frames: 7 })).toThrow(/option frames of model "blvnet-tam" must be an even integer >= 2, got 7/);
+    expect(() => createModel("blvnet-tam", { frames: 7 })).toThrow(
+      /option frames of model "blvnet-tam" must be an even integer >= 2, got 7/,
+    );
   });
 
   const configs: [number, number, number][] = [];

@@ -1,9 +1,9 @@
 // Importing this package registers the `blvnet-tam` and `blvnet` models.
 import "./registry.js";
 
+export { type BackboneConfig, BLResNetBackbone, STAGE_BLOCKS } from "./backbone.js";
+export { BLModule, type BLModuleConfig } from "./blmodule.js";
+export { Bottleneck, type BottleneckConfig, EXPANSION, Stage } from "./bottleneck.js";
 export { BLVNet } from "./model.js";
 export type { BLVNetOptions } from "./registry.js";
-export { BLResNetBackbone, STAGE_BLOCKS, type BackboneConfig } from "./backbone.js";
-export { BLModule, type BLModuleConfig } from "./blmodule.js";
-export { Bottleneck, Stage, EXPANSION, type BottleneckConfig } from "./bottleneck.js";
 export { shortcut } from "./shortcut.js";

@@ -23,7 +23,14 @@ import type { BLVNetOptions } from "./registry.js";
 export class BLVNet extends VideoModel<BLVNetOptions> {
   readonly family = this.cfg.blendingFrames > 0 ? "blvnet-tam" : "blvnet";
   readonly numClasses = this.cfg.numClasses;
-  readonly inputSpec: InputSpec = { layout: "N(TC)HW", frames: this.cfg.frames, size: this.cfg.size, channels: 3, mean: IMAGENET_MEAN, std: IMAGENET_STD };
+  readonly inputSpec: InputSpec = {
+    layout: "N(TC)HW",
+    frames: this.cfg.frames,
+    size: this.cfg.size,
+    channels: 3,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+  };
   baseline_model = new BLResNetBackbone({ ...this.cfg, numClasses: this.cfg.dropout > 0 ? null : this.cfg.numClasses });
   new_fc = this.cfg.dropout > 0 ? new Linear(this.baseline_model.featureDim, this.cfg.numClasses) : null;
 

@@ -25,9 +25,11 @@ const withTam = { ...clip, blendingFrames: int(3, "temporal offsets blended by e
 export type BLVNetOptions = OptionsOf<typeof withTam>;
 
 // The little branch is width/alpha channels wide (and 2^s times that per stage).
-const check = (o: { alpha: number; width: number }) => (o.width % o.alpha !== 0 ? `alpha must divide width (${o.width}), got ${o.alpha}` : undefined);
+const check = (o: { alpha: number; width: number }) =>
+  o.width % o.alpha !== 0 ? `alpha must divide width (${o.width}), got ${o.alpha}` : undefined;
 
-const num = (v: unknown): number | undefined => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
 
 /** Whether a golden config asks for TAM (on unless it says tam: false / blending_frames: 0). */
 function goldenWantsTam(c: Record<string, unknown>): boolean {

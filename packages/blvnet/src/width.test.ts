@@ -3,9 +3,10 @@
  * runs. Default width must leave the official model untouched (blvnet.test.ts checks its keys and
  * counts); here: thinner shapes, a hand-derived parameter count, ids, errors, and a real forward.
  */
-import { describe, expect, it } from "vitest";
+
 import { createModel, fillDeterministic, profileModel, refgenInput, type VideoModel } from "@blvnet/core";
 import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { describe, expect, it } from "vitest";
 import "./index.js";
 
 const shapes = (m: VideoModel) => m.namedTensors().map(([k, p]) => [k, p.shape] as const);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import { listBackends } from "@blvnet/engine-tfjs";
+import { describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 describe("--backend", () => {

@@ -1,2 +1,2 @@
 export { main } from "./cli.js";
-export { runCli, type CliResult } from "./run-cli.js";
+export { type CliResult, runCli } from "./run-cli.js";

@@ -26,22 +26,46 @@ describe("input errors", () => {
   });
 
   it("commander's own errors are one line too", async () => {
-    await oneLine(["train", "--model", "tsn", "--data", tmp, "--nope"], /^blvnet: unknown option '--nope' \(Did you mean --opt\?\); see `blvnet train --help`$/);
+    await oneLine(
+      ["train", "--model", "tsn", "--data", tmp, "--nope"],
+      /^blvnet: unknown option '--nope' \(Did you mean --opt\?\); see `blvnet train --help`$/,
+    );
     await oneLine(["bogus"], /^blvnet: unknown command 'bogus'; see `blvnet --help`$/);
     await oneLine(["verify", "--weights"], /^blvnet: option '--weights <file>' argument missing; see `blvnet verify --help`$/);
   });
 
   it("the library refuses momentum outside [0, 1) before training (e.g. from a sweep)", async () => {
     const { train } = await import("@blvnet/train");
-    await expect(train({ model: { name: "tsn" }, data: { dir: tmp }, optimizer: { momentum: 5 } })).rejects.toThrow(/^optimizer: momentum must be in \[0, 1\), got 5$/);
+    await expect(train({ model: { name: "tsn" }, data: { dir: tmp }, optimizer: { momentum: 5 } })).rejects.toThrow(
+      /^optimizer: momentum must be in \[0, 1\), got 5$/,
+    );
   });
 
   it("reproduce checks the speed backend and every job of a --spec before generating data or writing rows", async () => {
     const out = join(tmp, "run");
-    await oneLine(["reproduce", "--quick", "--speed-backend", "foo", "--out", out, "--no-publish"], /^blvnet: --backend foo: choose one of /);
+    await oneLine(
+      ["reproduce", "--quick", "--speed-backend", "foo", "--out", out, "--no-publish"],
+      /^blvnet: --backend foo: choose one of /,
+    );
     const spec = join(tmp, "bad.json");
-    writeFileSync(spec, JSON.stringify([{ name: "acc", kinds: ["accuracy"], frames: [8], sizes: [64], batches: [8], backends: ["wasm"], models: [{ model: "tsm", options: { shiftDiv: 0 } }] }]));
-    await oneLine(["reproduce", "--spec", spec, "--data", join(tmp, "nodata"), "--out", out, "--no-publish"], /^blvnet: sweep "acc", job accuracy\|tsm\|.*: option shiftDiv of model "tsm" must be/);
+    writeFileSync(
+      spec,
+      JSON.stringify([
+        {
+          name: "acc",
+          kinds: ["accuracy"],
+          frames: [8],
+          sizes: [64],
+          batches: [8],
+          backends: ["wasm"],
+          models: [{ model: "tsm", options: { shiftDiv: 0 } }],
+        },
+      ]),
+    );
+    await oneLine(
+      ["reproduce", "--spec", spec, "--data", join(tmp, "nodata"), "--out", out, "--no-publish"],
+      /^blvnet: sweep "acc", job accuracy\|tsm\|.*: option shiftDiv of model "tsm" must be/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });

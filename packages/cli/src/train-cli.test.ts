@@ -8,12 +8,24 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "csv-parse/sync";
-import { BatchNorm, Conv2d, float, IMAGENET_MEAN, IMAGENET_STD, int, Linear, registerModel, VideoModel, type InputSpec, type Ops } from "@blvnet/core";
-import { decodeSafetensors } from "@blvnet/io";
+import {
+  BatchNorm,
+  Conv2d,
+  float,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type InputSpec,
+  int,
+  Linear,
+  type Ops,
+  registerModel,
+  VideoModel,
+} from "@blvnet/core";
 import { synthesize } from "@blvnet/data";
+import { decodeSafetensors } from "@blvnet/io";
 import { train } from "@blvnet/train";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 /** Two convs with BN, a temporal shift between them, dropout before the classifier: every stateful piece of training. */
@@ -64,8 +76,26 @@ const cli = (...args: string[]) => runCli("--backend", "cpu", ...args);
 const cliOn = (backend: string, ...args: string[]) => runCli("--backend", backend, ...args);
 
 const trainArgs = (out: string, { lr = "0.05", clip = ["--clip-grad", "5"] } = {}, ...extra: string[]) => [
-  "train", "--model", "tiny-test", "--data", data, "--epochs", "2", "--batch", "3", "--lr", lr, "--warmup-epochs", "0.5", ...clip,
-  "--workers", "2", "--no-progress", "--out", out, ...extra,
+  "train",
+  "--model",
+  "tiny-test",
+  "--data",
+  data,
+  "--epochs",
+  "2",
+  "--batch",
+  "3",
+  "--lr",
+  lr,
+  "--warmup-epochs",
+  "0.5",
+  ...clip,
+  "--workers",
+  "2",
+  "--no-progress",
+  "--out",
+  out,
+  ...extra,
 ];
 
 const weightsOf = (run: string) => decodeSafetensors(readFileSync(join(run, "model.safetensors"))).tensors;
@@ -76,8 +106,11 @@ const stateOf = (run: string) => {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "blvnet-train-"));
-  data = (await synthesize(join(root, "synth"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 8, size: 32, seed: 1 })).dir;
-  data3 = (await synthesize(join(root, "synth3"), { classes: ["move-left", "move-right", "grow"], train: 1, val: 1, frames: 8, size: 32, seed: 2 })).dir;
+  data = (await synthesize(join(root, "synth"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 8, size: 32, seed: 1 }))
+    .dir;
+  data3 = (
+    await synthesize(join(root, "synth3"), { classes: ["move-left", "move-right", "grow"], train: 1, val: 1, frames: 8, size: 32, seed: 2 })
+  ).dir;
 });
 
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -109,7 +142,10 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     expect(Math.abs((wa.get("bn1.running_mean")!.data as Float32Array)[0]!)).toBeGreaterThan(0);
 
     // the step log of the resumed run reads like the uninterrupted one (timings aside)
-    const rows = (run: string) => (parse(readFileSync(join(run, "steps.csv"), "utf8"), { columns: true, cast: true }) as Record<string, number>[]).map(({ step, lr, loss, grad_norm }) => ({ step, lr, loss, grad_norm }));
+    const rows = (run: string) =>
+      (parse(readFileSync(join(run, "steps.csv"), "utf8"), { columns: true, cast: true }) as Record<string, number>[]).map(
+        ({ step, lr, loss, grad_norm }) => ({ step, lr, loss, grad_norm }),
+      );
     expect(rows(parts)).toEqual(rows(full));
     expect(rows(full).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -128,7 +164,9 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     const r = await cli(...trainArgs(run, { lr: "1e30", clip: [] }, "--resume", "--save-every", "1"));
     expect(r.code).toBe(3);
     expect(r.err).toMatch(/--resume: lr 0.05 -> 1e\+30 from step 3/);
-    expect(r.err).toMatch(/training stopped: non-finite (loss|gradient).* at epoch 2, step \d \(lr \d\.\d{3}e\+(29|30)\); --resume continues from the last good checkpoint .*step-00000003 \(step 3, loss \d/);
+    expect(r.err).toMatch(
+      /training stopped: non-finite (loss|gradient).* at epoch 2, step \d \(lr \d\.\d{3}e\+(29|30)\); --resume continues from the last good checkpoint .*step-00000003 \(step 3, loss \d/,
+    );
     const advice = /e\.g\. (blvnet .*train .*)$/.exec(r.err)?.[1];
     expect(advice, r.err).toBeDefined();
     expect(advice).toMatch(/ --resume --lr 1e\+29$/);
@@ -141,7 +179,12 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     const again = await cli(...trainArgs(run, {}, "--resume"));
     expect(again.code, again.err).toBe(0);
     expect(again.err).toMatch(/resuming from .*step-00000003/);
-    const changes = JSON.parse(readFileSync(join(run, "run.json"), "utf8")).changes as { step: number; setting: string; from: unknown; to: unknown }[];
+    const changes = JSON.parse(readFileSync(join(run, "run.json"), "utf8")).changes as {
+      step: number;
+      setting: string;
+      from: unknown;
+      to: unknown;
+    }[];
     expect(changes.map((c) => [c.step, c.setting, c.from, c.to])).toEqual([
       [3, "lr", 0.05, 1e30],
       [3, "clipGrad", 5, null],
@@ -152,11 +195,31 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
 
   it("eval writes summary, predictions, per-class accuracy and the confusion matrix (3 crops x 2 clips)", async () => {
     const out = join(root, "eval");
-    const r = await cli("eval", "--model", "tiny-test", "--weights", join(root, "full", "model.safetensors"), "--data", data, "--crops", "3", "--clips", "2", "--out", out, "--no-progress");
+    const r = await cli(
+      "eval",
+      "--model",
+      "tiny-test",
+      "--weights",
+      join(root, "full", "model.safetensors"),
+      "--data",
+      data,
+      "--crops",
+      "3",
+      "--clips",
+      "2",
+      "--out",
+      out,
+      "--no-progress",
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/\(4 videos, 6 view\(s\) each\): top-1 \d+\.\d\d%/);
     expect(r.out).toMatch(/time-reversed pairs: \d+\.\d\d% \(chance 50%\)/);
-    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as { videos: number; top1: number; confusion?: unknown; perClass: unknown[] };
+    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as {
+      videos: number;
+      top1: number;
+      confusion?: unknown;
+      perClass: unknown[];
+    };
     expect(summary.videos).toBe(4);
     expect(summary.perClass).toHaveLength(2);
     const preds = parse(readFileSync(join(out, "predictions.csv"), "utf8"), { columns: true }) as Record<string, string>[];
@@ -171,7 +234,11 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     const run = async (backend: string, out: string) => {
       const r = await cliOn(backend, "eval", "--model", "tiny-test", "--weights", weights, "--data", data, "--out", out, "--no-progress");
       expect(r.code, r.err).toBe(0);
-      return parse(readFileSync(join(out, "predictions.csv"), "utf8"), { columns: true, cast: true }) as { id: string; pred: number; prob_pred: number }[];
+      return parse(readFileSync(join(out, "predictions.csv"), "utf8"), { columns: true, cast: true }) as {
+        id: string;
+        pred: number;
+        prob_pred: number;
+      }[];
     };
     const tfjs = await run("cpu", join(root, "eval-tfjs"));
     const ort = await run("ort", join(root, "eval-ort"));
@@ -204,7 +271,30 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
     const pth = resolve(__dirname, "../../../fixtures/golden/checkpoints/small-blvnet-layer0-zip.pth.tar");
     expect(existsSync(pth)).toBe(true);
     const out = join(root, "eval-pth");
-    const r = await cliOn("wasm", "eval", "--model", "blvnet-tam", "--opt", "depth=50", "--frames", "8", "--size", "32", "--opt", "dropout=0", "--weights", pth, "--allow-missing", "--data", data, "--batch", "4", "--out", out, "--no-progress");
+    const r = await cliOn(
+      "wasm",
+      "eval",
+      "--model",
+      "blvnet-tam",
+      "--opt",
+      "depth=50",
+      "--frames",
+      "8",
+      "--size",
+      "32",
+      "--opt",
+      "dropout=0",
+      "--weights",
+      pth,
+      "--allow-missing",
+      "--data",
+      data,
+      "--batch",
+      "4",
+      "--out",
+      out,
+      "--no-progress",
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.err).toMatch(/evaluating blvnet-tam-50-a2-b4-f4x2 \(\d+ tensors from .*small-blvnet-layer0-zip\.pth\.tar\)/);
     expect(r.err).toMatch(/warning: .*missing keys/);
@@ -215,7 +305,9 @@ describe("blvnet train / eval (tiny model, cpu backend)", () => {
 describe("bad samples, concurrent writers and unwritable outputs", () => {
   let broken: string;
   beforeAll(async () => {
-    broken = (await synthesize(join(root, "broken"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 8, size: 32, seed: 3 })).dir;
+    broken = (
+      await synthesize(join(root, "broken"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 8, size: 32, seed: 3 })
+    ).dir;
     rmSync(join(broken, "frames", "train", "000000"), { recursive: true });
     // every frame of sample 2 is empty, so whichever frames the sampler picks fail to decode
     for (let f = 1; f <= 8; f++) writeFileSync(join(broken, "frames", "train", "000001", `${String(f).padStart(5, "0")}.jpg`), "");
@@ -226,13 +318,26 @@ describe("bad samples, concurrent writers and unwritable outputs", () => {
     const base = ["--model", "tiny-test", "--data", broken, "--batch", "3", "--no-progress"];
     const stopped = await cli("train", ...base, "--epochs", "1", "--out", join(root, "skip-default"));
     expect(stopped.code).toBe(2);
-    expect(stopped.err.trim().split("\n").at(-1)).toMatch(/^blvnet: \d of 8 samples skipped, more than the 0 allowed \(--max-skipped\); latest: /);
+    expect(stopped.err.trim().split("\n").at(-1)).toMatch(
+      /^blvnet: \d of 8 samples skipped, more than the 0 allowed \(--max-skipped\); latest: /,
+    );
     const ok = await cli("train", ...base, "--epochs", "1", "--max-skipped", "2", "--out", join(root, "skip-ok"));
     expect(ok.code, ok.err).toBe(0);
     expect(ok.err).toContain(`skipped ${list()}:1: frame folder not found: ${join(broken, "frames", "train", "000000")}`);
     expect(ok.err).toMatch(new RegExp(`skipped ${list()}:2: unreadable image .*000001/0000\\d\\.jpg`));
     expect(ok.out).toMatch(/; 2 samples skipped \(see the log\)/);
-    const ev = await cli("eval", ...base, "--split", "train", "--weights", join(root, "skip-ok", "model.safetensors"), "--max-skipped", "25%", "--out", join(root, "skip-eval"));
+    const ev = await cli(
+      "eval",
+      ...base,
+      "--split",
+      "train",
+      "--weights",
+      join(root, "skip-ok", "model.safetensors"),
+      "--max-skipped",
+      "25%",
+      "--out",
+      join(root, "skip-eval"),
+    );
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/\(6 of 8 videos, 2 skipped, 1 view\(s\) each\)/);
     expect(JSON.parse(readFileSync(join(root, "skip-eval", "summary.json"), "utf8"))).toMatchObject({ videos: 6, skipped: 2 });
@@ -246,8 +351,22 @@ describe("bad samples, concurrent writers and unwritable outputs", () => {
     const dir = join(root, "badlabel");
     mkdirSync(dir);
     writeFileSync(join(dir, "labels.txt"), "move-left\nmove-right\n");
-    writeFileSync(join(dir, "train.txt"), [`${join(data, "frames/train/000000")} 8 0`, `${join(data, "frames/train/000001")} 8 -1`, ""].join("\n"));
-    const r = await cli("train", "--model", "tiny-test", "--data", dir, "--epochs", "1", "--no-progress", "--out", join(root, "badlabel-run"));
+    writeFileSync(
+      join(dir, "train.txt"),
+      [`${join(data, "frames/train/000000")} 8 0`, `${join(data, "frames/train/000001")} 8 -1`, ""].join("\n"),
+    );
+    const r = await cli(
+      "train",
+      "--model",
+      "tiny-test",
+      "--data",
+      dir,
+      "--epochs",
+      "1",
+      "--no-progress",
+      "--out",
+      join(root, "badlabel-run"),
+    );
     expect(r.code).toBe(2);
     expect(r.err).toContain(`skipped ${join(dir, "train.txt")}:2: label -1 is outside [0, 2)`);
     expect(r.err.trim().split("\n").at(-1)).toMatch(/^blvnet: 1 of 2 samples skipped, more than the 0 allowed/);
@@ -259,14 +378,27 @@ describe("bad samples, concurrent writers and unwritable outputs", () => {
     const results = await Promise.allSettled([train(config), train(config)]);
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
-    expect(String(refused.reason.message)).toMatch(new RegExp(`^${out} is being written by pid ${process.pid} .*; wait for it to finish or choose another output folder$`));
+    expect(String(refused.reason.message)).toMatch(
+      new RegExp(`^${out} is being written by pid ${process.pid} .*; wait for it to finish or choose another output folder$`),
+    );
     expect(existsSync(join(out, ".lock"))).toBe(false);
   });
 
   it("eval checks its --out before evaluating: a file in the way is one line, exit 2", async () => {
     const file = join(root, "not-a-folder");
     writeFileSync(file, "x");
-    const r = await cli("eval", "--model", "tiny-test", "--weights", join(root, "full", "model.safetensors"), "--data", data, "--out", join(file, "eval"), "--no-progress");
+    const r = await cli(
+      "eval",
+      "--model",
+      "tiny-test",
+      "--weights",
+      join(root, "full", "model.safetensors"),
+      "--data",
+      data,
+      "--out",
+      join(file, "eval"),
+      "--no-progress",
+    );
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/^blvnet: cannot write .*not-a-folder\/eval: (a part of the path is a file, not a folder|a file is in the way)$/);
     expect(r.err).not.toMatch(/evaluating/);

@@ -30,7 +30,12 @@ describe("Module field discovery", () => {
 
   it("numbers ModuleList items and Sequential steps by position, function steps included", () => {
     const seq = new Sequential([new Conv2d(1, 2, 1), RELU, new BatchNorm(2)]);
-    expect(seq.namedTensors().map(([k]) => k).filter((k) => k.endsWith("weight"))).toEqual(["0.weight", "2.weight"]);
+    expect(
+      seq
+        .namedTensors()
+        .map(([k]) => k)
+        .filter((k) => k.endsWith("weight")),
+    ).toEqual(["0.weight", "2.weight"]);
     const list = new ModuleList([new Linear(2, 3), new Linear(3, 4, false)]);
     expect(list.namedTensors().map(([k]) => k)).toEqual(["0.weight", "0.bias", "1.weight"]);
   });

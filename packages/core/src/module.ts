@@ -97,7 +97,9 @@ export abstract class Module<C = unknown> {
   }
 
   parameters(): Param[] {
-    return this.namedTensors().map(([, p]) => p).filter((p) => p.trainable);
+    return this.namedTensors()
+      .map(([, p]) => p)
+      .filter((p) => p.trainable);
   }
 
   /** Every module of the tree with its dotted path ("" for the root). */

@@ -75,7 +75,8 @@ function allowed(o: OptionSpec, v: OptionValue): boolean {
 /** One help line: `--depth <int> {50|101|152}  bLResNet depth (default 50)`. */
 export function describeOption(o: ModelOption): string {
   const range = o.choices ? ` {${o.choices.join("|")}}` : "";
-  const bounds = !o.choices && (o.min !== undefined || o.max !== undefined || o.below !== undefined || o.parity) ? `; ${allowedRange(o)}` : "";
+  const bounds =
+    !o.choices && (o.min !== undefined || o.max !== undefined || o.below !== undefined || o.parity) ? `; ${allowedRange(o)}` : "";
   return `--${o.name} <${o.type}>${range}  ${o.description} (default ${String(o.default)}${bounds})`;
 }
 
@@ -104,7 +105,8 @@ export function resolveOptions<S extends OptionSchema>(
 ): OptionsOf<S> {
   const names = Object.keys(schema);
   for (const k of Object.keys(given)) {
-    if (given[k] !== undefined && !(k in schema)) throw new UserError(`model "${model}" has no option "${k}"; options: ${names.join(", ")}`);
+    if (given[k] !== undefined && !(k in schema))
+      throw new UserError(`model "${model}" has no option "${k}"; options: ${names.join(", ")}`);
   }
   const out: Record<string, OptionValue> = {};
   for (const [name, o] of Object.entries(schema)) {

@@ -22,7 +22,9 @@ describe("refgen-v1", () => {
 
   it("generates the input bit-exactly", () => {
     expect(bits(new Float32Array([fanInScale(1)]))).toEqual([0x405db3d7]);
-    expect(bits(refgenInput([8]))).toEqual([0x3f8497c0, 0x3ea0dc60, 0xbf7caa04, 0x3e08c8a7, 0xbeb5617e, 0x3e580baf, 0x3d702037, 0xbee84e12]);
+    expect(bits(refgenInput([8]))).toEqual([
+      0x3f8497c0, 0x3ea0dc60, 0xbf7caa04, 0x3e08c8a7, 0xbeb5617e, 0x3e580baf, 0x3d702037, 0xbee84e12,
+    ]);
   });
 
   it("generates BN weights and running variances", () => {

@@ -15,7 +15,6 @@ export interface SgdConfig {
   clipGradNorm?: number;
 }
 
-
 /** Why SGD settings are out of range (torch itself accepts them and diverges), or null. */
 export function sgdProblem(o: SgdConfig): string | null {
   const bad = (v: number | undefined, ok: (x: number) => boolean) => v !== undefined && !(Number.isFinite(v) && ok(v));

@@ -106,7 +106,9 @@ function csvRows(file: string): { line: number; cols: string[] }[] {
 /** True when the CSV's header names a `youtube_id` column (the Kinetics layout). */
 export function isKineticsCsv(file: string): boolean {
   const first = readFileSync(file, "utf8").split(/\r?\n/, 1)[0] ?? "";
-  return splitCsvLine(first).map((c) => c.trim()).includes("youtube_id");
+  return splitCsvLine(first)
+    .map((c) => c.trim())
+    .includes("youtube_id");
 }
 
 /** Class names of a Kinetics CSV, sorted (the Kinetics convention for class indices). */

@@ -5,15 +5,14 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import type { InputLayout, Rng } from "@blvnet/core";
 import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
-import type { InputLayout } from "@blvnet/core";
 import { SampleError } from "./errors.js";
 import { decodeVideoFrames, probeVideo, shortSideSize, type VideoInfo } from "./ffmpeg.js";
-import { frameFolderProblem, frameName, parseTemplate, type FrameNaming } from "./frames.js";
+import { type FrameNaming, frameFolderProblem, frameName, parseTemplate } from "./frames.js";
 import { testViews, trainView, type ViewPlan } from "./geometry.js";
 import type { VideoRecord } from "./record.js";
-import type { Rng } from "@blvnet/core";
-import { sampleClips, type SamplingOptions } from "./sampling.js";
+import { type SamplingOptions, sampleClips } from "./sampling.js";
 
 export type ClipLayout = Extract<InputLayout, "N(TC)HW" | "NCTHW">;
 
@@ -83,7 +82,8 @@ async function render(source: () => Sharp, plan: ViewPlan, what: string): Promis
   let res: { data: Buffer; info: OutputInfo };
   try {
     res = await applyPlan(source(), plan).toBuffer({ resolveWithObject: true });
-    if (res.info.channels !== 3 && res.info.channels !== 1) res = await applyPlan(source(), plan, true).toBuffer({ resolveWithObject: true });
+    if (res.info.channels !== 3 && res.info.channels !== 1)
+      res = await applyPlan(source(), plan, true).toBuffer({ resolveWithObject: true });
   } catch (e) {
     throw new SampleError(`unreadable image ${what}: ${(e as Error).message}`);
   }
@@ -162,7 +162,9 @@ async function loadVideo(rec: VideoRecord, spec: ClipSpec, rng: Rng, alloc: Allo
   const plans = viewPlans(size.width, size.height, spec, rng);
   const decoded = await decodeVideoFrames(file, clips.flat(), size);
   const raw = { width: size.width, height: size.height, channels: 3 as const };
-  return renderViews(clips, plans, spec, alloc, (index, plan) => render(() => sharp(decoded.get(index)!, { raw }), plan, `frame ${index} of ${file}`));
+  return renderViews(clips, plans, spec, alloc, (index, plan) =>
+    render(() => sharp(decoded.get(index)!, { raw }), plan, `frame ${index} of ${file}`),
+  );
 }
 
 /** One sample's views, concatenated: (views, T*3, H, W) or (views, 3, T, H, W). */

@@ -11,10 +11,19 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { UserError } from "@blvnet/core";
-import { isKineticsCsv, kineticsClasses, readKinetics, readMit, readMitCategories, readSsv2, readSsv2Labels, type Annotations } from "./annotations.js";
-import { DataError, type BadSample } from "./errors.js";
+import {
+  type Annotations,
+  isKineticsCsv,
+  kineticsClasses,
+  readKinetics,
+  readMit,
+  readMitCategories,
+  readSsv2,
+  readSsv2Labels,
+} from "./annotations.js";
+import { type BadSample, DataError } from "./errors.js";
 import { DEFAULT_TEMPLATE, detectTemplate, parseTemplate } from "./frames.js";
-import { parseList, type ListFormat } from "./lists.js";
+import { type ListFormat, parseList } from "./lists.js";
 import type { VideoRecord } from "./record.js";
 import { indexVideos } from "./videofiles.js";
 
@@ -95,7 +104,8 @@ function readMeta(root: string): { flip?: boolean } {
   }
   if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw new UserError(`${p}: expected a JSON object`);
   const flip = (meta as { flip?: unknown }).flip;
-  if (flip !== undefined && typeof flip !== "boolean") throw new UserError(`${p}: "flip" must be true or false, got ${JSON.stringify(flip)}`);
+  if (flip !== undefined && typeof flip !== "boolean")
+    throw new UserError(`${p}: "flip" must be true or false, got ${JSON.stringify(flip)}`);
   return { flip };
 }
 
@@ -111,7 +121,13 @@ export function openDataset(dir: string, opts: OpenOptions = {}): Dataset {
   const root = isFile ? dirname(path) : path;
 
   let ds: Omit<Dataset, "template" | "flip" | "numClasses"> & { numClasses?: number };
-  const listFile = opts.list ? resolve(opts.list) : isFile ? path : listCandidates(split).map((n) => join(root, n)).find(existsSync);
+  const listFile = opts.list
+    ? resolve(opts.list)
+    : isFile
+      ? path
+      : listCandidates(split)
+          .map((n) => join(root, n))
+          .find(existsSync);
   if (listFile) {
     if (!existsSync(listFile)) throw new UserError(`list file not found: ${listFile}`);
     const classes = readClassFile(root) ?? [];

@@ -3,10 +3,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { IMAGENET_MEAN, IMAGENET_STD } from "@blvnet/core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLoader, extractVideos, formatBadSample, openDataset, type Batch, type Dataset, type LoaderOptions } from "./index.js";
+import { type Batch, createLoader, type Dataset, extractVideos, formatBadSample, type LoaderOptions, openDataset } from "./index.js";
 
 const root = mkdtempSync(join(tmpdir(), "blvnet-extract-"));
 const videos = join(root, "videos");
@@ -91,7 +91,10 @@ describe("annotation datasets", () => {
   beforeAll(() => {
     mkdirSync(kin, { recursive: true });
     const header = "label,youtube_id,time_start,time_end,split";
-    writeFileSync(join(kin, "train.csv"), [header, "classA,v1,0,2,train", "classB,v2,0,1,train", "classB,broken,0,1,train", "classA,nothere,3,5,train", ""].join("\n"));
+    writeFileSync(
+      join(kin, "train.csv"),
+      [header, "classA,v1,0,2,train", "classB,v2,0,1,train", "classB,broken,0,1,train", "classA,nothere,3,5,train", ""].join("\n"),
+    );
     writeFileSync(join(kin, "validate.csv"), [header, "classC,v1,0,2,val", "classA,v1,0,2,val", ""].join("\n"));
   });
 
@@ -104,7 +107,9 @@ describe("annotation datasets", () => {
       ["v2_000000_000001", 1, join(videos, "classB", "v2.mp4")],
       ["broken_000000_000001", 1, join(videos, "classB", "broken.mp4")],
     ]);
-    expect(ds.problems.map(formatBadSample)).toEqual([`${join(kin, "train.csv")}:5: video file for "nothere_000003_000005" not found under ${videos}`]);
+    expect(ds.problems.map(formatBadSample)).toEqual([
+      `${join(kin, "train.csv")}:5: video file for "nothere_000003_000005" not found under ${videos}`,
+    ]);
     const val = openDataset(kin, { split: "val", videos });
     expect(val.problems.map(formatBadSample)).toEqual([`${join(kin, "validate.csv")}:2: unknown label "classC"`]);
   });
@@ -160,7 +165,10 @@ describe("annotation datasets", () => {
     const dir = join(root, "ssv2");
     mkdirSync(join(dir, "20bn-something-something-v2"), { recursive: true });
     for (const id of ["11", "12"]) writeFileSync(join(dir, "20bn-something-something-v2", `${id}.webm`), "");
-    writeFileSync(join(dir, "something-something-v2-labels.json"), JSON.stringify({ "Pushing something from left to right": "0", "Moving something up": "1" }, null, 2));
+    writeFileSync(
+      join(dir, "something-something-v2-labels.json"),
+      JSON.stringify({ "Pushing something from left to right": "0", "Moving something up": "1" }, null, 2),
+    );
     const items = [
       { id: "11", label: "pushing a cup from left to right", template: "Pushing [something] from left to right", placeholders: ["a cup"] },
       { id: "12", label: "moving a pen up", template: "Moving [something] up", placeholders: ["a pen"] },
@@ -170,9 +178,15 @@ describe("annotation datasets", () => {
     const ds = openDataset(dir, { split: "val" });
     expect(ds.format).toBe("ssv2");
     expect(ds.flip).toBe(false);
-    expect(ds.records.map((r) => [r.id, r.label])).toEqual([["11", 0], ["12", 1]]);
+    expect(ds.records.map((r) => [r.id, r.label])).toEqual([
+      ["11", 0],
+      ["12", 1],
+    ]);
     const file = join(dir, "something-something-v2-validation.json");
-    const line = readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes('"13"')) + 1;
+    const line =
+      readFileSync(file, "utf8")
+        .split("\n")
+        .findIndex((l) => l.includes('"13"')) + 1;
     expect(ds.problems.map(formatBadSample)).toEqual([`${file}:${line}: unknown label "Dancing something" (not in the labels json)`]);
   });
 
@@ -183,7 +197,10 @@ describe("annotation datasets", () => {
     writeFileSync(join(dir, "trainingSet.csv"), "classA/v1.mp4,classA\nclassB/v2.mp4,classB\nclassB/v9.mp4,classB\n");
     const ds = openDataset(dir, { split: "train", videos });
     expect(ds.format).toBe("mit");
-    expect(ds.records.map((r) => [r.id, r.label])).toEqual([["classA/v1", 0], ["classB/v2", 1]]);
+    expect(ds.records.map((r) => [r.id, r.label])).toEqual([
+      ["classA/v1", 0],
+      ["classB/v2", 1],
+    ]);
     expect(ds.problems.map((p) => p.line)).toEqual([3]);
     expect(existsSync(join(dir, "frames.txt"))).toBe(false);
   });

@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
 import { extractJpegs, probeVideo, shortSideSize } from "./ffmpeg.js";
-import { countFrames, parseTemplate, DEFAULT_TEMPLATE } from "./frames.js";
+import { countFrames, DEFAULT_TEMPLATE, parseTemplate } from "./frames.js";
 import { listLine } from "./lists.js";
 import { findVideos, videoKey } from "./videofiles.js";
 

@@ -57,7 +57,11 @@ export function countFramesInDir(dir: string, naming: FrameNaming): number {
 }
 
 /** Why a frame folder (its file names, or null when it cannot be read) does not hold the frames a list line promises. */
-export function frameFolderProblem(frames: { dir: string; start: number; count: number }, names: readonly string[] | null, naming: FrameNaming): string | null {
+export function frameFolderProblem(
+  frames: { dir: string; start: number; count: number },
+  names: readonly string[] | null,
+  naming: FrameNaming,
+): string | null {
   const { dir, start, count } = frames;
   if (names === null) return `frame folder not found: ${dir}`;
   const have = countFrames(names, naming);

@@ -1,3 +1,4 @@
+import { Rng } from "@blvnet/core";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { applyPlan } from "./clip.js";
@@ -13,24 +14,39 @@ import {
   trainView,
   type ViewPlan,
 } from "./geometry.js";
-import { Rng } from "@blvnet/core";
 
 describe("official crop geometry", () => {
   it("13 fixed offsets (corners, centre, edge centres, quarters) for a 340x256 frame, 224 crop", () => {
     // w_step = (340-224)//4 = 29, h_step = (256-224)//4 = 8
     expect(fixCropOffsets(true, 340, 256, 224, 224)).toEqual([
-      [0, 0], [116, 0], [0, 32], [116, 32], [58, 16],
-      [0, 16], [116, 16], [58, 32], [58, 0],
-      [29, 8], [87, 8], [29, 24], [87, 24],
+      [0, 0],
+      [116, 0],
+      [0, 32],
+      [116, 32],
+      [58, 16],
+      [0, 16],
+      [116, 16],
+      [58, 32],
+      [58, 0],
+      [29, 8],
+      [87, 8],
+      [29, 24],
+      [87, 24],
     ]);
     expect(fixCropOffsets(false, 340, 256, 224, 224)).toHaveLength(5);
   });
   it("multi-scale crop sizes: int(256 * [1, .875, .75, .66]), aspect distortion at most one step", () => {
     expect(multiScaleCropSizes(340, 256, 224)).toEqual([
-      [256, 256], [224, 256],
-      [256, 224], [224, 224], [192, 224],
-      [224, 192], [192, 192], [168, 192],
-      [192, 168], [168, 168],
+      [256, 256],
+      [224, 256],
+      [256, 224],
+      [224, 224],
+      [192, 224],
+      [224, 192],
+      [192, 192],
+      [168, 192],
+      [192, 168],
+      [168, 168],
     ]);
   });
   it("crop sides within 3 px of the input size snap to it", () => {
@@ -67,8 +83,16 @@ describe("official crop geometry", () => {
   });
   it("three crops along the long side: start, end, centre", () => {
     // w_step = (341-224)//4 = 29, h_step = 32//4 = 8
-    expect(threeCrops(341, 256, 224, 224).map((r) => [r.left, r.top])).toEqual([[0, 16], [116, 16], [58, 16]]);
-    expect(threeCrops(256, 341, 224, 224).map((r) => [r.left, r.top])).toEqual([[16, 0], [16, 116], [16, 58]]);
+    expect(threeCrops(341, 256, 224, 224).map((r) => [r.left, r.top])).toEqual([
+      [0, 16],
+      [116, 16],
+      [58, 16],
+    ]);
+    expect(threeCrops(256, 341, 224, 224).map((r) => [r.left, r.top])).toEqual([
+      [16, 0],
+      [16, 116],
+      [16, 58],
+    ]);
     expect(testViews(320, 240, 224, 3)).toHaveLength(3);
   });
 });

@@ -55,7 +55,9 @@ export function parseList(file: string, root: string, opts: { format?: ListForma
       labelText = cols[2];
     } else {
       if (cols.length < 3 || cols.length > 4) {
-        bad(`expected "<folder> <start_frame> <end_frame> <label>", got ${cols.length} columns${cols.length > 4 ? " (multi-label lines are not supported)" : ""}`);
+        bad(
+          `expected "<folder> <start_frame> <end_frame> <label>", got ${cols.length} columns${cols.length > 4 ? " (multi-label lines are not supported)" : ""}`,
+        );
         continue;
       }
       if (!INT.test(cols[1]!) || !INT.test(cols[2]!)) {

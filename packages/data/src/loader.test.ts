@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import sharp from "sharp";
 import { IMAGENET_MEAN, IMAGENET_STD } from "@blvnet/core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkSamples, createLoader, DataError, formatBadSample, openDataset, type Batch } from "./index.js";
+import { type Batch, checkSamples, createLoader, DataError, formatBadSample, openDataset } from "./index.js";
 
 const root = mkdtempSync(join(tmpdir(), "blvnet-loader-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,7 +17,9 @@ async function makeFolder(name: string, frames: number, template = (i: number) =
   mkdirSync(dir, { recursive: true });
   for (let t = 0; t < frames; t++) {
     const [r, g, b] = colour(t);
-    await sharp({ create: { width: 20, height: 16, channels: 3, background: { r, g, b } } }).jpeg({ quality: 95 }).toFile(join(dir, template(t + 1)));
+    await sharp({ create: { width: 20, height: 16, channels: 3, background: { r, g, b } } })
+      .jpeg({ quality: 95 })
+      .toFile(join(dir, template(t + 1)));
   }
 }
 
@@ -44,7 +46,10 @@ beforeAll(async () => {
   writeFileSync(join(root, "tsn.txt"), "tsn/v1 6 1\n");
   mkdirSync(join(root, "grey"));
   for (let i = 1; i <= 2; i++) {
-    await sharp({ create: { width: 20, height: 16, channels: 3, background: { r: 90, g: 90, b: 90 } } }).toColourspace("b-w").jpeg().toFile(join(root, "grey", `0000${i}.jpg`));
+    await sharp({ create: { width: 20, height: 16, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .toColourspace("b-w")
+      .jpeg()
+      .toFile(join(root, "grey", `0000${i}.jpg`));
   }
   writeFileSync(join(root, "grey.txt"), "grey 2 0\n");
 });
@@ -129,9 +134,13 @@ describe("bad input", () => {
   it("stops with one line once more samples than --max-skipped were skipped", async () => {
     const ds = openDataset(root, { split: "train" });
     // 3 lines are rejected when the list is read: a limit of 2 stops before any decoding
-    expect(() => createLoader(ds, { maxSkipped: 2 })).toThrow(/^3 of 8 samples skipped, more than the 2 allowed \(--max-skipped\); latest: .*train\.txt:8: label -1/);
+    expect(() => createLoader(ds, { maxSkipped: 2 })).toThrow(
+      /^3 of 8 samples skipped, more than the 2 allowed \(--max-skipped\); latest: .*train\.txt:8: label -1/,
+    );
     const loader = createLoader(ds, { batch: 2, frames: 6, size: 8, train: false, maxSkipped: 4 });
-    await expect(drain(loader)).rejects.toThrow(/^5 of 8 samples skipped, more than the 4 allowed \(--max-skipped\); latest: .*train\.txt:3: the list says 6 frames/);
+    await expect(drain(loader)).rejects.toThrow(
+      /^5 of 8 samples skipped, more than the 4 allowed \(--max-skipped\); latest: .*train\.txt:3: the list says 6 frames/,
+    );
     expect(await drain(createLoader(ds, { batch: 2, frames: 6, size: 8, train: false, maxSkipped: 6 }))).toHaveLength(1);
   });
 

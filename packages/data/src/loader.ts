@@ -8,12 +8,11 @@
  */
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
-import { IMAGENET_MEAN, IMAGENET_STD, UserError } from "@blvnet/core";
-import { loadSample, viewLength, viewsPerSample, type ClipLayout, type ClipSpec } from "./clip.js";
+import { deriveSeed, IMAGENET_MEAN, IMAGENET_STD, Rng, UserError } from "@blvnet/core";
+import { type ClipLayout, type ClipSpec, loadSample, viewLength, viewsPerSample } from "./clip.js";
 import type { Dataset } from "./dataset.js";
-import { DataError, formatBadSample, type BadSample } from "./errors.js";
+import { type BadSample, DataError, formatBadSample } from "./errors.js";
 import { parseTemplate } from "./frames.js";
-import { Rng, deriveSeed } from "@blvnet/core";
 import type { SamplingMode } from "./sampling.js";
 
 export interface LoaderOptions {
@@ -159,7 +158,8 @@ export function createLoader(dataset: Dataset, opts: LoaderOptions = {}): Loader
     videoShortSide: positiveInt("videoShortSide", opts.videoShortSide ?? 256),
   };
   if (spec.crops !== 1 && spec.crops !== 3) throw new UserError(`loader option crops must be 1 or 3, got ${String(spec.crops)}`);
-  if (spec.layout !== "N(TC)HW" && spec.layout !== "NCTHW") throw new UserError(`loader option layout must be "N(TC)HW" or "NCTHW", got "${String(spec.layout)}"`);
+  if (spec.layout !== "N(TC)HW" && spec.layout !== "NCTHW")
+    throw new UserError(`loader option layout must be "N(TC)HW" or "NCTHW", got "${String(spec.layout)}"`);
   parseTemplate(spec.template);
   const batch = positiveInt("batch", opts.batch ?? 8);
   const workers = positiveInt("workers", opts.workers ?? 2 * availableParallelism());
@@ -171,7 +171,9 @@ export function createLoader(dataset: Dataset, opts: LoaderOptions = {}): Loader
   const maxSkipped = opts.maxSkipped ?? Infinity;
   const checkSkipped = (skipped: number, last: BadSample) => {
     if (skipped > maxSkipped) {
-      throw new UserError(`${skipped} of ${dataset.records.length + dataset.problems.length} samples skipped, more than the ${maxSkipped} allowed (--max-skipped); latest: ${formatBadSample(last)}`);
+      throw new UserError(
+        `${skipped} of ${dataset.records.length + dataset.problems.length} samples skipped, more than the ${maxSkipped} allowed (--max-skipped); latest: ${formatBadSample(last)}`,
+      );
     }
   };
   if (dataset.problems.length > 0) checkSkipped(dataset.problems.length, dataset.problems.at(-1)!);

@@ -267,7 +267,8 @@ function frac(x: number): number {
 
 /** Render one clip: `frames` RGB frames (HWC uint8) of a video of class `cls` at difficulty `level` (0..SYNTH_MAX_LEVEL). */
 export function renderClip(cls: SynthClass, frames: number, size: number, rng: Rng, level: number = SYNTH_MAX_LEVEL): Uint8ClampedArray[] {
-  if (!Number.isInteger(level) || level < 0 || level > SYNTH_MAX_LEVEL) throw new RangeError(`synthetic level must be an integer in 0..${SYNTH_MAX_LEVEL}, got ${level}`);
+  if (!Number.isInteger(level) || level < 0 || level > SYNTH_MAX_LEVEL)
+    throw new RangeError(`synthetic level must be an integer in 0..${SYNTH_MAX_LEVEL}, got ${level}`);
   const [property, dir] = CLASS_MOTION[cls];
   // Every level draws the same random numbers up to the frame loop, so the object is the same.
   const bg = background(rng, size);
@@ -292,7 +293,13 @@ export function renderClip(cls: SynthClass, frames: number, size: number, rng: R
   };
   const distractors = Array.from({ length: 1 + rng.int(3) }, () => ({
     style: polarity ? lighten(randomStyle(rng, bg.colors)) : randomStyle(rng, bg.colors),
-    pose: { x: rng.uniform(0, size), y: rng.uniform(0, size), r: rng.uniform(0.035, 0.07) * size, angle: rng.uniform(0, 2 * Math.PI), alpha: 1 },
+    pose: {
+      x: rng.uniform(0, size),
+      y: rng.uniform(0, size),
+      r: rng.uniform(0.035, 0.07) * size,
+      angle: rng.uniform(0, 2 * Math.PI),
+      alpha: 1,
+    },
     step: rng.uniform(0.005, 0.02) * size,
   }));
   const noise = rng.uniform(3, 10);
@@ -307,14 +314,15 @@ export function renderClip(cls: SynthClass, frames: number, size: number, rng: R
     else pose.angle = p * 2 * Math.PI;
 
     const frame = new Uint8ClampedArray(bg.pixels);
-    if (level >= 2) for (const d of distractors) {
-      if (t > 0) {
-        d.pose.x = frac((d.pose.x + d.step * rng.normal()) / size) * size;
-        d.pose.y = frac((d.pose.y + d.step * rng.normal()) / size) * size;
-        d.pose.angle += 0.1 * rng.normal();
+    if (level >= 2)
+      for (const d of distractors) {
+        if (t > 0) {
+          d.pose.x = frac((d.pose.x + d.step * rng.normal()) / size) * size;
+          d.pose.y = frac((d.pose.y + d.step * rng.normal()) / size) * size;
+          d.pose.angle += 0.1 * rng.normal();
+        }
+        drawObject(frame, size, d.style, d.pose);
       }
-      drawObject(frame, size, d.style, d.pose);
-    }
     drawObject(frame, size, style, pose);
     if (level >= 3) addNoise(frame, rng, 3 * rng.normal() - noise, (2 * noise) / 255);
     out.push(frame);

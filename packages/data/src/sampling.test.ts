@@ -1,5 +1,5 @@
+import { deriveSeed, Rng } from "@blvnet/core";
 import { describe, expect, it } from "vitest";
-import { Rng, deriveSeed } from "@blvnet/core";
 import { clipShifts, denseIndicesTest, denseIndicesTrain, linspaceInt, segmentIndicesTest, segmentIndicesTrain } from "./sampling.js";
 
 /** An Rng whose int(n) always returns a fixed choice (lowest or highest), to pin random offsets. */

@@ -11,13 +11,12 @@
  * renders new clips from deriveSeed(seed, splitKey, k, e). Train and val clips never coincide (keys 1
  * and 2). No crop or flip augmentation: every clip is already a new random scene.
  */
-import { IMAGENET_MEAN, IMAGENET_STD, UserError } from "@blvnet/core";
+import { deriveSeed, IMAGENET_MEAN, IMAGENET_STD, Rng, UserError } from "@blvnet/core";
 import type { ClipLayout, ClipSpec } from "./clip.js";
 import type { Dataset } from "./dataset.js";
 import { DEFAULT_TEMPLATE } from "./frames.js";
 import type { Batch, Loader, LoaderStats } from "./loader.js";
 import { renderClip, SYNTH_MAX_LEVEL } from "./render.js";
-import { Rng, deriveSeed } from "@blvnet/core";
 import { resolveSynthClasses, SYNTH_DEFAULT_LEVEL } from "./synth.js";
 
 export interface SynthLoaderOptions {

@@ -113,7 +113,12 @@ describe("synthetic set through the loader", () => {
         }
       }
     }
-    expect(shapes).toEqual([[6, 12, 24, 24], [6, 12, 24, 24], [6, 12, 24, 24], [2, 12, 24, 24]]);
+    expect(shapes).toEqual([
+      [6, 12, 24, 24],
+      [6, 12, 24, 24],
+      [6, 12, 24, 24],
+      [2, 12, 24, 24],
+    ]);
     expect(labels.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => Math.floor(i / 2)));
     expect(loader.stats.samples).toBe(20);
     expect(loader.stats.skipped).toBe(0);
@@ -139,10 +144,18 @@ describe("synthetic set through the loader", () => {
     const ds = openDataset(join(tmp, "a"), { split: "val" });
     const opts = { batch: 2, frames: 4, size: 16, train: false } as const;
     const a = (await createLoader(ds, opts).epoch(0).next()).value!;
-    const b = (await createLoader(ds, { ...opts, layout: "NCTHW" }).epoch(0).next()).value!;
+    const b = (
+      await createLoader(ds, { ...opts, layout: "NCTHW" })
+        .epoch(0)
+        .next()
+    ).value!;
     expect(b.shape).toEqual([2, 3, 4, 16, 16]);
     const hw = 256;
-    for (const [n, t, c] of [[0, 0, 0], [1, 3, 2], [0, 2, 1]] as const) {
+    for (const [n, t, c] of [
+      [0, 0, 0],
+      [1, 3, 2],
+      [0, 2, 1],
+    ] as const) {
       const x = a.input.subarray((n * 12 + t * 3 + c) * hw, (n * 12 + t * 3 + c + 1) * hw);
       const y = b.input.subarray(((n * 3 + c) * 4 + t) * hw, ((n * 3 + c) * 4 + t + 1) * hw);
       expect(y).toEqual(x);

@@ -10,13 +10,12 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import sharp from "sharp";
-import { UserError } from "@blvnet/core";
+import { deriveSeed, Rng, UserError } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
+import sharp from "sharp";
 import { DEFAULT_TEMPLATE, frameName, parseTemplate } from "./frames.js";
 import { listLine } from "./lists.js";
 import { renderClip, SYNTH_CLASSES, SYNTH_LEVELS, SYNTH_MAX_LEVEL, type SynthClass } from "./render.js";
-import { Rng, deriveSeed } from "@blvnet/core";
 
 export const SYNTH_FORMAT = "blvnet-synth/1";
 
@@ -75,7 +74,9 @@ function checkInt(name: string, v: number, min: number): number {
 
 function checkLevel(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > SYNTH_MAX_LEVEL) {
-    throw new UserError(`synth: level must be an integer in 0..${SYNTH_MAX_LEVEL} (${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")}), got ${v}`);
+    throw new UserError(
+      `synth: level must be an integer in 0..${SYNTH_MAX_LEVEL} (${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")}), got ${v}`,
+    );
   }
   return v;
 }
@@ -84,7 +85,8 @@ export function resolveSynthClasses(names: readonly string[] | undefined): Synth
   if (!names) return [...SYNTH_CLASSES];
   const out: SynthClass[] = [];
   for (const n of names) {
-    if (!(SYNTH_CLASSES as readonly string[]).includes(n)) throw new UserError(`synth: unknown class "${n}"; classes: ${SYNTH_CLASSES.join(", ")}`);
+    if (!(SYNTH_CLASSES as readonly string[]).includes(n))
+      throw new UserError(`synth: unknown class "${n}"; classes: ${SYNTH_CLASSES.join(", ")}`);
     if (out.includes(n as SynthClass)) throw new UserError(`synth: class "${n}" given twice`);
     out.push(n as SynthClass);
   }
@@ -134,15 +136,24 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
     { name: "val", perClass: settings.val, key: 2 },
   ];
   const total = splits.reduce((s, sp) => s + sp.perClass * classes.length, 0);
-  const result = (reused: boolean): SynthResult => ({ dir, reused, clips: total, frames: total * settings.frames, seconds: (performance.now() - t0) / 1000 });
+  const result = (reused: boolean): SynthResult => ({
+    dir,
+    reused,
+    clips: total,
+    frames: total * settings.frames,
+    seconds: (performance.now() - t0) / 1000,
+  });
 
   if (existsSync(dir)) {
     if (sameSettings(dir, settings)) return result(true);
     // Only a folder this command made (its marker: dataset.json of our format) may be replaced.
     if (!isSyntheticFolder(dir) && readdirSync(dir).length > 0) {
-      throw new UserError(`synth: ${dir} exists and is not a synthetic dataset (no dataset.json of format ${SYNTH_FORMAT}); it is left alone: choose another folder`);
+      throw new UserError(
+        `synth: ${dir} exists and is not a synthetic dataset (no dataset.json of format ${SYNTH_FORMAT}); it is left alone: choose another folder`,
+      );
     }
-    if (!opts.overwrite && isSyntheticFolder(dir)) throw new UserError(`synth: ${dir} holds a synthetic dataset made with other settings; replace it with --force`);
+    if (!opts.overwrite && isSyntheticFolder(dir))
+      throw new UserError(`synth: ${dir} holds a synthetic dataset made with other settings; replace it with --force`);
   }
   const tmp = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
@@ -158,13 +169,21 @@ export async function synthesize(outDir: string, opts: SynthOptions = {}): Promi
       const label = k % classes.length;
       const folder = `frames/${split.name}/${String(k).padStart(6, "0")}`;
       lines.push(listLine(folder, settings.frames, label));
-      const frames = renderClip(classes[label]!, settings.frames, settings.size, new Rng(deriveSeed(settings.seed, split.key, k)), settings.level);
+      const frames = renderClip(
+        classes[label]!,
+        settings.frames,
+        settings.size,
+        new Rng(deriveSeed(settings.seed, split.key, k)),
+        settings.level,
+      );
       const clipDir = join(tmp, folder);
       const job = mkdir(clipDir, { recursive: true })
         .then(() =>
           Promise.all(
             frames.map(async (f, t) => {
-              const jpg = await sharp(Buffer.from(f.buffer, f.byteOffset, f.byteLength), { raw }).jpeg({ quality: settings.quality }).toBuffer();
+              const jpg = await sharp(Buffer.from(f.buffer, f.byteOffset, f.byteLength), { raw })
+                .jpeg({ quality: settings.quality })
+                .toBuffer();
               await writeFile(join(clipDir, frameName(naming, t + 1)), jpg);
             }),
           ),

@@ -26,7 +26,10 @@ export function findVideos(dir: string): string[] {
 
 /** Path relative to `root` without the extension, with `/` separators: the video's key. */
 export function videoKey(root: string, file: string): string {
-  return relative(root, file).split("\\").join("/").replace(/\.[^./]+$/, "");
+  return relative(root, file)
+    .split("\\")
+    .join("/")
+    .replace(/\.[^./]+$/, "");
 }
 
 /** Map from key (relative path without extension, and bare file name without extension) to file. */

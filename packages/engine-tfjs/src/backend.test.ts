@@ -2,9 +2,9 @@ import { execFile } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { UserError } from "@blvnet/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { UserError } from "@blvnet/core";
 import { BACKEND_PRIORITY, backendThreads, checkBackend, initBackend, listBackends, requestedThreads, shutdownBackend } from "./backend.js";
 
 const savedEnv = { backend: process.env.BLVNET_BACKEND, threads: process.env.BLVNET_THREADS };
@@ -78,8 +78,14 @@ describe("wasm threads", () => {
   it("2 threads compute what 1 thread computes; shutdown allows a re-init", async () => {
     const conv = () =>
       tf.tidy(() => {
-        const x = tf.tensor4d(Float32Array.from({ length: 2 * 9 * 9 * 8 }, (_, i) => Math.sin(i)), [2, 9, 9, 8]);
-        const w = tf.tensor4d(Float32Array.from({ length: 3 * 3 * 8 * 16 }, (_, i) => Math.cos(i)), [3, 3, 8, 16]);
+        const x = tf.tensor4d(
+          Float32Array.from({ length: 2 * 9 * 9 * 8 }, (_, i) => Math.sin(i)),
+          [2, 9, 9, 8],
+        );
+        const w = tf.tensor4d(
+          Float32Array.from({ length: 3 * 3 * 8 * 16 }, (_, i) => Math.cos(i)),
+          [3, 3, 8, 16],
+        );
         return tf.conv2d(x, w, 1, "same").dataSync();
       });
     await shutdownBackend();
@@ -107,10 +113,14 @@ describe("wasm threads", () => {
       tail,
     ].join("\n");
     // execFile rejects on a non-zero exit (13 = unsettled top-level await) or after the timeout
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "--conditions=source", "--input-type=module", "-e", script], {
-      cwd: root,
-      timeout: 60_000,
-    });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", "--conditions=source", "--input-type=module", "-e", script],
+      {
+        cwd: root,
+        timeout: 60_000,
+      },
+    );
     expect(stdout.trim().split("\n")).toEqual(tail ? ["threads 2", "down"] : ["threads 2"]);
   });
 });

@@ -8,10 +8,9 @@
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs-core";
-import { assignNames, BatchNorm, Conv2d, Linear, Module, ModuleList } from "@blvnet/core";
 import type { Ops } from "@blvnet/core";
-import { fillDeterministic, refgenInput } from "@blvnet/core";
+import { assignNames, BatchNorm, Conv2d, fillDeterministic, Linear, Module, ModuleList, refgenInput } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import { backendThreads, initBackend, shutdownBackend } from "./backend.js";
 import { useGradientRules } from "./grads.js";
 import { TfOps } from "./tfops.js";
@@ -25,7 +24,12 @@ class BasicBlock extends Module {
   readonly bn2: BatchNorm;
   readonly down: Conv2d | null;
   readonly down_bn: BatchNorm | null;
-  constructor(cin: number, cout: number, stride: number, readonly frames: number) {
+  constructor(
+    cin: number,
+    cout: number,
+    stride: number,
+    readonly frames: number,
+  ) {
     super();
     this.conv1 = new Conv2d(cin, cout, 3, { stride, padding: 1 });
     this.bn1 = new BatchNorm(cout);
@@ -40,9 +44,14 @@ class BasicBlock extends Module {
     const c = ops.shape(x)[1];
     const fold = Math.max(1, Math.floor(c / 8));
     // temporal shift of 1/8 of the channels each way (TSM)
-    const shifted = this.frames > 1
-      ? ops.concatChannels([ops.timeShift(ops.sliceChannels(x, 0, fold), this.frames, 1), ops.timeShift(ops.sliceChannels(x, fold, 2 * fold), this.frames, -1), ops.sliceChannels(x, 2 * fold, c)])
-      : x;
+    const shifted =
+      this.frames > 1
+        ? ops.concatChannels([
+            ops.timeShift(ops.sliceChannels(x, 0, fold), this.frames, 1),
+            ops.timeShift(ops.sliceChannels(x, fold, 2 * fold), this.frames, -1),
+            ops.sliceChannels(x, 2 * fold, c),
+          ])
+        : x;
     let y = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, shifted)));
     y = this.bn2.forward(ops, this.conv2.forward(ops, this.dw.forward(ops, y)));
     const skip = this.down ? this.down_bn!.forward(ops, this.down.forward(ops, x)) : x;
@@ -132,7 +141,11 @@ async function trainMs(backend: string, threads: number, runs: number, rules: "f
 }
 
 const { values } = parseArgs({
-  options: { threads: { type: "string", default: "2" }, runs: { type: "string", default: "5" }, stock: { type: "boolean", default: false } },
+  options: {
+    threads: { type: "string", default: "2" },
+    runs: { type: "string", default: "5" },
+    stock: { type: "boolean", default: false },
+  },
 });
 const threads = Number(values.threads);
 const runs = Number(values.runs);

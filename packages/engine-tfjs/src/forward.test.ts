@@ -1,6 +1,6 @@
+import { assignNames, Conv2d, Module, type Ops, type Tap } from "@blvnet/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { assignNames, Conv2d, Module, type Ops, type Tap } from "@blvnet/core";
 import { initBackend } from "./backend.js";
 import { tfForward } from "./forward.js";
 import { TfOps } from "./tfops.js";
@@ -29,7 +29,11 @@ class Aliases extends Module {
   }
 }
 
-const input = (ops: TfOps) => ops.input(Float32Array.from({ length: 2 * 2 * 3 * 3 }, (_, i) => Math.sin(i)), [2, 2, 3, 3]);
+const input = (ops: TfOps) =>
+  ops.input(
+    Float32Array.from({ length: 2 * 2 * 3 * 3 }, (_, i) => Math.sin(i)),
+    [2, 2, 3, 3],
+  );
 
 describe("tfForward", () => {
   beforeAll(async () => {

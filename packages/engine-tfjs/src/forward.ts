@@ -5,8 +5,9 @@
  * intermediate right after its last reader. The model input and the result are never disposed.
  * Under tf.variableGrads this is safe: the tape keeps its own copies of what backward needs.
  */
-import * as tf from "@tensorflow/tfjs-core";
+
 import { type ForwardTrace, type Module, type Ops, type Tap, TENSOR_OPS, tensorArgs, traceForward } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import type { TfOps } from "./tfops.js";
 
 /** A module tree with a forward written against `Ops<T>` (any model). */
@@ -41,7 +42,9 @@ function releasingOps(inner: TfOps, trace: ForwardTrace, input: tf.Tensor): Ops<
       const ins = tensorArgs(args, isTensor);
       const ids = trace.inputs[k];
       if (trace.ops[k] !== name || !ids || ids.length !== ins.length || ins.some((t, j) => values[ids[j]!] !== t)) {
-        throw new Error(`tfForward: op ${k} (${name}) differs from the traced forward (${trace.ops[k] ?? "end"}); the forward must depend only on shapes and training flags`);
+        throw new Error(
+          `tfForward: op ${k} (${name}) differs from the traced forward (${trace.ops[k] ?? "end"}); the forward must depend only on shapes and training flags`,
+        );
       }
       const out = tf.tidy(() => op(...args));
       values[k + 1] = out;

@@ -95,14 +95,21 @@ describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
     const ch = c.x[1];
     const x = naive.seeded(c.x, 7);
     const w = naive.seeded([ch * c.mult, 1, 3, 3], 8);
-    const opts = { stride: [c.stride, c.stride] as [number, number], padding: [c.pad, c.pad] as [number, number], dilation: [c.dil, c.dil] as [number, number], groups: ch };
+    const opts = {
+      stride: [c.stride, c.stride] as [number, number],
+      padding: [c.pad, c.pad] as [number, number],
+      dilation: [c.dil, c.dil] as [number, number],
+      groups: ch,
+    };
     const y = naive.conv2d(x, w, opts);
     const dy = naive.seeded(y.shape, 9);
     const ref = naive.conv2dGrads(x, w, dy, opts);
     // torch [C*m, 1, kh, kw] -> tfjs [kh, kw, C, m]
     const wTf = permute(w.data, [ch, c.mult, 3, 3], [2, 3, 0, 1]);
     const [gx, gw] = tf.grads((xt: tf.Tensor, wt: tf.Tensor) =>
-      tf.sum(tf.mul(tf.depthwiseConv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, explicitPad([c.pad, c.pad]), "NHWC", c.dil), nhwc(dy))),
+      tf.sum(
+        tf.mul(tf.depthwiseConv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, explicitPad([c.pad, c.pad]), "NHWC", c.dil), nhwc(dy)),
+      ),
     )([nhwc(x), tf.tensor(wTf.data, wTf.shape)]);
     expect(naive.maxRelErr(toNchw(gx), ref.dx.data)).toBeLessThan(1e-5);
     const gwTorch = permute(gw.dataSync() as Float32Array, gw.shape, [2, 3, 0, 1]).data;
@@ -175,7 +182,11 @@ describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
 
   it.each([0, 1, 2])("gather along axis %i: gradient scatters and sums repeated indices", (axis) => {
     const x = tf.tensor(naive.seeded([3, 4, 5, 2], 10).data, [3, 4, 5, 2]);
-    const idx = [[2, 0, 2, 2], [3, 3, 0], [4, 0, 0, 1, 4, 4]][axis];
+    const idx = [
+      [2, 0, 2, 2],
+      [3, 3, 0],
+      [4, 0, 0, 1, 4, 4],
+    ][axis];
     const dyShape = [...x.shape];
     dyShape[axis] = idx.length;
     const dy = tf.tensor(naive.seeded(dyShape, 11).data, dyShape);
@@ -220,7 +231,13 @@ describe.each(["cpu", "wasm"])("3-D gradients on %s", (backend) => {
     };
     const wt = permute(w.data, w.shape, [2, 3, 4, 1, 0]);
     const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => {
-      const padded = tf.pad(a, [[0, 0], [c.p[0], c.p[0]], [c.p[1], c.p[1]], [c.p[2], c.p[2]], [0, 0]]) as tf.Tensor5D;
+      const padded = tf.pad(a, [
+        [0, 0],
+        [c.p[0], c.p[0]],
+        [c.p[1], c.p[1]],
+        [c.p[2], c.p[2]],
+        [0, 0],
+      ]) as tf.Tensor5D;
       const out = tf.conv3d(padded, b as tf.Tensor5D, c.s as [number, number, number], "valid", "NDHWC", c.d as [number, number, number]);
       return tf.sum(tf.mul(out, toNdhwc(dy)));
     })([toNdhwc(x), tf.tensor(wt.data, wt.shape)]);
@@ -232,7 +249,11 @@ describe.each(["cpu", "wasm"])("3-D gradients on %s", (backend) => {
     const { TfOps } = await import("./tfops.js");
     const shape = [1, 2, 4, 5, 5]; // NCTHW, distinct values: no ties
     const x = naive.seeded(shape, 15);
-    const opts = { kernel: [3, 3, 3] as [number, number, number], stride: [2, 2, 2] as [number, number, number], padding: [1, 1, 1] as [number, number, number] };
+    const opts = {
+      kernel: [3, 3, 3] as [number, number, number],
+      stride: [2, 2, 2] as [number, number, number],
+      padding: [1, 1, 1] as [number, number, number],
+    };
     const pooled = naive.pool(x, "max", opts.kernel, opts.stride, opts.padding);
     const r = naive.seeded(pooled.shape, 16);
     // reference: each output's weight goes to the input position holding its window's maximum

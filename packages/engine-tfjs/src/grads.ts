@@ -93,7 +93,15 @@ function splitPhases(x: Tensor4D, g: ConvGeometry, channelsFirst: boolean): Phas
   if (sh > 1 || sw > 1) {
     const hq = Math.ceil(h / sh);
     const wq = Math.ceil(w / sw);
-    const full = hq * sh !== h || wq * sw !== w ? tf.pad(x, [[0, 0], [0, hq * sh - h], [0, wq * sw - w], [0, 0]]) : x;
+    const full =
+      hq * sh !== h || wq * sw !== w
+        ? tf.pad(x, [
+            [0, 0],
+            [0, hq * sh - h],
+            [0, wq * sw - w],
+            [0, 0],
+          ])
+        : x;
     // rows: [N, Hq, sh, W*C] -> [sh, N, Hq, W*C]; columns: [sh*N*Hq, Wq, sw, C] -> [sw, sh*N*Hq, Wq, C]
     const rows = tf.transpose(tf.reshape(full, [n, hq, sh, wq * sw * c]), [2, 0, 1, 3]);
     const cols = tf.transpose(tf.reshape(rows, [sh * n * hq, wq, sw, c]), [2, 0, 1, 3]);
@@ -271,7 +279,11 @@ interface Conv3dGeometry {
 }
 
 function conv3dGeometry(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): Conv3dGeometry {
-  const a = attrs as unknown as { strides: number | [number, number, number]; pad: "valid" | "same"; dilations?: number | [number, number, number] };
+  const a = attrs as unknown as {
+    strides: number | [number, number, number];
+    pad: "valid" | "same";
+    dilations?: number | [number, number, number];
+  };
   const info = tf.backend_util.computeConv3DInfo(
     xShape as [number, number, number, number, number],
     filterShape as [number, number, number, number, number],
@@ -308,7 +320,14 @@ function temporalFrames(x3: tf.Tensor3D, g: Conv3dGeometry, a: number): tf.Tenso
   const [n, t, rest] = x3.shape;
   if (g.st === 1) return tf.slice(x3, [0, a * g.dt, 0], [-1, g.outT, -1]);
   const tq = Math.ceil(t / g.st);
-  const full = tq * g.st === t ? x3 : tf.pad(x3, [[0, 0], [0, tq * g.st - t], [0, 0]]);
+  const full =
+    tq * g.st === t
+      ? x3
+      : tf.pad(x3, [
+          [0, 0],
+          [0, tq * g.st - t],
+          [0, 0],
+        ]);
   const phases = tf.reshape(full, [n, tq, g.st, rest]);
   const start = Math.floor((a * g.dt) / g.st);
   return tf.reshape(tf.slice(phases, [0, start, (a * g.dt) % g.st, 0], [-1, g.outT, 1, -1]), [n, g.outT, rest]);
@@ -320,7 +339,12 @@ export function conv3dFilterGrad(x: tf.Tensor5D, dy: tf.Tensor5D, filterShape: n
   const needT = (g.outT - 1) * g.st + (kt - 1) * g.dt + 1;
   const back = Math.max(0, needT - g.front - t);
   let x3 = tf.reshape(x, [n, t, h * w * cin]) as tf.Tensor3D;
-  if (g.front || back) x3 = tf.pad(x3, [[0, 0], [g.front, back], [0, 0]]);
+  if (g.front || back)
+    x3 = tf.pad(x3, [
+      [0, 0],
+      [g.front, back],
+      [0, 0],
+    ]);
   const dyFrames = tf.reshape(dy, [n * g.outT, dy.shape[2], dy.shape[3], cout]) as Tensor4D;
   const taps: tf.Tensor[] = [];
   for (let a = 0; a < kt; a++) {
@@ -340,11 +364,26 @@ export function conv3dInputGrad(xShape: number[], dy: tf.Tensor5D, filter: tf.Te
     const z = tf.reshape(conv2dInputGrad([n * g.outT, h, w, cin], dyFrames, temporalTap(filter, a), g.spatial), [n, g.outT, h * w * cin]);
     // ... lands on input frame to*st + a*dt - front
     let u: tf.Tensor = z;
-    if (g.st > 1) u = tf.reshape(tf.pad(tf.reshape(z, [n, g.outT, 1, h * w * cin]), [[0, 0], [0, 0], [0, g.st - 1], [0, 0]]), [n, g.outT * g.st, h * w * cin]);
+    if (g.st > 1)
+      u = tf.reshape(
+        tf.pad(tf.reshape(z, [n, g.outT, 1, h * w * cin]), [
+          [0, 0],
+          [0, 0],
+          [0, g.st - 1],
+          [0, 0],
+        ]),
+        [n, g.outT * g.st, h * w * cin],
+      );
     const before = a * g.dt - g.front;
     const after = t - before - u.shape[1]!;
-    if (before < 0 || after < 0) u = tf.slice(u, [0, Math.max(0, -before), 0], [-1, u.shape[1]! - Math.max(0, -before) - Math.max(0, -after), -1]);
-    if (before > 0 || after > 0) u = tf.pad(u, [[0, 0], [Math.max(0, before), Math.max(0, after)], [0, 0]]);
+    if (before < 0 || after < 0)
+      u = tf.slice(u, [0, Math.max(0, -before), 0], [-1, u.shape[1]! - Math.max(0, -before) - Math.max(0, -after), -1]);
+    if (before > 0 || after > 0)
+      u = tf.pad(u, [
+        [0, 0],
+        [Math.max(0, before), Math.max(0, after)],
+        [0, 0],
+      ]);
     parts.push(u);
   }
   return tf.reshape(parts.length === 1 ? parts[0] : tf.addN(parts), xShape as [number, number, number, number, number]);
@@ -357,7 +396,12 @@ export function conv3dInputGrad(xShape: number[], dy: tf.Tensor5D, filter: tf.Te
 // PyTorch and the cpu backend do), using only elementwise ops, slices and pads.
 
 export function maxPoolInputGrad(x: Tensor4D, y: Tensor4D, dy: Tensor4D, attrs: tf.NamedAttrMap): Tensor4D {
-  const a = attrs as unknown as { filterSize: number | [number, number]; strides: number | [number, number]; pad: "valid" | "same" | number; dimRoundingMode?: "floor" | "round" | "ceil" };
+  const a = attrs as unknown as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: "valid" | "same" | number;
+    dimRoundingMode?: "floor" | "round" | "ceil";
+  };
   const info = tf.backend_util.computePool2DInfo(x.shape, a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
   const g: ConvGeometry = {
     strides: [info.strideHeight, info.strideWidth],
@@ -374,7 +418,16 @@ export function maxPoolInputGrad(x: Tensor4D, y: Tensor4D, dy: Tensor4D, attrs: 
   const needW = (g.outW - 1) * sw + kw;
   const bottom = Math.max(0, needH - g.top - inH);
   const right = Math.max(0, needW - g.left - inW);
-  const xPadded = tf.pad(x, [[0, 0], [g.top, bottom], [g.left, right], [0, 0]], -Infinity);
+  const xPadded = tf.pad(
+    x,
+    [
+      [0, 0],
+      [g.top, bottom],
+      [g.left, right],
+      [0, 0],
+    ],
+    -Infinity,
+  );
   const phases = splitPhases(xPadded, g, false);
   let taken: tf.Tensor = tf.zerosLike(y);
   const parts: tf.Tensor[] = [];
@@ -395,7 +448,17 @@ function placeTap(v: Tensor4D, g: ConvGeometry, i: number, j: number, inH: numbe
   const [n, oh, ow, c] = v.shape;
   let u: Tensor4D = v;
   if (sh > 1 || sw > 1) {
-    u = tf.reshape(tf.pad(tf.reshape(v, [n, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]), [n, oh * sh, ow * sw, c]);
+    u = tf.reshape(
+      tf.pad(tf.reshape(v, [n, oh, 1, ow, 1, c]), [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ]),
+      [n, oh * sh, ow * sw, c],
+    );
   }
   // u[q] belongs at padded position q + i*dh, i.e. input position q + i*dh - top
   const before = [i * g.dilations[0] - g.top, j * g.dilations[1] - g.left];
@@ -428,7 +491,10 @@ export function gatherGrad(xShape: number[], indices: tf.Tensor, dy: tf.Tensor, 
   const back = tf.reshape(grad, frontShape);
   if (axis === 0) return back;
   // back's axis 0 is x's `axis`; the other axes keep their order.
-  return tf.transpose(back, range(rank).map((a) => (a === axis ? 0 : a < axis ? a + 1 : a)));
+  return tf.transpose(
+    back,
+    range(rank).map((a) => (a === axis ? 0 : a < axis ? a + 1 : a)),
+  );
 }
 
 function range(n: number): number[] {

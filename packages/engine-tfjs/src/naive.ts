@@ -230,16 +230,21 @@ export function channelStats(x: Arr): { mean: Float64Array; biased: Float64Array
   const mean = new Float64Array(c);
   const sq = new Float64Array(c);
   for (let b = 0; b < x.shape[0]; b++)
-    for (let ch = 0; ch < c; ch++)
-      for (let i = 0; i < inner; i++) mean[ch] += x.data[(b * c + ch) * inner + i] / n;
+    for (let ch = 0; ch < c; ch++) for (let i = 0; i < inner; i++) mean[ch] += x.data[(b * c + ch) * inner + i] / n;
   for (let b = 0; b < x.shape[0]; b++)
-    for (let ch = 0; ch < c; ch++)
-      for (let i = 0; i < inner; i++) sq[ch] += (x.data[(b * c + ch) * inner + i] - mean[ch]) ** 2;
+    for (let ch = 0; ch < c; ch++) for (let i = 0; i < inner; i++) sq[ch] += (x.data[(b * c + ch) * inner + i] - mean[ch]) ** 2;
   return { mean, biased: sq.map((v) => v / n), unbiased: sq.map((v) => v / Math.max(1, n - 1)) };
 }
 
 /** y = (x - mean) / sqrt(var + eps) * gamma + beta, per channel (dim 1). */
-export function normalize(x: Arr, mean: ArrayLike<number>, variance: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps: number): Arr {
+export function normalize(
+  x: Arr,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  eps: number,
+): Arr {
   const c = x.shape[1];
   const inner = numel(x.shape.slice(2));
   const y = new Float32Array(x.data.length);

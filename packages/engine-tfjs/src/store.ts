@@ -3,8 +3,9 @@
  * hands out tf.Variables (so tf.variableGrads sees them) and tracks values changed on the device
  * (optimizer steps, BN running statistics) until `syncToParams` copies them back.
  */
-import * as tf from "@tensorflow/tfjs-core";
+
 import type { Param } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import { fromNative, toNative, type WeightForm } from "./layouts.js";
 
 interface Entry {
@@ -32,7 +33,10 @@ export class ParamStore {
     }
     e?.tensor.dispose();
     const { data, shape } = toNative(form, p.f32, p.shape);
-    const t = this.trainable && p.trainable ? tf.variable(tf.tensor(data, shape), true, `${this.prefix}${p.name || "param"}#${p.version}.${++variableCount}`) : tf.keep(tf.tensor(data, shape));
+    const t =
+      this.trainable && p.trainable
+        ? tf.variable(tf.tensor(data, shape), true, `${this.prefix}${p.name || "param"}#${p.version}.${++variableCount}`)
+        : tf.keep(tf.tensor(data, shape));
     this.entries.set(p, { form, version: p.version, tensor: t, dirty: false });
     return t;
   }

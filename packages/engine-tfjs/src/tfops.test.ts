@@ -1,7 +1,7 @@
+import type { BatchNormParams } from "@blvnet/core";
+import { Param } from "@blvnet/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { describe, expect, it } from "vitest";
-import { Param } from "@blvnet/core";
-import type { BatchNormParams } from "@blvnet/core";
 import { initBackend } from "./backend.js";
 import { fromNative, permute, toNative, type WeightForm } from "./layouts.js";
 import * as naive from "./naive.js";
@@ -94,13 +94,20 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     const x = naive.seeded([2, c.cin, 9, 8], 2);
     const w = naive.seeded([c.cout, c.cin, c.k, c.k], 3);
     const b = naive.seeded([c.cout], 4);
-    const opts = { stride: [c.s, c.s] as [number, number], padding: [c.p, c.p] as [number, number], dilation: [c.d, c.d] as [number, number] };
+    const opts = {
+      stride: [c.s, c.s] as [number, number],
+      padding: [c.p, c.p] as [number, number],
+      dilation: [c.d, c.d] as [number, number],
+    };
     const want = naive.conv2d(x, w, opts);
     if (c.bias) {
       const plane = want.shape[2] * want.shape[3];
       want.data.forEach((v, i) => (want.data[i] = v + b.data[Math.floor(i / plane) % c.cout]));
     }
-    expectClose(run(() => ops.conv2d(ops.input(x.data, x.shape), param(w), c.bias ? param(b) : null, opts)), want);
+    expectClose(
+      run(() => ops.conv2d(ops.input(x.data, x.shape), param(w), c.bias ? param(b) : null, opts)),
+      want,
+    );
   });
 
   it.each([
@@ -112,7 +119,10 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     const w = naive.seeded([5, 1, c.k, c.k], 6);
     const opts = { stride: c.s, padding: c.p, groups: 5 };
     const want = naive.conv2d(x, w, { stride: [c.s, c.s], padding: [c.p, c.p], groups: 5 });
-    expectClose(run(() => ops.conv2d(ops.input(x.data, x.shape), param(w), null, opts)), want);
+    expectClose(
+      run(() => ops.conv2d(ops.input(x.data, x.shape), param(w), null, opts)),
+      want,
+    );
   });
 
   it.each([
@@ -125,8 +135,15 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     const want = naive.conv3d(x, w, c.s, c.p, c.d);
     const plane = want.shape.slice(2).reduce((p, q) => p * q, 1);
     want.data.forEach((v, i) => (want.data[i] = v + b.data[Math.floor(i / plane) % 3]));
-    const opts = { stride: c.s as [number, number, number], padding: c.p as [number, number, number], dilation: c.d as [number, number, number] };
-    expectClose(run(() => ops.conv3d(ops.input(x.data, x.shape), param(w), param(b), opts)), want);
+    const opts = {
+      stride: c.s as [number, number, number],
+      padding: c.p as [number, number, number],
+      dilation: c.d as [number, number, number],
+    };
+    expectClose(
+      run(() => ops.conv3d(ops.input(x.data, x.shape), param(w), param(b), opts)),
+      want,
+    );
   });
 
   it("linear", () => {
@@ -134,15 +151,23 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     const w = naive.seeded([2, 4], 11);
     const b = naive.seeded([2], 12);
     const want = new Float32Array(6);
-    for (let n = 0; n < 3; n++) for (let o = 0; o < 2; o++) for (let i = 0; i < 4; i++) want[n * 2 + o] += x.data[n * 4 + i] * w.data[o * 4 + i] + (i === 0 ? b.data[o] : 0);
-    expectClose(run(() => ops.linear(ops.input(x.data, x.shape), param(w), param(b))), { data: want, shape: [3, 2] });
+    for (let n = 0; n < 3; n++)
+      for (let o = 0; o < 2; o++)
+        for (let i = 0; i < 4; i++) want[n * 2 + o] += x.data[n * 4 + i] * w.data[o * 4 + i] + (i === 0 ? b.data[o] : 0);
+    expectClose(
+      run(() => ops.linear(ops.input(x.data, x.shape), param(w), param(b))),
+      { data: want, shape: [3, 2] },
+    );
   });
 
   it("maxPool2d 3x3 stride 2 padding 1 ignores the padding", () => {
     // all-negative input: zero padding would win every border window
     const x = naive.seeded([2, 3, 7, 8], 13);
     x.data.forEach((v, i) => (x.data[i] = -2 + v));
-    expectClose(run(() => ops.maxPool2d(ops.input(x.data, x.shape), { kernel: 3, stride: 2, padding: 1 })), naive.pool(x, "max", [3, 3], [2, 2], [1, 1]));
+    expectClose(
+      run(() => ops.maxPool2d(ops.input(x.data, x.shape), { kernel: 3, stride: 2, padding: 1 })),
+      naive.pool(x, "max", [3, 3], [2, 2], [1, 1]),
+    );
   });
 
   it.each([true, false])("avgPool2d 3x3 stride 2 padding 1 countIncludePad=%s", (cip) => {
@@ -153,7 +178,10 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
 
   it("avgPool2d without padding", () => {
     const x = naive.seeded([1, 2, 6, 6], 15);
-    expectClose(run(() => ops.avgPool2d(ops.input(x.data, x.shape), { kernel: 2 })), naive.pool(x, "avg", [2, 2], [2, 2], [0, 0]));
+    expectClose(
+      run(() => ops.avgPool2d(ops.input(x.data, x.shape), { kernel: 2 })),
+      naive.pool(x, "avg", [2, 2], [2, 2], [0, 0]),
+    );
   });
 
   it.each([
@@ -163,8 +191,15 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
   ])("maxPool3d kernel $k stride $s padding $p of negative values", (c) => {
     const x = naive.seeded([1, 2, 4, 7, 6], 16);
     x.data.forEach((v, i) => (x.data[i] = v - 2));
-    const opts = { kernel: c.k as [number, number, number], stride: c.s as [number, number, number], padding: c.p as [number, number, number] };
-    expectClose(run(() => ops.maxPool3d(ops.input(x.data, x.shape), opts)), naive.pool(x, "max", c.k, c.s, c.p));
+    const opts = {
+      kernel: c.k as [number, number, number],
+      stride: c.s as [number, number, number],
+      padding: c.p as [number, number, number],
+    };
+    expectClose(
+      run(() => ops.maxPool3d(ops.input(x.data, x.shape), opts)),
+      naive.pool(x, "max", c.k, c.s, c.p),
+    );
   });
 
   it.each([[[2, 3, 4, 5]], [[2, 3, 2, 4, 5]]])("globalAvgPool of %j", (shape) => {
@@ -172,7 +207,10 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     const inner = shape.slice(2).reduce((a, b) => a * b, 1);
     const want = new Float32Array(shape[0] * shape[1]);
     x.data.forEach((v, i) => (want[Math.floor(i / inner)] += v / inner));
-    expectClose(run(() => ops.globalAvgPool(ops.input(x.data, shape))), { data: want, shape: shape.slice(0, 2) });
+    expectClose(
+      run(() => ops.globalAvgPool(ops.input(x.data, shape))),
+      { data: want, shape: shape.slice(0, 2) },
+    );
   });
 
   it.each([
@@ -182,41 +220,71 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     [5, 10],
   ])("resizeNearest %i -> %i matches PyTorch's floor(dst * in/out)", (from, to) => {
     const x = naive.seeded([2, 3, from, from + 1], 18);
-    expectClose(run(() => ops.resizeNearest(ops.input(x.data, x.shape), to, to + 2)), naive.resizeNearest(x, to, to + 2), 0);
+    expectClose(
+      run(() => ops.resizeNearest(ops.input(x.data, x.shape), to, to + 2)),
+      naive.resizeNearest(x, to, to + 2),
+      0,
+    );
   });
 
   it("resizeNearest 7 -> 4 -> 7 round trip", () => {
     const x = naive.seeded([1, 2, 7, 7], 19);
     const want = naive.resizeNearest(naive.resizeNearest(x, 4, 4), 7, 7);
-    expectClose(run(() => ops.resizeNearest(ops.resizeNearest(ops.input(x.data, x.shape), 4, 4), 7, 7)), want, 0);
+    expectClose(
+      run(() => ops.resizeNearest(ops.resizeNearest(ops.input(x.data, x.shape), 4, 4), 7, 7)),
+      want,
+      0,
+    );
   });
 
   it.each([1, -1, 2, -2, 4, -5])("timeShift by %i stays inside each clip", (offset) => {
     const x = naive.seeded([8, 3, 2, 2], 20); // 2 clips x 4 frames
-    expectClose(run(() => ops.timeShift(ops.input(x.data, x.shape), 4, offset)), naive.timeShift(x, 4, offset), 0);
+    expectClose(
+      run(() => ops.timeShift(ops.input(x.data, x.shape), 4, offset)),
+      naive.timeShift(x, 4, offset),
+      0,
+    );
   });
 
   it("clipsToFrames, gatherRows, sliceChannels, concatChannels", () => {
     const x = naive.seeded([2, 3 * 4, 3, 2], 21);
     const frames = ops.clipsToFrames(ops.input(x.data, x.shape), 4);
-    expectClose(run(() => frames), naive.clipsToFrames(x, 4), 0);
+    expectClose(
+      run(() => frames),
+      naive.clipsToFrames(x, 4),
+      0,
+    );
     const f = naive.clipsToFrames(x, 4);
-    expectClose(run(() => ops.gatherRows(frames, [7, 0, 0, 3])), naive.gatherRows(f, [7, 0, 0, 3]), 0);
+    expectClose(
+      run(() => ops.gatherRows(frames, [7, 0, 0, 3])),
+      naive.gatherRows(f, [7, 0, 0, 3]),
+      0,
+    );
     const parts = [ops.sliceChannels(frames, 0, 1), ops.sliceChannels(frames, 1, 3)];
     expect(ops.shape(parts[1])).toEqual([8, 2, 3, 2]);
-    expectClose(run(() => ops.concatChannels([parts[1], parts[0]])), permuteChannels(f, [1, 2, 0]), 0);
+    expectClose(
+      run(() => ops.concatChannels([parts[1], parts[0]])),
+      permuteChannels(f, [1, 2, 0]),
+      0,
+    );
   });
 
   it("segmentMean", () => {
     const x = naive.seeded([6, 5], 22);
-    expectClose(run(() => ops.segmentMean(ops.input(x.data, x.shape), 3)), naive.segmentMean(x, 3));
+    expectClose(
+      run(() => ops.segmentMean(ops.input(x.data, x.shape), 3)),
+      naive.segmentMean(x, 3),
+    );
   });
 
   it("batchNorm eval uses the running statistics", () => {
     const x = naive.seeded([2, 3, 4, 4], 23);
     const bn = bnParams(3, 30);
     const want = naive.normalize(x, bn.runningMean.f32, bn.runningVar.f32, bn.weight.f32, bn.bias.f32, bn.eps);
-    expectClose(run(() => ops.batchNorm(ops.input(x.data, x.shape), bn, false)), want);
+    expectClose(
+      run(() => ops.batchNorm(ops.input(x.data, x.shape), bn, false)),
+      want,
+    );
     expect((bn.numBatchesTracked.data as BigInt64Array)[0]).toBe(0n);
   });
 
@@ -232,8 +300,18 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     expectClose(local.readSync(t), naive.normalize(x, st.mean, st.biased, bn.weight.f32, bn.bias.f32, bn.eps));
     local.store.syncToParams();
     const m = bn.momentum;
-    expect(naive.maxRelErr(bn.runningMean.f32, oldMean.map((v, c) => (1 - m) * v + m * st.mean[c]))).toBeLessThan(1e-6);
-    expect(naive.maxRelErr(bn.runningVar.f32, oldVar.map((v, c) => (1 - m) * v + m * st.unbiased[c]))).toBeLessThan(1e-6);
+    expect(
+      naive.maxRelErr(
+        bn.runningMean.f32,
+        oldMean.map((v, c) => (1 - m) * v + m * st.mean[c]),
+      ),
+    ).toBeLessThan(1e-6);
+    expect(
+      naive.maxRelErr(
+        bn.runningVar.f32,
+        oldVar.map((v, c) => (1 - m) * v + m * st.unbiased[c]),
+      ),
+    ).toBeLessThan(1e-6);
     expect((bn.numBatchesTracked.data as BigInt64Array)[0]).toBe(1n);
     local.store.dispose();
   });
@@ -284,14 +362,22 @@ describe("gradient of every TfOps op: wasm equals cpu", () => {
     { name: "relu", shape: [2, 4, 3, 3], f: (o, x) => o.relu(x) },
     { name: "maxPool2d padded", shape: [2, 4, 7, 7], f: (o, x) => o.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }) },
     { name: "avgPool2d count_include_pad", shape: [2, 4, 7, 7], f: (o, x) => o.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 }) },
-    { name: "avgPool2d exclude pad", shape: [2, 4, 7, 7], f: (o, x) => o.avgPool2d(x, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }) },
+    {
+      name: "avgPool2d exclude pad",
+      shape: [2, 4, 7, 7],
+      f: (o, x) => o.avgPool2d(x, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }),
+    },
     { name: "maxPool3d", shape: [1, 4, 4, 5, 5], f: (o, x) => o.maxPool3d(x, { kernel: [3, 3, 3], stride: [2, 2, 2], padding: 1 }) },
     { name: "globalAvgPool 5-D", shape: [2, 4, 2, 3, 3], f: (o, x) => o.globalAvgPool(x) },
     { name: "resizeNearest 7->4", shape: [2, 4, 7, 7], f: (o, x) => o.resizeNearest(x, 4, 4) },
     { name: "resizeNearest 4->7", shape: [2, 4, 4, 4], f: (o, x) => o.resizeNearest(x, 7, 7) },
     { name: "timeShift +1 / -2", shape: [8, 4, 3, 3], f: (o, x) => o.add(o.timeShift(x, 4, 1), o.timeShift(x, 4, -2)) },
     { name: "clipsToFrames + gatherRows", shape: [2, 8, 3, 3], f: (o, x) => o.gatherRows(o.clipsToFrames(x, 2), [3, 0, 0, 2]) },
-    { name: "slice + concat channels", shape: [2, 4, 3, 3], f: (o, x) => o.concatChannels([o.sliceChannels(x, 2, 4), o.sliceChannels(x, 0, 3)]) },
+    {
+      name: "slice + concat channels",
+      shape: [2, 4, 3, 3],
+      f: (o, x) => o.concatChannels([o.sliceChannels(x, 2, 4), o.sliceChannels(x, 0, 3)]),
+    },
     { name: "segmentMean", shape: [6, 4], f: (o, x) => o.segmentMean(x, 3) },
   ];
 

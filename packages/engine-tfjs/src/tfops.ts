@@ -3,21 +3,22 @@
  * Physical layouts: 4-D maps NHWC, 5-D maps NTHWC (tfjs' channels-last); `shape()` reports
  * the logical PyTorch layout (NCHW / NCTHW) the models reason in.
  */
-import * as tf from "@tensorflow/tfjs-core";
+
 import type { Param } from "@blvnet/core";
 import {
+  addAll,
   type BatchNormParams,
   type Conv2dOptions,
   type Conv3dOptions,
+  dropoutMask,
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
-  addAll,
-  dropoutMask,
-  Rng,
   pair,
+  Rng,
   triple,
 } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import { permute } from "./layouts.js";
 import { ParamStore } from "./store.js";
 
@@ -110,7 +111,16 @@ export class TfOps implements Ops<tf.Tensor> {
     const [pt, ph, pw] = triple(opts.padding, 0);
     const dilation = triple(opts.dilation, 1);
     const w = this.store.get(weight, "dhwio") as tf.Tensor5D;
-    const padded = pt || ph || pw ? tf.pad(x, [[0, 0], [pt, pt], [ph, ph], [pw, pw], [0, 0]]) : x;
+    const padded =
+      pt || ph || pw
+        ? tf.pad(x, [
+            [0, 0],
+            [pt, pt],
+            [ph, ph],
+            [pw, pw],
+            [0, 0],
+          ])
+        : x;
     const y = tf.conv3d(padded as tf.Tensor5D, w, [st, sh, sw], "valid", "NDHWC", dilation);
     return bias ? tf.add(y, this.store.get(bias, "vec")) : y;
   }
@@ -145,10 +155,7 @@ export class TfOps implements Ops<tf.Tensor> {
     const runVar = this.store.get(bn.runningVar, "vec");
     const [newMean, newVar] = tf.tidy(() => {
       const unbiased = tf.mul(variance, n / Math.max(1, n - 1));
-      return [
-        tf.add(tf.mul(runMean, 1 - m), tf.mul(mean, m)),
-        tf.add(tf.mul(runVar, 1 - m), tf.mul(unbiased, m)),
-      ];
+      return [tf.add(tf.mul(runMean, 1 - m), tf.mul(mean, m)), tf.add(tf.mul(runVar, 1 - m), tf.mul(unbiased, m))];
     });
     this.store.replace(bn.runningMean, newMean);
     this.store.replace(bn.runningVar, newVar);
@@ -181,7 +188,19 @@ export class TfOps implements Ops<tf.Tensor> {
     const s = pair(opts.stride ?? opts.kernel, 1);
     const [ph, pw] = pair(opts.padding, 0);
     // -inf padding then a valid window = PyTorch's max pool padding
-    const padded = ph || pw ? tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]], -Infinity) : x;
+    const padded =
+      ph || pw
+        ? tf.pad(
+            x,
+            [
+              [0, 0],
+              [ph, ph],
+              [pw, pw],
+              [0, 0],
+            ],
+            -Infinity,
+          )
+        : x;
     return tf.maxPool(padded as tf.Tensor4D, k, s, "valid");
   }
 
@@ -190,11 +209,21 @@ export class TfOps implements Ops<tf.Tensor> {
     const s = pair(opts.stride ?? opts.kernel, 1);
     const [ph, pw] = pair(opts.padding, 0);
     if (!ph && !pw) return tf.avgPool(x as tf.Tensor4D, k, s, "valid");
-    const padded = tf.pad(x, [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+    const padded = tf.pad(x, [
+      [0, 0],
+      [ph, ph],
+      [pw, pw],
+      [0, 0],
+    ]);
     const sum = tf.avgPool(padded as tf.Tensor4D, k, s, "valid"); // divides by k*k: count_include_pad
     if (opts.countIncludePad ?? true) return sum;
     const [, h, w] = x.shape;
-    const ones = tf.pad(tf.ones([1, h, w, 1]), [[0, 0], [ph, ph], [pw, pw], [0, 0]]);
+    const ones = tf.pad(tf.ones([1, h, w, 1]), [
+      [0, 0],
+      [ph, ph],
+      [pw, pw],
+      [0, 0],
+    ]);
     const frac = tf.avgPool(ones as tf.Tensor4D, k, s, "valid");
     return tf.div(sum, frac);
   }
@@ -210,11 +239,31 @@ export class TfOps implements Ops<tf.Tensor> {
     const [pt, ph, pw] = triple(opts.padding, 0);
     const [n, t, h, w, c] = x.shape;
     let frames = tf.reshape(x, [n * t, h, w, c]);
-    if (ph || pw) frames = tf.pad(frames, [[0, 0], [ph, ph], [pw, pw], [0, 0]], -Infinity);
+    if (ph || pw)
+      frames = tf.pad(
+        frames,
+        [
+          [0, 0],
+          [ph, ph],
+          [pw, pw],
+          [0, 0],
+        ],
+        -Infinity,
+      );
     const spatial = kh > 1 || kw > 1 || sh > 1 || sw > 1 ? tf.maxPool(frames as tf.Tensor4D, [kh, kw], [sh, sw], "valid") : frames;
     const [, oh, ow] = spatial.shape;
     let seq = tf.reshape(spatial, [n, t, oh * ow, c]);
-    if (pt) seq = tf.pad(seq, [[0, 0], [pt, pt], [0, 0], [0, 0]], -Infinity);
+    if (pt)
+      seq = tf.pad(
+        seq,
+        [
+          [0, 0],
+          [pt, pt],
+          [0, 0],
+          [0, 0],
+        ],
+        -Infinity,
+      );
     const pooled = kt > 1 || st > 1 ? tf.maxPool(seq as tf.Tensor4D, [kt, 1], [st, 1], "valid") : seq;
     return tf.reshape(pooled, [n, pooled.shape[1] as number, oh, ow, c]);
   }
@@ -252,8 +301,16 @@ export class TfOps implements Ops<tf.Tensor> {
     const keep = frames - Math.abs(offset);
     const shifted =
       offset > 0
-        ? tf.pad(tf.slice(v, [0, offset, 0], [-1, keep, -1]), [[0, 0], [0, offset], [0, 0]])
-        : tf.pad(tf.slice(v, [0, 0, 0], [-1, keep, -1]), [[0, 0], [-offset, 0], [0, 0]]);
+        ? tf.pad(tf.slice(v, [0, offset, 0], [-1, keep, -1]), [
+            [0, 0],
+            [0, offset],
+            [0, 0],
+          ])
+        : tf.pad(tf.slice(v, [0, 0, 0], [-1, keep, -1]), [
+            [0, 0],
+            [-offset, 0],
+            [0, 0],
+          ]);
     return tf.reshape(shifted, x.shape);
   }
 
@@ -276,7 +333,14 @@ export class TfOps implements Ops<tf.Tensor> {
 }
 
 function padArg(ph: number, pw: number): number | [[number, number], [number, number], [number, number], [number, number]] {
-  return ph === pw ? ph : [[0, 0], [ph, ph], [pw, pw], [0, 0]];
+  return ph === pw
+    ? ph
+    : [
+        [0, 0],
+        [ph, ph],
+        [pw, pw],
+        [0, 0],
+      ];
 }
 
 /** PyTorch nearest (legacy) source indices: floor(dst * float32(in/out)) in float32, clamped. */

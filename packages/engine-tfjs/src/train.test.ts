@@ -1,8 +1,7 @@
+import type { Ops } from "@blvnet/core";
+import { assignNames, BatchNorm, Conv2d, fillDeterministic, Linear, Module, refgenInput } from "@blvnet/core";
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it } from "vitest";
-import { assignNames, BatchNorm, Conv2d, Linear, Module } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
-import { fillDeterministic, refgenInput } from "@blvnet/core";
 import { initBackend, shutdownBackend } from "./backend.js";
 import * as naive from "./naive.js";
 import { TfOps } from "./tfops.js";
@@ -182,10 +181,24 @@ describe("wasm and cpu agree on a conv/bn/relu net", () => {
     expect(relErr(wasm.logits, cpu.logits)).toBeLessThan(1e-5);
     expect(Math.abs(wasm.loss - cpu.loss) / cpu.loss).toBeLessThan(1e-5);
     expect([...cpu.byName.keys()].sort()).toEqual(
-      ["bn1.bias", "bn1.weight", "bn2.bias", "bn2.weight", "conv1.weight", "conv2.weight", "dw.weight", "dw1.weight", "fc.bias", "fc.weight"].sort(),
+      [
+        "bn1.bias",
+        "bn1.weight",
+        "bn2.bias",
+        "bn2.weight",
+        "conv1.weight",
+        "conv2.weight",
+        "dw.weight",
+        "dw1.weight",
+        "fc.bias",
+        "fc.weight",
+      ].sort(),
     );
     for (const [name, g] of cpu.byName) {
-      expect(g.some((v) => v !== 0), name).toBe(true);
+      expect(
+        g.some((v) => v !== 0),
+        name,
+      ).toBe(true);
       expect(relErr(wasm.byName.get(name)!, g), name).toBeLessThan(1e-5);
     }
     expect(relErr(wasm.runningVar, cpu.runningVar)).toBeLessThan(1e-5);

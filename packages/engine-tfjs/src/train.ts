@@ -5,8 +5,9 @@
  * `Sgd` is the one tfjs implementation of that update (the trainer's TfjsEngine uses it too);
  * it owns no data loading, schedules or logging.
  */
-import * as tf from "@tensorflow/tfjs-core";
+
 import type { Param, SgdConfig } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import { type ForwardModule, tfForward } from "./forward.js";
 import "./grads.js";
 import type { ParamStore } from "./store.js";
@@ -39,7 +40,13 @@ export class Sgd {
    * `p.grad is None`). `gradNorm`, the global L2 norm of `grads`, is computed when clipping needs it
    * and was not given.
    */
-  step(vars: Iterable<readonly [Param, tf.Variable]>, grads: ReadonlyMap<Param, tf.Tensor>, lr: number, cfg: SgdConfig, gradNorm?: number): void {
+  step(
+    vars: Iterable<readonly [Param, tf.Variable]>,
+    grads: ReadonlyMap<Param, tf.Tensor>,
+    lr: number,
+    cfg: SgdConfig,
+    gradNorm?: number,
+  ): void {
     const momentum = cfg.momentum ?? 0;
     const weightDecay = cfg.weightDecay ?? 0;
     const clip = cfg.clipGradNorm ?? 0;
@@ -140,7 +147,13 @@ export function lossAndGrads(model: TrainableModel, ops: TfOps, input: tf.Tensor
  * statistics and dropout). BN running statistics and weights are updated on the device: call
  * `ops.store.syncToParams()` before reading Params, and `sgdOf(ops.store).dispose()` at the end.
  */
-export function trainStep(model: TrainableModel, ops: TfOps, input: tf.Tensor, labels: ArrayLike<number>, opts: SgdConfig & { lr: number }): number {
+export function trainStep(
+  model: TrainableModel,
+  ops: TfOps,
+  input: tf.Tensor,
+  labels: ArrayLike<number>,
+  opts: SgdConfig & { lr: number },
+): number {
   const { loss, grads } = lossAndGrads(model, ops, input, labels);
   try {
     sgdOf(ops.store).step(ops.store.variables(), grads, opts.lr, opts);

@@ -14,10 +14,11 @@
  * Guarded by the exact package version; any failure falls back to one thread with a one-line note.
  * Cost: the build always starts its pool of 8 workers (compiled in), ~0.5 s and ~80 MB per process.
  */
+
+import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import fs from "node:fs";
 import workerThreads from "node:worker_threads";
 import * as tf from "@tensorflow/tfjs-core";
 
@@ -82,7 +83,8 @@ export async function initWasm(threads: number): Promise<WasmInitResult> {
     else {
       try {
         if (await initThreaded(want)) {
-          const capped = threads > MAX_WASM_THREADS ? `wasm: using ${MAX_WASM_THREADS} threads (the most tfjs-backend-wasm supports)` : undefined;
+          const capped =
+            threads > MAX_WASM_THREADS ? `wasm: using ${MAX_WASM_THREADS} threads (the most tfjs-backend-wasm supports)` : undefined;
           return (initialised = { threads: pkg.getThreadsCount(), note: capped });
         }
         note = "wasm: using 1 thread (the threaded build failed to initialise)";
@@ -177,7 +179,10 @@ async function initThreaded(threads: number): Promise<boolean> {
   pkg!.setThreadsCount(threads);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`pthread workers did not start within ${THREAD_START_TIMEOUT_MS / 1000} s`)), THREAD_START_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`pthread workers did not start within ${THREAD_START_TIMEOUT_MS / 1000} s`)),
+      THREAD_START_TIMEOUT_MS,
+    );
   });
   try {
     const ok = await Promise.race([tf.setBackend("wasm"), startFailed, timedOut]);

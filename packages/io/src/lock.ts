@@ -110,7 +110,9 @@ export function acquireLock(dir: string, what: string): Held {
   const held = tryTake(file, what);
   if (held) return held;
   const owner = heldBy(file);
-  throw new UserError(`${dir} is being written by ${owner ? describe(owner) : "another process"}; wait for it to finish or choose another output folder`);
+  throw new UserError(
+    `${dir} is being written by ${owner ? describe(owner) : "another process"}; wait for it to finish or choose another output folder`,
+  );
 }
 
 /** Claim one job of a shared sweep folder; null when a live worker already runs it. */

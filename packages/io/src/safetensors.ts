@@ -3,10 +3,9 @@
  * u64 little-endian header length N, N bytes of JSON header, then raw little-endian tensor bytes.
  */
 import { readFileSync } from "node:fs";
-import type { TensorData } from "@blvnet/core";
-import { writeFileAtomic } from "./fsutil.js";
+import type { TensorData, TensorMap } from "@blvnet/core";
 import { UserError } from "@blvnet/core";
-import type { TensorMap } from "@blvnet/core";
+import { writeFileAtomic } from "./fsutil.js";
 
 const DTYPE_OF = (d: TensorData): string => (d instanceof Float32Array ? "F32" : "I64");
 

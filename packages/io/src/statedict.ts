@@ -1,7 +1,6 @@
 /** state_dict export/import with PyTorch's strict-loading report. */
-import type { Module } from "@blvnet/core";
+import type { Module, TensorMap } from "@blvnet/core";
 import { UserError } from "@blvnet/core";
-import type { TensorMap } from "@blvnet/core";
 
 export interface LoadReport {
   missing: string[];

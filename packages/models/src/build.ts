@@ -6,11 +6,11 @@ import { Linear, UserError, type VideoModel } from "@blvnet/core";
 import {
   explainMismatch,
   formatLoadReport,
+  type LoadReport,
+  type LoadWeightsResult,
   loadStateDict,
   loadWeights,
   readCheckpointFile,
-  type LoadReport,
-  type LoadWeightsResult,
 } from "@blvnet/io";
 import { createModel, getModelEntry } from "./registry.js";
 
@@ -71,7 +71,11 @@ export function buildModel(args: ModelArgs, over: ModelOverrides): VideoModel {
 }
 
 /** `options` with the overrides added; an override must name an option of the model and agree with `options`. */
-export function withOverrides(name: string, options: Record<string, string | number | boolean>, over: ModelOverrides): Record<string, string | number | boolean> {
+export function withOverrides(
+  name: string,
+  options: Record<string, string | number | boolean>,
+  over: ModelOverrides,
+): Record<string, string | number | boolean> {
   const entry = getModelEntry(name);
   const names = new Set(entry.options.map((o) => o.name));
   const opts = { ...options };
@@ -79,7 +83,9 @@ export function withOverrides(name: string, options: Record<string, string | num
     if (value === undefined) return;
     if (!names.has(key)) throw new UserError(`${flag}: model "${entry.name}" has no option ${key}`);
     if (key in opts && Number(opts[key]) !== value) {
-      throw new UserError(`${flag} ${value} contradicts --opt ${key}=${opts[key]}${key === "numClasses" ? " (the dataset's class count)" : ""}`);
+      throw new UserError(
+        `${flag} ${value} contradicts --opt ${key}=${opts[key]}${key === "numClasses" ? " (the dataset's class count)" : ""}`,
+      );
     }
     opts[key] = value;
   };
@@ -130,13 +136,19 @@ export function loadStartWeights(model: VideoModel, path: string, allowMissing: 
   const full = loadStateDict(model, tensors, { strict: false, source: path });
   const report: LoadReport = { ...full, missing: full.missing.filter((k) => !k.endsWith("num_batches_tracked") && !dropped.has(k)) };
   if (report.unexpected.length || report.shapeMismatch.length) {
-    const hint = report.shapeMismatch.length && !allowMissing ? ["a classifier of another size can be re-initialised with --allow-missing"] : [];
-    throw new UserError([formatLoadReport(report, path), `the checkpoint does not fit model ${model.id}`, ...explainMismatch(report), ...hint].join("; "));
+    const hint =
+      report.shapeMismatch.length && !allowMissing ? ["a classifier of another size can be re-initialised with --allow-missing"] : [];
+    throw new UserError(
+      [formatLoadReport(report, path), `the checkpoint does not fit model ${model.id}`, ...explainMismatch(report), ...hint].join("; "),
+    );
   }
   if (report.missing.length && !allowMissing) {
-    throw new UserError(`${formatLoadReport(report, path)}; refusing to start with ${report.missing.length} weights uninitialised (allow with --allow-missing)`);
+    throw new UserError(
+      `${formatLoadReport(report, path)}; refusing to start with ${report.missing.length} weights uninitialised (allow with --allow-missing)`,
+    );
   }
-  if (reinitialised.length) warn(`warning: ${path}: classifier re-initialised for ${model.numClasses} classes: ${reinitialised.join(", ")}`);
+  if (reinitialised.length)
+    warn(`warning: ${path}: classifier re-initialised for ${model.numClasses} classes: ${reinitialised.join(", ")}`);
   if (report.missing.length) warn(`warning: ${formatLoadReport(report, path)}; these keep their initial values`);
   return { report, reinitialised };
 }

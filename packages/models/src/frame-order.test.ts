@@ -5,9 +5,10 @@
  * video model mixes frames in order (TAM, temporal shift, 3D convs, bLVNet's big/little frame
  * pairs) and must give different logits for the reversed clip.
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { fillDeterministic, inputShape, type InputSpec, refgenInput } from "@blvnet/core";
+
+import { fillDeterministic, type InputSpec, inputShape, refgenInput } from "@blvnet/core";
 import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createModel, listModels } from "./index.js";
 
 /** The clip with its frames in reverse order, in the model's input layout. */
@@ -48,7 +49,12 @@ describe("frame order: reversed clips", () => {
   });
 
   it("covers every registered video model (the TAM module alone is not a classifier)", () => {
-    expect(Object.keys(SMALL).sort()).toEqual(listModels().map((e) => e.name).filter((n) => n !== "tam").sort());
+    expect(Object.keys(SMALL).sort()).toEqual(
+      listModels()
+        .map((e) => e.name)
+        .filter((n) => n !== "tam")
+        .sort(),
+    );
   });
 
   it.each(Object.keys(SMALL))("%s", async (name) => {

@@ -3,8 +3,8 @@
  * (train/src/init.ts at ed7e7e5): same values bit for bit, so earlier training runs reproduce.
  */
 import { createHash } from "node:crypto";
-import { describe, expect, it } from "vitest";
 import { BatchNorm, Conv2d, Conv3d, deriveSeed, Linear, Rng, type VideoModel } from "@blvnet/core";
+import { describe, expect, it } from "vitest";
 import { createModel } from "./index.js";
 
 function legacyInit(model: VideoModel, seed: number): void {
@@ -47,7 +47,12 @@ const SMALL: [string, Record<string, unknown>][] = [
 
 /** Each tensor's key and a digest of its bytes (cheap enough for 30M-parameter models). */
 const values = (m: VideoModel) =>
-  m.namedTensors().map(([k, p]) => `${k} ${createHash("sha1").update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest("hex")}`);
+  m.namedTensors().map(
+    ([k, p]) =>
+      `${k} ${createHash("sha1")
+        .update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength))
+        .digest("hex")}`,
+  );
 
 describe("model-owned init", () => {
   it.each(SMALL)("%s: initWeights(new Rng(seed)) equals the former trainer init", (name, opts) => {
@@ -69,14 +74,25 @@ describe("model-owned init", () => {
       const lastBns = (m: VideoModel) => m.namedTensors().filter(([k]) => last.test(k));
       const m = createModel(name, { ...opts, numClasses: 5 });
       m.initWeights(new Rng(1));
-      expect(lastBns(m).every(([, p]) => p.f32.every((v) => v === 1)), `${name} default`).toBe(true);
+      expect(
+        lastBns(m).every(([, p]) => p.f32.every((v) => v === 1)),
+        `${name} default`,
+      ).toBe(true);
       m.initWeights(new Rng(1), { zeroInitResidual: true });
       expect(lastBns(m).length).toBeGreaterThan(0);
-      expect(lastBns(m).every(([, p]) => p.f32.every((v) => v === 0)), `${name} zeroInitResidual`).toBe(true);
+      expect(
+        lastBns(m).every(([, p]) => p.f32.every((v) => v === 0)),
+        `${name} zeroInitResidual`,
+      ).toBe(true);
     }
     const video = createModel("r3d", { numClasses: 5, frames: 2, size: 16 });
     video.initWeights(new Rng(1), { zeroInitResidual: true });
-    expect(video.namedTensors().filter(([k]) => /conv2\.1\.weight$/.test(k)).every(([, p]) => p.f32.every((v) => v === 0))).toBe(true);
+    expect(
+      video
+        .namedTensors()
+        .filter(([k]) => /conv2\.1\.weight$/.test(k))
+        .every(([, p]) => p.f32.every((v) => v === 0)),
+    ).toBe(true);
   });
 
   it("bLVNet zero-inits its bottlenecks' bn3 by default, and not when asked not to", () => {

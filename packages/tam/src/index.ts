@@ -1,3 +1,4 @@
 // Importing this package registers the standalone `tam` model.
-export { TAM, type BlendingTap } from "./tam.js";
+
 export { TamModel, type TamModelOptions } from "./model.js";
+export { type BlendingTap, TAM } from "./tam.js";

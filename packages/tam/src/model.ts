@@ -4,7 +4,7 @@
  * Its state-dict keys are the TAM's own (`prev.weight`, ... / `blending_layers.{k}.weight`), as in
  * the official module used alone.
  */
-import { int, type InputSpec, type Module, type OptionsOf, type Ops, type Param, registerModel, VideoModel } from "@blvnet/core";
+import { type InputSpec, int, type Module, type Ops, type OptionsOf, type Param, registerModel, VideoModel } from "@blvnet/core";
 import { TAM } from "./tam.js";
 
 export const tamOptions = {
@@ -19,7 +19,14 @@ export class TamModel extends VideoModel<TamModelOptions> {
   readonly family = "tam";
   readonly id = `tam-c${this.cfg.channels}-t${this.cfg.frames}-bf${this.cfg.blendingFrames}`;
   readonly numClasses = 0;
-  readonly inputSpec: InputSpec = { layout: "(NT)CHW", frames: this.cfg.frames, size: this.cfg.size, channels: this.cfg.channels, mean: [0, 0, 0], std: [1, 1, 1] };
+  readonly inputSpec: InputSpec = {
+    layout: "(NT)CHW",
+    frames: this.cfg.frames,
+    size: this.cfg.size,
+    channels: this.cfg.channels,
+    mean: [0, 0, 0],
+    std: [1, 1, 1],
+  };
   // A private field, so the TAM's convs sit at the root (no `tam.` prefix), like the official module alone.
   readonly #tam = new TAM(this.cfg.channels, this.cfg.frames, this.cfg.blendingFrames);
 
@@ -42,7 +49,12 @@ registerModel({
   create: (o) => new TamModel(o),
   fromGoldenConfig(c) {
     const n = (...names: string[]) => names.map((k) => c[k]).find((v): v is number => typeof v === "number");
-    const out = { channels: n("channels"), frames: n("duration", "frames", "num_frames"), blendingFrames: n("blending_frames"), size: n("resolution", "size") };
+    const out = {
+      channels: n("channels"),
+      frames: n("duration", "frames", "num_frames"),
+      blendingFrames: n("blending_frames"),
+      size: n("resolution", "size"),
+    };
     return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined));
   },
 });

@@ -1,9 +1,9 @@
-import { describe, expect, it } from "vitest";
-import { assignNames, createModel, getModelEntry, profileModel, refgenInput, refgenTensor, fillDeterministic } from "@blvnet/core";
+import { assignNames, createModel, fillDeterministic, getModelEntry, profileModel, refgenInput, refgenTensor } from "@blvnet/core";
 import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { describe, expect, it } from "vitest";
 import "./index.js";
-import { TAM } from "./tam.js";
 import type { TamModel } from "./model.js";
+import { TAM } from "./tam.js";
 
 /** Direct loop of the TAM definition: out[n,t,c] = ReLU(sum_k w_k[c] * x[n, t+k-B//2, c]), zero outside the clip. */
 function tamReference(x: Float32Array, w: Float32Array[], clips: number, frames: number, channels: number, hw: number): Float64Array {
@@ -27,7 +27,11 @@ describe("TAM", () => {
   it("names its convs like the official module", () => {
     const t3 = new TAM(4, 8, 3);
     assignNames(t3);
-    expect(t3.namedTensors().map(([k, p]) => `${k} [${p.shape}]`)).toEqual(["prev.weight [4,1,1,1]", "next.weight [4,1,1,1]", "curr.weight [4,1,1,1]"]);
+    expect(t3.namedTensors().map(([k, p]) => `${k} [${p.shape}]`)).toEqual([
+      "prev.weight [4,1,1,1]",
+      "next.weight [4,1,1,1]",
+      "curr.weight [4,1,1,1]",
+    ]);
     const t5 = new TAM(4, 8, 5);
     expect(t5.namedTensors().map(([k]) => k)).toEqual([0, 1, 2, 3, 4].map((k) => `blending_layers.${k}.weight`));
     expect(t5.taps.map((t) => t.offset)).toEqual([-2, -1, 0, 1, 2]);
@@ -64,7 +68,12 @@ describe("TAM", () => {
 
   it("maps golden configs and rejects even blending", () => {
     const entry = getModelEntry("tam");
-    expect(entry.fromGoldenConfig!({ channels: 64, duration: 8, blending_frames: 5, resolution: 14 })).toEqual({ channels: 64, frames: 8, blendingFrames: 5, size: 14 });
+    expect(entry.fromGoldenConfig!({ channels: 64, duration: 8, blending_frames: 5, resolution: 14 })).toEqual({
+      channels: 64,
+      frames: 8,
+      blendingFrames: 5,
+      size: 14,
+    });
     expect(() => createModel("tam", { blendingFrames: 4 })).toThrow(/odd/);
     expect(createModel("tam", { channels: 16, frames: 4 }).id).toBe("tam-c16-t4-bf3");
   });

@@ -14,8 +14,8 @@
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { type TensorMap, UserError } from "@blvnet/core";
 import { decodeSafetensors, writeFileAtomic, writeSafetensors } from "@blvnet/io";
-import { UserError, type TensorMap } from "@blvnet/core";
 import type { EngineKind } from "./engine.js";
 import type { Provenance } from "./provenance.js";
 import type { SchedulerKind } from "./schedule.js";
@@ -109,7 +109,13 @@ export function saveCheckpoint(runDir: string, tensors: TensorMap, state: LoopSt
   for (const [k, t] of tensors) (k.startsWith("optimizer.") ? optimizer : weights).set(k, t);
   const root = checkpointsDir(runDir);
   const dir = join(root, stepDirName(state.globalStep));
-  const meta = { format: TRAIN_STATE_FORMAT, model: state.config.model.name, model_id: state.config.model.id, epoch: String(state.epoch), step: String(state.globalStep) };
+  const meta = {
+    format: TRAIN_STATE_FORMAT,
+    model: state.config.model.name,
+    model_id: state.config.model.id,
+    epoch: String(state.epoch),
+    step: String(state.globalStep),
+  };
   writeSafetensors(join(dir, "model.safetensors"), weights, meta);
   writeSafetensors(join(dir, "train-state.safetensors"), optimizer, { ...meta, loop_state: JSON.stringify(state) });
   writeFileAtomic(join(runDir, "model.safetensors"), readFileSync(join(dir, "model.safetensors")));
@@ -165,7 +171,8 @@ export function loadLatestCheckpoint(runDir: string): { dir: string; tensors: Te
   const dir = join(checkpointsDir(runDir), name);
   const weightsFile = join(dir, "model.safetensors");
   const stateFile = join(dir, "train-state.safetensors");
-  for (const f of [weightsFile, stateFile]) if (!existsSync(f)) throw new UserError(`${f} is missing: the checkpoint named by ${pointer} is incomplete`);
+  for (const f of [weightsFile, stateFile])
+    if (!existsSync(f)) throw new UserError(`${f} is missing: the checkpoint named by ${pointer} is incomplete`);
   const weights = decodeSafetensors(readFileSync(weightsFile), weightsFile).tensors;
   const train = decodeSafetensors(readFileSync(stateFile), stateFile);
   const json = train.metadata.loop_state;
@@ -191,9 +198,24 @@ interface LoopStateV1 {
   schedule: { stepsPerEpoch: number };
   model: { name: string; id: string; options: Record<string, unknown> };
   settings: {
-    data: string; split: string; batch: number; frames: number; size: number; lr: number; lrScheduler: SchedulerKind; lrSteps: number[];
-    warmupEpochs: number; momentum: number; weightDecay: number; nesterov: boolean; clipGrad: number | null; epochs: number; seed: number;
-    engine: EngineKind; backend: string; weights: string | null;
+    data: string;
+    split: string;
+    batch: number;
+    frames: number;
+    size: number;
+    lr: number;
+    lrScheduler: SchedulerKind;
+    lrSteps: number[];
+    warmupEpochs: number;
+    momentum: number;
+    weightDecay: number;
+    nesterov: boolean;
+    clipGrad: number | null;
+    epochs: number;
+    seed: number;
+    engine: EngineKind;
+    backend: string;
+    weights: string | null;
   };
 }
 

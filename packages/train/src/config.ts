@@ -4,10 +4,9 @@
  */
 import type { ModelOptions, SgdConfig } from "@blvnet/core";
 import type { OrtDevice } from "@blvnet/engine-onnx";
-import type { EvalReport } from "./evaluate.js";
 import type { DatasetRecord, RunConfig } from "./checkpoint.js";
 import type { EngineKind } from "./engine.js";
-import type { EvalEngine } from "./evaluate.js";
+import type { EvalEngine, EvalReport } from "./evaluate.js";
 import type { LrSchedule } from "./schedule.js";
 import type { ValidationResult } from "./trainer.js";
 

@@ -43,19 +43,27 @@ export function confusionSvg(matrix: number[][], classes: string[], opts: Confus
       const f = rowSum ? n / rowSum : 0;
       const x = left + c * cell;
       const y = top + r * cell;
-      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${shade(f)}" stroke="#ddd" stroke-width="0.5"><title>${esc(`${classes[r] ?? r} -> ${classes[c] ?? c}: ${n}`)}</title></rect>`);
+      parts.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${shade(f)}" stroke="#ddd" stroke-width="0.5"><title>${esc(`${classes[r] ?? r} -> ${classes[c] ?? c}: ${n}`)}</title></rect>`,
+      );
       if (n > 0 && cell >= 16) {
-        parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + fontSize / 3}" ${font} font-size="${fontSize}" text-anchor="middle" fill="${f > 0.5 ? "white" : "black"}">${n}</text>`);
+        parts.push(
+          `<text x="${x + cell / 2}" y="${y + cell / 2 + fontSize / 3}" ${font} font-size="${fontSize}" text-anchor="middle" fill="${f > 0.5 ? "white" : "black"}">${n}</text>`,
+        );
       }
     }
     if (showLabels) {
-      parts.push(`<text x="${left - 4}" y="${top + r * cell + cell / 2 + 4}" ${font} font-size="${Math.min(11, cell - 2)}" text-anchor="end">${esc(classes[r] ?? String(r))}</text>`);
+      parts.push(
+        `<text x="${left - 4}" y="${top + r * cell + cell / 2 + 4}" ${font} font-size="${Math.min(11, cell - 2)}" text-anchor="end">${esc(classes[r] ?? String(r))}</text>`,
+      );
     }
   }
   if (showLabels) {
     for (let c = 0; c < k; c++) {
       const x = left + c * cell + cell / 2 + 4;
-      parts.push(`<text x="${x}" y="${top - 4}" ${font} font-size="${Math.min(11, cell - 2)}" text-anchor="start" transform="rotate(-90 ${x} ${top - 4})">${esc(classes[c] ?? String(c))}</text>`);
+      parts.push(
+        `<text x="${x}" y="${top - 4}" ${font} font-size="${Math.min(11, cell - 2)}" text-anchor="start" transform="rotate(-90 ${x} ${top - 4})">${esc(classes[c] ?? String(c))}</text>`,
+      );
     }
   }
   parts.push(`<rect x="${left}" y="${top}" width="${k * cell}" height="${k * cell}" fill="none" stroke="#333" stroke-width="1"/>`);

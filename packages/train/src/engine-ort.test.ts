@@ -12,18 +12,18 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "csv-parse/sync";
-import { synthesize } from "@blvnet/data";
-import { decodeSafetensors } from "@blvnet/io";
 import { fillDeterministic, inputShape, refgenInput, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
-import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
+import { synthesize } from "@blvnet/data";
 import { OrtTrainer } from "@blvnet/engine-onnx";
+import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
+import { decodeSafetensors } from "@blvnet/io";
 import { createModel } from "@blvnet/models";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { train } from "./api.js";
 import type { TrainConfig } from "./config.js";
-import { OrtTrainingEngine } from "./engine-ort.js";
 import { MOMENTUM_PREFIX } from "./engine.js";
+import { OrtTrainingEngine } from "./engine-ort.js";
 import { STEP_KEY, TfjsEngine } from "./tfjs-engine.js";
 
 /**
@@ -47,7 +47,12 @@ function build(name: string, opts: Record<string, unknown>): VideoModel {
 }
 
 function floats(m: VideoModel): Map<string, Float32Array> {
-  return new Map(m.namedTensors().filter(([, p]) => p.dtype === "float32").map(([n, p]) => [n, p.f32.slice()]));
+  return new Map(
+    m
+      .namedTensors()
+      .filter(([, p]) => p.dtype === "float32")
+      .map(([n, p]) => [n, p.f32.slice()]),
+  );
 }
 
 /** max |a - b| / max |b| (0 when both are all zero). */
@@ -121,69 +126,86 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
 
     expect(Math.abs(r.loss - tfLoss)).toBeLessThan(1e-5 * Math.max(1, tfLoss));
     const d = compareStates(floats(b), floats(a), start);
-    console.log(`${name} eval-BN: loss ${tfLoss} vs ${r.loss}, worst tensor ${d.worstTensor.toExponential(2)} (${d.where}), worst update ${d.worstUpdate.toExponential(2)} (${d.whereUpdate})`);
+    console.log(
+      `${name} eval-BN: loss ${tfLoss} vs ${r.loss}, worst tensor ${d.worstTensor.toExponential(2)} (${d.where}), worst update ${d.worstUpdate.toExponential(2)} (${d.whereUpdate})`,
+    );
     expect(d.worstTensor, d.where).toBeLessThan(1e-4);
     expect(d.worstUpdate, d.whereUpdate).toBeLessThan(1e-2);
   });
 
-  it.each(CASES)("$name, train-mode BN + dropout + Nesterov + clipping: TfjsEngine and OrtTrainingEngine states agree", async ({ name, opts: small, clips, trainSize }) => {
-    const cfg: SgdConfig & { seed: number } = { momentum: 0.9, weightDecay: 5e-4, nesterov: true, clipGradNorm: 0.5, seed: 3 };
-    const opts = { ...small, size: trainSize };
-    const shape = inputShape(build(name, opts).inputSpec, clips);
-    const labels = Int32Array.from({ length: clips }, (_, i) => (2 * i + 3) % 5);
-    const start = floats(build(name, opts));
-    /** One step of an engine from refgen weights on the refgen input scaled by `scale`. */
-    const stepOf = async (engine: "tfjs" | "ort", scale: number) => {
-      const m = build(name, opts);
-      const e = engine === "tfjs" ? new TfjsEngine(m, cfg) : new OrtTrainingEngine(m, { ...cfg, threads: 1 });
-      try {
-        const r = await e.step(refgenInput(shape).map((v) => v * scale), shape, labels, 0.02);
-        return { r, state: (await e.state()), params: m.parameters().length };
-      } finally {
-        await e.dispose();
-      }
-    };
-    const t = await stepOf("tfjs", 1);
-    const o = await stepOf("ort", 1);
-    // Float32 noise floor of the tfjs step itself: the same step on inputs 1 +- 2^-20 away (run
-    // only when some tensor misses the strict bounds below).
-    let floors: Awaited<ReturnType<typeof stepOf>>[] | null = null;
-    const floorRuns = async () => (floors ??= [await stepOf("tfjs", 1 + 2 ** -20), await stepOf("tfjs", 1 - 2 ** -20)]);
+  it.each(CASES)(
+    "$name, train-mode BN + dropout + Nesterov + clipping: TfjsEngine and OrtTrainingEngine states agree",
+    async ({ name, opts: small, clips, trainSize }) => {
+      const cfg: SgdConfig & { seed: number } = { momentum: 0.9, weightDecay: 5e-4, nesterov: true, clipGradNorm: 0.5, seed: 3 };
+      const opts = { ...small, size: trainSize };
+      const shape = inputShape(build(name, opts).inputSpec, clips);
+      const labels = Int32Array.from({ length: clips }, (_, i) => (2 * i + 3) % 5);
+      const start = floats(build(name, opts));
+      /** One step of an engine from refgen weights on the refgen input scaled by `scale`. */
+      const stepOf = async (engine: "tfjs" | "ort", scale: number) => {
+        const m = build(name, opts);
+        const e = engine === "tfjs" ? new TfjsEngine(m, cfg) : new OrtTrainingEngine(m, { ...cfg, threads: 1 });
+        try {
+          const r = await e.step(
+            refgenInput(shape).map((v) => v * scale),
+            shape,
+            labels,
+            0.02,
+          );
+          return { r, state: await e.state(), params: m.parameters().length };
+        } finally {
+          await e.dispose();
+        }
+      };
+      const t = await stepOf("tfjs", 1);
+      const o = await stepOf("ort", 1);
+      // Float32 noise floor of the tfjs step itself: the same step on inputs 1 +- 2^-20 away (run
+      // only when some tensor misses the strict bounds below).
+      let floors: Awaited<ReturnType<typeof stepOf>>[] | null = null;
+      const floorRuns = async () => (floors ??= [await stepOf("tfjs", 1 + 2 ** -20), await stepOf("tfjs", 1 - 2 ** -20)]);
 
-    expect(Math.abs(o.r.loss - t.r.loss)).toBeLessThan(1e-4 * Math.max(1, t.r.loss));
-    expect(Math.abs(o.r.gradNorm - t.r.gradNorm) / t.r.gradNorm).toBeLessThan(2e-2);
-    expect(o.r.correct).toBe(t.r.correct);
-    expect(Number(o.state.get(STEP_KEY)!.data[0])).toBe(1);
-    for (const [k, v] of t.state) if (v.data instanceof BigInt64Array) expect(o.state.get(k)!.data, k).toEqual(v.data);
-    const floats32 = (s: TensorMap, momentum: boolean) =>
-      new Map([...s].filter(([k, v]) => v.data instanceof Float32Array && k.startsWith(MOMENTUM_PREFIX) === momentum).map(([k, v]) => [k, v.data as Float32Array]));
-    // Updated weights / BN statistics: the issue's 1e-4, unless the tfjs step's own float32 noise
-    // floor is higher (chaotic configurations: BN over few values, gradient norms in the thousands);
-    // momentum buffers (the raw step direction): 1e-3 or 8x that floor.
-    const floorOf = async (k: string, want: Float32Array) => Math.max(...(await floorRuns()).map((f) => relErr(f.state.get(k)!.data as Float32Array, want)));
-    const w = compareStates(floats32(o.state, false), floats32(t.state, false), start);
-    let over1e4 = 0;
-    for (const [k, want] of floats32(t.state, false)) {
-      const err = relErr(floats32(o.state, false).get(k)!, want);
-      if (err < 1e-4) continue;
-      over1e4++;
-      const floor = await floorOf(k, want);
-      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
-    }
-    const mo = floats32(o.state, true);
-    const mt = floats32(t.state, true);
-    expect(mo.size).toBe(o.params);
-    let worstRatio = 0;
-    let where = "";
-    for (const [k, want] of mt) {
-      const err = relErr(mo.get(k)!, want);
-      if (err < 1e-3) continue;
-      const floor = await floorOf(k, want);
-      expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
-      if (err / floor > worstRatio) [worstRatio, where] = [err / floor, k];
-    }
-    console.log(`${name} train-BN: loss ${t.r.loss} vs ${o.r.loss}, grad norm ${t.r.gradNorm} vs ${o.r.gradNorm}, worst weight ${w.worstTensor.toExponential(2)} (${w.where}; ${over1e4} tensors >= 1e-4), ${floors ? `worst momentum/noise-floor ratio ${worstRatio.toFixed(2)} (${where})` : "momentum buffers within 1e-3"}`);
-  });
+      expect(Math.abs(o.r.loss - t.r.loss)).toBeLessThan(1e-4 * Math.max(1, t.r.loss));
+      expect(Math.abs(o.r.gradNorm - t.r.gradNorm) / t.r.gradNorm).toBeLessThan(2e-2);
+      expect(o.r.correct).toBe(t.r.correct);
+      expect(Number(o.state.get(STEP_KEY)!.data[0])).toBe(1);
+      for (const [k, v] of t.state) if (v.data instanceof BigInt64Array) expect(o.state.get(k)!.data, k).toEqual(v.data);
+      const floats32 = (s: TensorMap, momentum: boolean) =>
+        new Map(
+          [...s]
+            .filter(([k, v]) => v.data instanceof Float32Array && k.startsWith(MOMENTUM_PREFIX) === momentum)
+            .map(([k, v]) => [k, v.data as Float32Array]),
+        );
+      // Updated weights / BN statistics: the issue's 1e-4, unless the tfjs step's own float32 noise
+      // floor is higher (chaotic configurations: BN over few values, gradient norms in the thousands);
+      // momentum buffers (the raw step direction): 1e-3 or 8x that floor.
+      const floorOf = async (k: string, want: Float32Array) =>
+        Math.max(...(await floorRuns()).map((f) => relErr(f.state.get(k)!.data as Float32Array, want)));
+      const w = compareStates(floats32(o.state, false), floats32(t.state, false), start);
+      let over1e4 = 0;
+      for (const [k, want] of floats32(t.state, false)) {
+        const err = relErr(floats32(o.state, false).get(k)!, want);
+        if (err < 1e-4) continue;
+        over1e4++;
+        const floor = await floorOf(k, want);
+        expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
+      }
+      const mo = floats32(o.state, true);
+      const mt = floats32(t.state, true);
+      expect(mo.size).toBe(o.params);
+      let worstRatio = 0;
+      let where = "";
+      for (const [k, want] of mt) {
+        const err = relErr(mo.get(k)!, want);
+        if (err < 1e-3) continue;
+        const floor = await floorOf(k, want);
+        expect(err, `${k}: ${err.toExponential(2)} vs noise floor ${floor.toExponential(2)}`).toBeLessThan(8 * floor);
+        if (err / floor > worstRatio) [worstRatio, where] = [err / floor, k];
+      }
+      console.log(
+        `${name} train-BN: loss ${t.r.loss} vs ${o.r.loss}, grad norm ${t.r.gradNorm} vs ${o.r.gradNorm}, worst weight ${w.worstTensor.toExponential(2)} (${w.where}; ${over1e4} tensors >= 1e-4), ${floors ? `worst momentum/noise-floor ratio ${worstRatio.toFixed(2)} (${where})` : "momentum buffers within 1e-3"}`,
+      );
+    },
+  );
 
   it("state() / load() round trip resumes the same trajectory", async () => {
     const opts = { depth: 18, frames: 2, size: 32, numClasses: 3, dropout: 0.5 };
@@ -202,18 +224,20 @@ describe("ort engine vs tfjs engine, one SGD step on the real models", () => {
     for (const x of batches.slice(1)) await resumed.step(x, shape, labels, 0.05);
     const a = await straight.state();
     const b = await resumed.state();
-    for (const [k, t] of a) expect(Array.from(b.get(k)!.data as ArrayLike<number | bigint>), k).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
+    for (const [k, t] of a)
+      expect(Array.from(b.get(k)!.data as ArrayLike<number | bigint>), k).toEqual(Array.from(t.data as ArrayLike<number | bigint>));
     await straight.dispose();
     await resumed.dispose();
   });
 });
 
-describe("train({ engine: \"ort\" }) on synthetic data", () => {
+describe('train({ engine: "ort" }) on synthetic data', () => {
   let root: string;
   let data: string;
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), "blvnet-ort-train-"));
-    data = (await synthesize(join(root, "synth"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 4, size: 32, seed: 1 })).dir;
+    data = (await synthesize(join(root, "synth"), { classes: ["move-left", "move-right"], train: 4, val: 2, frames: 4, size: 32, seed: 1 }))
+      .dir;
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -244,7 +268,10 @@ describe("train({ engine: \"ort\" }) on synthetic data", () => {
     const wb = weights(parts);
     expect([...wb.keys()]).toEqual([...wa.keys()]);
     for (const [k, t] of wa) expect(wb.get(k)!.data, k).toEqual(t.data);
-    const rows = (run: string) => (parse(readFileSync(join(run, "steps.csv"), "utf8"), { columns: true, cast: true }) as Record<string, number>[]).map(({ step, lr, loss, grad_norm }) => ({ step, lr, loss, grad_norm }));
+    const rows = (run: string) =>
+      (parse(readFileSync(join(run, "steps.csv"), "utf8"), { columns: true, cast: true }) as Record<string, number>[]).map(
+        ({ step, lr, loss, grad_norm }) => ({ step, lr, loss, grad_norm }),
+      );
     expect(rows(parts)).toEqual(rows(full));
     expect(rows(full).map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(wa.get("base_model.bn1.num_batches_tracked")!.data[0]).toBe(6n);

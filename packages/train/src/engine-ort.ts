@@ -7,9 +7,10 @@
  * resume behave identically. Graphs are compiled lazily per batch shape (the first step, a short
  * last batch, each evaluation shape).
  */
+
+import { deriveSeed, type Param, type SgdConfig, stateDict, type TensorMap, type VideoModel } from "@blvnet/core";
+import { type OrtDevice, OrtTrainer } from "@blvnet/engine-onnx";
 import { loadStateDict } from "@blvnet/io";
-import { OrtTrainer, type OrtDevice } from "@blvnet/engine-onnx";
-import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
 import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
 import { STEP_KEY } from "./tfjs-engine.js";
 
@@ -42,7 +43,16 @@ export class OrtTrainingEngine implements TrainingEngine {
   private async ready(): Promise<OrtTrainer> {
     if (this.trainer) return this.trainer;
     const { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix, device, resident } = this.opts;
-    this.creating ??= OrtTrainer.create(this.model, { momentum, weightDecay, nesterov, clipGradNorm, threads, profilePrefix, device, resident });
+    this.creating ??= OrtTrainer.create(this.model, {
+      momentum,
+      weightDecay,
+      nesterov,
+      clipGradNorm,
+      threads,
+      profilePrefix,
+      device,
+      resident,
+    });
     const t = await this.creating;
     this.creating = null;
     t.setMomentumBuffers(this.pendingMomentum);

@@ -5,14 +5,14 @@
  * The scorer is the tfjs interpreter or an onnxruntime session over the exported model.
  */
 import { join } from "node:path";
+import type { VideoModel } from "@blvnet/core";
+import { type Loader, SYNTH_CLASSES } from "@blvnet/data";
+import { type OrtBackendName, OrtEngine } from "@blvnet/engine-onnx";
+import { TfOps, tfForward } from "@blvnet/engine-tfjs";
+import { writeFileAtomic } from "@blvnet/io";
 import * as tf from "@tensorflow/tfjs-core";
 import cliProgress from "cli-progress";
 import { stringify } from "csv-stringify/sync";
-import { OrtEngine, type OrtBackendName } from "@blvnet/engine-onnx";
-import { TfOps, tfForward } from "@blvnet/engine-tfjs";
-import { writeFileAtomic } from "@blvnet/io";
-import type { VideoModel } from "@blvnet/core";
-import { SYNTH_CLASSES, type Loader } from "@blvnet/data";
 import { confusionSvg } from "./confusion-svg.js";
 import { averageViews, ClassificationTally, crossEntropy, ranking, softmaxRows } from "./metrics.js";
 
@@ -112,13 +112,20 @@ export async function evaluateModel(scorer: Scorer, loader: Loader, opts: { prog
   let lossSum = 0;
   let views = 1;
   const started = performance.now();
-  const bar = opts.progress === false ? null : new cliProgress.SingleBar({ format: "eval {bar} {percentage}% | {value}/{total} videos | ETA {eta_formatted}", noTTYOutput: true, notTTYSchedule: 5000 }, cliProgress.Presets.shades_classic);
+  const bar =
+    opts.progress === false
+      ? null
+      : new cliProgress.SingleBar(
+          { format: "eval {bar} {percentage}% | {value}/{total} videos | ETA {eta_formatted}", noTTYOutput: true, notTTYSchedule: 5000 },
+          cliProgress.Presets.shades_classic,
+        );
   bar?.start(loader.dataset.records.length, 0);
   try {
     for await (const batch of loader.epoch(0)) {
       views = batch.views;
       const logits = await scorer.logits(batch.input, batch.shape);
-      if (logits.length !== batch.shape[0]! * k) throw new Error(`model returned ${logits.length} values for ${batch.shape[0]} rows x ${k} classes`);
+      if (logits.length !== batch.shape[0]! * k)
+        throw new Error(`model returned ${logits.length} values for ${batch.shape[0]} rows x ${k} classes`);
       const viewProbs = softmaxRows(logits, k);
       const probs = averageViews(viewProbs, k, batch.views);
       lossSum += crossEntropy(probs, k, batch.labels) * batch.labels.length;
@@ -172,7 +179,12 @@ export async function evaluateModel(scorer: Scorer, loader: Loader, opts: { prog
     loss: lossSum / Math.max(1, video.count),
     clipTop1: clip.top1Accuracy,
     clipTop5: clip.top5Accuracy,
-    perClass: classes.map((c, i) => ({ class: c, index: i, videos: video.confusion[i]!.reduce((a, b) => a + b, 0), accuracy: perClassAcc[i]! })),
+    perClass: classes.map((c, i) => ({
+      class: c,
+      index: i,
+      videos: video.confusion[i]!.reduce((a, b) => a + b, 0),
+      accuracy: perClassAcc[i]!,
+    })),
     confusion: video.confusion,
     pairAccuracy: pairs && pairTotal ? pairs.reduce((s, p) => s + p.accuracy * p.videos, 0) / pairTotal : null,
     pairs,
@@ -192,11 +204,23 @@ export function writeEvalOutputs(dir: string, report: EvalReport, meta: Record<s
     confusionCsv: join(dir, "confusion.csv"),
     confusionSvg: join(dir, "confusion.svg"),
   };
-  writeFileAtomic(files.summary, JSON.stringify({ ...meta, ...rest, perClass }, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
-  writeFileAtomic(files.predictions, stringify(predictions, { header: true, columns: ["id", "label", "label_name", "pred", "pred_name", "correct", "prob_label", "prob_pred", "top5"] }));
+  writeFileAtomic(
+    files.summary,
+    JSON.stringify({ ...meta, ...rest, perClass }, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n",
+  );
+  writeFileAtomic(
+    files.predictions,
+    stringify(predictions, {
+      header: true,
+      columns: ["id", "label", "label_name", "pred", "pred_name", "correct", "prob_label", "prob_pred", "top5"],
+    }),
+  );
   writeFileAtomic(files.perClass, stringify(perClass, { header: true, columns: ["index", "class", "videos", "accuracy"] }));
   const classes = report.classes;
-  writeFileAtomic(files.confusionCsv, stringify([["true\\pred", ...classes], ...confusion.map((row, i) => [classes[i]!, ...row.map(String)])]));
+  writeFileAtomic(
+    files.confusionCsv,
+    stringify([["true\\pred", ...classes], ...confusion.map((row, i) => [classes[i]!, ...row.map(String)])]),
+  );
   const title = `${String(meta.model_id ?? "model")}: top-1 ${(100 * report.top1).toFixed(1)}% on ${report.videos} videos`;
   writeFileAtomic(files.confusionSvg, confusionSvg(confusion, classes, { title }));
   return Object.values(files);

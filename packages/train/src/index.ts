@@ -1,29 +1,47 @@
 // @blvnet/train: training and evaluation as a library (`train(config)`, `evaluate(config)`), the two
 // training engines behind one interface, checkpoints, metrics and provenance.
-export { train, evaluate, EVAL_ENGINES, syntheticName } from "./api.js";
+export { EVAL_ENGINES, evaluate, syntheticName, train } from "./api.js";
 export {
-  TRAIN_DEFAULTS,
+  checkpointsDir,
+  type DatasetRecord,
+  type LoopState,
+  loadLatestCheckpoint,
+  type RunConfig,
+  type RunRecord,
+  TRAIN_STATE_FORMAT,
+} from "./checkpoint.js";
+export {
+  type DataConfig,
   DEFAULT_MAX_SKIPPED,
   EVAL_DEFAULTS,
-  type TrainConfig,
   type EvalConfig,
-  type ModelConfig,
-  type DataConfig,
-  type SyntheticData,
-  SYNTHETIC_DEFAULTS,
-  type LogSink,
-  type TrainSummary,
   type EvalSummary,
+  type LogSink,
+  type ModelConfig,
+  SYNTHETIC_DEFAULTS,
+  type SyntheticData,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  type TrainSummary,
 } from "./config.js";
-export type { ConfigChange } from "./trainer.js";
-export { TRAIN_STATE_FORMAT, checkpointsDir, loadLatestCheckpoint, type RunConfig, type RunRecord, type DatasetRecord, type LoopState } from "./checkpoint.js";
-export { SCHEDULERS, learningRate, epochLr, lrStepsProblem, type SchedulerKind, type LrSchedule, type ScheduleConfig } from "./schedule.js";
-export { ENGINES, MOMENTUM_PREFIX, NonFiniteLossError, type EngineKind, type TrainingEngine, type StepResult } from "./engine.js";
+export { ENGINES, type EngineKind, MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
+export { type OrtEngineOptions, OrtTrainingEngine } from "./engine-ort.js";
 export { createTrainingEngine } from "./engines.js";
-export { TfjsEngine, STEP_KEY, type TfjsEngineOptions } from "./tfjs-engine.js";
-export { OrtTrainingEngine, type OrtEngineOptions } from "./engine-ort.js";
-export { trainLoop, validate, type TrainLoopOptions, type LoopSummary, type ValidationResult } from "./trainer.js";
-export { evaluateModel, tfjsScorer, ortScorer, writeEvalOutputs, reversePartners, type EvalEngine, type EvalReport, type Scorer, type PredictionRow } from "./evaluate.js";
+export {
+  type EvalEngine,
+  type EvalReport,
+  evaluateModel,
+  ortScorer,
+  type PredictionRow,
+  reversePartners,
+  type Scorer,
+  tfjsScorer,
+  writeEvalOutputs,
+} from "./evaluate.js";
 export { initForTraining } from "./init.js";
-export { provenance, deviceName, gitCommit, PROVENANCE_COLUMNS, type Provenance } from "./provenance.js";
+export { deviceName, gitCommit, PROVENANCE_COLUMNS, type Provenance, provenance } from "./provenance.js";
+export { epochLr, type LrSchedule, learningRate, lrStepsProblem, SCHEDULERS, type ScheduleConfig, type SchedulerKind } from "./schedule.js";
+export { STEP_KEY, TfjsEngine, type TfjsEngineOptions } from "./tfjs-engine.js";
+export type { ConfigChange } from "./trainer.js";
+export { type LoopSummary, type TrainLoopOptions, trainLoop, type ValidationResult, validate } from "./trainer.js";
 export { VERSION } from "./version.js";

@@ -5,11 +5,22 @@
  */
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileAtomic } from "@blvnet/io";
 import { parse } from "csv-parse/sync";
 import { stringify } from "csv-stringify/sync";
-import { writeFileAtomic } from "@blvnet/io";
 
-export const STEP_COLUMNS = ["epoch", "step", "step_in_epoch", "lr", "loss", "acc", "grad_norm", "clips", "seconds", "clips_per_s"] as const;
+export const STEP_COLUMNS = [
+  "epoch",
+  "step",
+  "step_in_epoch",
+  "lr",
+  "loss",
+  "acc",
+  "grad_norm",
+  "clips",
+  "seconds",
+  "clips_per_s",
+] as const;
 export type StepRow = Record<(typeof STEP_COLUMNS)[number], number>;
 
 export const EPOCH_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_acc", "val_top1", "val_top5", "val_loss", "seconds"] as const;
@@ -36,7 +47,9 @@ export class CsvJsonLog<Row extends Record<string, number | string>> {
       writeFileAtomic(this.jsonlPath, "");
       return;
     }
-    const rows = (parse(readFileSync(this.csvPath, "utf8"), { columns: true, cast: true }) as Row[]).filter((r) => Number(r.step) <= upToStep);
+    const rows = (parse(readFileSync(this.csvPath, "utf8"), { columns: true, cast: true }) as Row[]).filter(
+      (r) => Number(r.step) <= upToStep,
+    );
     writeFileAtomic(this.csvPath, stringify(rows, { header: true, columns: [...this.columns] }));
     const lines = existsSync(this.jsonlPath)
       ? readFileSync(this.jsonlPath, "utf8")

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { averageViews, ClassificationTally, crossEntropy, ranking, softmaxRows } from "./metrics.js";
-import { reversePartners } from "./evaluate.js";
 import { confusionSvg } from "./confusion-svg.js";
+import { reversePartners } from "./evaluate.js";
+import { averageViews, ClassificationTally, crossEntropy, ranking, softmaxRows } from "./metrics.js";
 
 describe("classification metrics", () => {
   it("softmax rows sum to one and keep the order of logits", () => {
@@ -26,7 +26,11 @@ describe("classification metrics", () => {
     expect(t.count).toBe(3);
     expect(t.top1Accuracy).toBeCloseTo(1 / 3, 12);
     expect(t.top5Accuracy).toBe(1);
-    expect(t.confusion).toEqual([[1, 1, 0], [0, 0, 0], [0, 1, 0]]);
+    expect(t.confusion).toEqual([
+      [1, 1, 0],
+      [0, 0, 0],
+      [0, 1, 0],
+    ]);
     expect(t.perClass()[0]).toBe(0.5);
     expect(Number.isNaN(t.perClass()[1]!)).toBe(true);
     expect(t.meanClassAccuracy()).toBeCloseTo(0.25, 12);
@@ -42,7 +46,14 @@ describe("classification metrics", () => {
   });
 
   it("draws the confusion matrix as a standalone SVG", () => {
-    const svg = confusionSvg([[3, 1], [0, 4]], ["a<b", "c"], { title: "t" });
+    const svg = confusionSvg(
+      [
+        [3, 1],
+        [0, 4],
+      ],
+      ["a<b", "c"],
+      { title: "t" },
+    );
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("a&lt;b");
     expect((svg.match(/<rect /g) ?? []).length).toBe(1 + 4 + 1);

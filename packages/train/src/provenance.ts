@@ -41,8 +41,12 @@ export function gitCommit(): string {
   if (commit !== undefined) return commit;
   try {
     const cwd = new URL("../../..", import.meta.url).pathname;
-    const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
     commit = dirty ? `${head}-dirty` : head;
   } catch {
     commit = "unknown";

@@ -15,9 +15,24 @@ describe("learning-rate schedules (PyTorch closed forms, per epoch)", () => {
 
   it("step decays x0.1 every lrSteps[0] epochs (StepLR), multisteps at each milestone (MultiStepLR)", () => {
     const step = { ...base, kind: "step" as const };
-    expect([0, 19, 20, 39, 40, 41].map((e) => epochLr(step, e))).toEqual([0.01, 0.01, 0.01 * 0.1, 0.01 * 0.1, 0.01 * 0.1 ** 2, 0.01 * 0.1 ** 2]);
+    expect([0, 19, 20, 39, 40, 41].map((e) => epochLr(step, e))).toEqual([
+      0.01,
+      0.01,
+      0.01 * 0.1,
+      0.01 * 0.1,
+      0.01 * 0.1 ** 2,
+      0.01 * 0.1 ** 2,
+    ]);
     const multi = { ...base, kind: "multisteps" as const, lrSteps: [15, 30, 45] };
-    expect([0, 14, 15, 29, 30, 45, 49].map((e) => epochLr(multi, e))).toEqual([0.01, 0.01, 0.001, 0.001, 0.01 * 0.1 ** 2, 0.01 * 0.1 ** 3, 0.01 * 0.1 ** 3]);
+    expect([0, 14, 15, 29, 30, 45, 49].map((e) => epochLr(multi, e))).toEqual([
+      0.01,
+      0.01,
+      0.001,
+      0.001,
+      0.01 * 0.1 ** 2,
+      0.01 * 0.1 ** 3,
+      0.01 * 0.1 ** 3,
+    ]);
   });
 
   it("linear warm-up scales per step from 1/W to 1 over W steps, then hands over", () => {

@@ -3,9 +3,10 @@
  * known in closed form: logits = W * mean(x over frames and pixels) + b (a linear probe written with
  * the same ops as the real models), loss = mean softmax cross-entropy.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+
+import { type InputSpec, Linear, type Ops, type SgdConfig, VideoModel } from "@blvnet/core";
 import { initBackend } from "@blvnet/engine-tfjs";
-import { Linear, VideoModel, type InputSpec, type Ops, type SgdConfig } from "@blvnet/core";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MOMENTUM_PREFIX, NonFiniteLossError } from "./engine.js";
 import { STEP_KEY, TfjsEngine } from "./tfjs-engine.js";
 
@@ -49,8 +50,7 @@ function reference(w0: Float32Array, b0: Float32Array, batches: { x: Float32Arra
     const feat = new Float64Array(n * 3);
     for (let i = 0; i < n; i++)
       for (let t = 0; t < T; t++)
-        for (let c = 0; c < 3; c++)
-          for (let q = 0; q < S * S; q++) feat[i * 3 + c] += x[i * per + (t * 3 + c) * S * S + q]! / (T * S * S);
+        for (let c = 0; c < 3; c++) for (let q = 0; q < S * S; q++) feat[i * 3 + c] += x[i * per + (t * 3 + c) * S * S + q]! / (T * S * S);
     const gw = new Float64Array(K * 3);
     const gb = new Float64Array(K);
     for (let i = 0; i < n; i++) {

@@ -8,10 +8,11 @@
  * finiteness *before* the update (a diverging run keeps its last good weights) and exposes the
  * momentum buffers for checkpoints.
  */
-import * as tf from "@tensorflow/tfjs-core";
+
+import { deriveSeed, type Param, type SgdConfig, stateDict, type TensorMap, type VideoModel } from "@blvnet/core";
 import { fromNative, Sgd, softmaxCrossEntropy, TfOps, tfForward, toNative } from "@blvnet/engine-tfjs";
 import { loadStateDict } from "@blvnet/io";
-import { deriveSeed, stateDict, type Param, type SgdConfig, type TensorMap, type VideoModel } from "@blvnet/core";
+import * as tf from "@tensorflow/tfjs-core";
 import { MOMENTUM_PREFIX, NonFiniteLossError, type StepResult, type TrainingEngine } from "./engine.js";
 
 /** Key of the engine's step counter in `state()` (int64 scalar): the dropout stream position. */
@@ -72,11 +73,14 @@ export class TfjsEngine implements TrainingEngine {
     const ops = new TfOps({ store: this.ops.store, seed: deriveSeed(this.opts.seed, 0xd809, this.steps) });
     const x = ops.input(input, shape);
     let logitsKept: tf.Tensor | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const logits = tfForward(this.model, ops, x);
-      logitsKept = tf.keep(logits);
-      return softmaxCrossEntropy(logits, labels);
-    }, vars.map((v) => v.variable));
+    const { value, grads } = tf.variableGrads(
+      () => {
+        const logits = tfForward(this.model, ops, x);
+        logitsKept = tf.keep(logits);
+        return softmaxCrossEntropy(logits, labels);
+      },
+      vars.map((v) => v.variable),
+    );
     const gradList = vars.map((v) => grads[v.variable.name] ?? null);
     try {
       const sumSq = tf.tidy(() => tf.addN(gradList.filter((g): g is tf.Tensor => g !== null).map((g) => tf.sum(tf.square(g)))));
@@ -123,7 +127,10 @@ export class TfjsEngine implements TrainingEngine {
     const named = new Map(this.model.namedTensors().map(([n, p]) => [p, n]));
     for (const [p, buf] of this.sgd.buffers) {
       const form = this.ops.store.entryOf(p)!.form;
-      out.set(MOMENTUM_PREFIX + named.get(p)!, { shape: [...p.shape], data: fromNative(form, buf.dataSync() as Float32Array, p.shape).slice() });
+      out.set(MOMENTUM_PREFIX + named.get(p)!, {
+        shape: [...p.shape],
+        data: fromNative(form, buf.dataSync() as Float32Array, p.shape).slice(),
+      });
     }
     for (const [p, data] of this.pendingMomentum) out.set(MOMENTUM_PREFIX + named.get(p)!, { shape: [...p.shape], data });
     out.set(STEP_KEY, { shape: [], data: BigInt64Array.of(BigInt(this.steps)) });

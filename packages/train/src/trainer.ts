@@ -5,15 +5,25 @@
  * sample; dropout: seed, step), so `resume` replays a killed run exactly: it reloads the newest
  * checkpoint and skips the batches of the current epoch that were already trained on.
  */
+
+import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
-import cliProgress from "cli-progress";
 import { UserError, type VideoModel } from "@blvnet/core";
 import type { Batch, Loader } from "@blvnet/data";
-import { basename } from "node:path";
-import { type CheckpointPointer, loadLatestCheckpoint, markGood, rollBackToGood, saveCheckpoint, TRAIN_STATE_FORMAT, type LoopState, type RunConfig } from "./checkpoint.js";
+import cliProgress from "cli-progress";
+import {
+  type CheckpointPointer,
+  type LoopState,
+  loadLatestCheckpoint,
+  markGood,
+  type RunConfig,
+  rollBackToGood,
+  saveCheckpoint,
+  TRAIN_STATE_FORMAT,
+} from "./checkpoint.js";
 import { NonFiniteLossError, type TrainingEngine } from "./engine.js";
-import { CsvJsonLog, EPOCH_COLUMNS, STEP_COLUMNS, type EpochRow, type StepRow } from "./log.js";
-import { ClassificationTally, crossEntropy, ranking, averageViews, softmaxRows } from "./metrics.js";
+import { CsvJsonLog, EPOCH_COLUMNS, type EpochRow, STEP_COLUMNS, type StepRow } from "./log.js";
+import { averageViews, ClassificationTally, crossEntropy, ranking, softmaxRows } from "./metrics.js";
 import { learningRate, type ScheduleConfig } from "./schedule.js";
 
 export interface TrainLoopOptions {
@@ -100,10 +110,19 @@ function checkResumable(saved: RunConfig, now: RunConfig, outDir: string): Confi
   for (const [name, get] of FIXED_ON_RESUME) {
     const a = JSON.stringify(get(saved));
     const b = JSON.stringify(get(now));
-    if (a !== b) throw new UserError(`--resume: setting ${name} was ${a} in the checkpointed run, now ${b}; it cannot change in a run (start a new --out)`);
+    if (a !== b)
+      throw new UserError(
+        `--resume: setting ${name} was ${a} in the checkpointed run, now ${b}; it cannot change in a run (start a new --out)`,
+      );
   }
   const date = new Date().toISOString();
-  return CHANGEABLE_ON_RESUME.filter(([, get]) => JSON.stringify(get(saved)) !== JSON.stringify(get(now))).map(([setting, get]) => ({ step: 0, setting, from: get(saved), to: get(now), date }));
+  return CHANGEABLE_ON_RESUME.filter(([, get]) => JSON.stringify(get(saved)) !== JSON.stringify(get(now))).map(([setting, get]) => ({
+    step: 0,
+    setting,
+    from: get(saved),
+    to: get(now),
+    date,
+  }));
 }
 
 export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
@@ -135,7 +154,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
     for (const c of changes) log(`--resume: ${c.setting} ${showSetting(c.from)} -> ${showSetting(c.to)} from step ${c.step}`);
     if (changes.length) opts.onChanges?.(changes);
     if (ck.state.stepsPerEpoch !== stepsPerEpoch) {
-      throw new UserError(`--resume: the run had ${ck.state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`);
+      throw new UserError(
+        `--resume: the run had ${ck.state.stepsPerEpoch} steps per epoch, the data now gives ${stepsPerEpoch}; the dataset changed`,
+      );
     }
     opts.engine.load(ck.tensors);
     // the saved config holds what must match; the rest (e.g. the start weights' path) is today's
@@ -143,7 +164,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
     resumedFrom = state.globalStep;
     lastCheckpoint = ck.dir;
     unconfirmed = { dir: basename(ck.dir), epoch: state.epoch, step: state.globalStep, loss: state.lastLoss };
-    log(`resuming from ${ck.dir}: epoch ${state.epoch + 1}, ${state.stepInEpoch} of ${stepsPerEpoch} steps done, step ${state.globalStep} in all`);
+    log(
+      `resuming from ${ck.dir}: epoch ${state.epoch + 1}, ${state.stepInEpoch} of ${stepsPerEpoch} steps done, step ${state.globalStep} in all`,
+    );
   }
   steps.open(resumedFrom);
   epochs.open(resumedFrom);
@@ -161,7 +184,17 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
   let validation: ValidationResult | null = null;
   const summary = (status: LoopSummary["status"]): LoopSummary => {
     const seconds = (performance.now() - started) / 1000;
-    return { status, epoch: state.epoch, globalStep: state.globalStep, lastLoss: state.lastLoss, checkpoint: lastCheckpoint, validation, seconds, clipsPerSecond: seconds > 0 ? clipsThisSession / seconds : 0, resumedFrom };
+    return {
+      status,
+      epoch: state.epoch,
+      globalStep: state.globalStep,
+      lastLoss: state.lastLoss,
+      checkpoint: lastCheckpoint,
+      validation,
+      seconds,
+      clipsPerSecond: seconds > 0 ? clipsThisSession / seconds : 0,
+      resumedFrom,
+    };
   };
 
   if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
@@ -190,7 +223,14 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
         }
         const seconds = (performance.now() - t0) / 1000;
         const clips = batch.labels.length;
-        state = { ...state, stepInEpoch: state.stepInEpoch + 1, globalStep: state.globalStep + 1, samplesSeen: state.samplesSeen + clips, lr, lastLoss: result.loss };
+        state = {
+          ...state,
+          stepInEpoch: state.stepInEpoch + 1,
+          globalStep: state.globalStep + 1,
+          samplesSeen: state.samplesSeen + clips,
+          lr,
+          lastLoss: result.loss,
+        };
         clipsThisSession += clips;
         epochLoss += result.loss * clips;
         epochCorrect += result.correct;
@@ -208,7 +248,13 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
           clips_per_s: clips / seconds,
         });
         const elapsed = (performance.now() - started) / 1000;
-        bar?.update(state.globalStep, { epoch: epoch + 1, loss: result.loss.toFixed(4), acc: (result.correct / clips).toFixed(3), cps: (clipsThisSession / elapsed).toFixed(2), skipped: opts.skipped?.() ?? 0 });
+        bar?.update(state.globalStep, {
+          epoch: epoch + 1,
+          loss: result.loss.toFixed(4),
+          acc: (result.correct / clips).toFixed(3),
+          cps: (clipsThisSession / elapsed).toFixed(2),
+          skipped: opts.skipped?.() ?? 0,
+        });
         if (opts.maxSteps !== undefined && state.globalStep >= opts.maxSteps) {
           await checkpoint();
           return summary("stopped");
@@ -234,7 +280,9 @@ export async function trainLoop(opts: TrainLoopOptions): Promise<LoopSummary> {
       const valText = val ? `, val top-1 ${(100 * val.top1).toFixed(1)}%` : "";
       if (bar) bar.update(state.globalStep);
       const skipped = opts.skipped?.() ? `, ${opts.skipped()} samples skipped so far` : "";
-      log(`epoch ${epoch + 1}/${config.epochs}${skipped}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`);
+      log(
+        `epoch ${epoch + 1}/${config.epochs}${skipped}: train loss ${epochClips ? (epochLoss / epochClips).toFixed(4) : "-"}, train acc ${epochClips ? ((100 * epochCorrect) / epochClips).toFixed(1) : "-"}%${valText}`,
+      );
     }
     return summary("done");
   } finally {
@@ -250,9 +298,13 @@ async function stepOrExplain(opts: TrainLoopOptions, batch: Batch, lr: number, s
     if (!(e instanceof NonFiniteLossError)) throw e;
     const where = `epoch ${state.epoch + 1}, step ${state.globalStep + 1} (lr ${lr.toPrecision(4)})`;
     const good = rollBackToGood(opts.outDir);
-    const from = good ? `--resume continues from the last good checkpoint ${good.dir} (step ${good.step}, loss ${good.loss.toPrecision(4)})` : "no good checkpoint had been written yet: start again";
+    const from = good
+      ? `--resume continues from the last good checkpoint ${good.dir} (step ${good.step}, loss ${good.loss.toPrecision(4)})`
+      : "no good checkpoint had been written yet: start again";
     const lower = Number((state.config.optimizer.lr / 10).toPrecision(3));
-    const advice = opts.command ? `; e.g. ${resumeCommand(opts.command, good !== null, lower)}` : `, with a lower lr (e.g. ${lower}), warm-up or gradient clipping`;
+    const advice = opts.command
+      ? `; e.g. ${resumeCommand(opts.command, good !== null, lower)}`
+      : `, with a lower lr (e.g. ${lower}), warm-up or gradient clipping`;
     throw new UserError(`training stopped: ${e.message} at ${where}; ${from}${advice}`, 3);
   }
 }
@@ -266,9 +318,10 @@ function resumeCommand(argv: string[], resume: boolean, lr: number): string {
     else if (a.startsWith("--lr=") || a === "--resume") continue;
     else out.push(a);
   }
-  return [...out, ...(resume ? ["--resume"] : []), "--lr", String(lr)].map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ");
+  return [...out, ...(resume ? ["--resume"] : []), "--lr", String(lr)]
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(" ");
 }
-
 
 export interface ValidationResult {
   top1: number;
@@ -293,7 +346,8 @@ export async function validate(engine: TrainingEngine, loader: Loader): Promise<
 function progressBar(): cliProgress.SingleBar {
   return new cliProgress.SingleBar(
     {
-      format: "train {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | acc {acc} | {cps} clips/s | {skipped} skipped | ETA {eta_formatted}",
+      format:
+        "train {bar} {percentage}% | step {value}/{total} | epoch {epoch} | loss {loss} | acc {acc} | {cps} clips/s | {skipped} skipped | ETA {eta_formatted}",
       noTTYOutput: true,
       notTTYSchedule: 5000,
       etaBuffer: 20,

@@ -7,7 +7,16 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createModel, fillDeterministic, initBackend, inputShape, refgenInput, runForward, stateDict, writeSafetensors } from "@blvnet/core";
+import {
+  createModel,
+  fillDeterministic,
+  initBackend,
+  inputShape,
+  refgenInput,
+  runForward,
+  stateDict,
+  writeSafetensors,
+} from "@blvnet/core";
 import "@blvnet/baselines";
 
 const CASES: [tag: string, model: string, options: Record<string, unknown>, clips: number][] = [

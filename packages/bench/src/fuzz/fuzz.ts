@@ -8,7 +8,9 @@ import { parseArgs } from "node:util";
 import fc from "fast-check";
 import { fuzzTargets, outcome } from "./targets.js";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "10000" }, target: { type: "string" }, seed: { type: "string" } } });
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "10000" }, target: { type: "string" }, seed: { type: "string" } },
+});
 const runs = Number(values.runs);
 const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
 let failed = false;
@@ -26,10 +28,14 @@ for (const target of fuzzTargets().filter((t) => !values.target || t.name === va
     { numRuns: runs, seed },
   );
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  console.log(`${target.name.padEnd(12)} ${report.numRuns} inputs: ${seen.loaded} loaded, ${seen.refused} refused; slowest read ${slowest.toFixed(1)} ms; ${secs} s`);
+  console.log(
+    `${target.name.padEnd(12)} ${report.numRuns} inputs: ${seen.loaded} loaded, ${seen.refused} refused; slowest read ${slowest.toFixed(1)} ms; ${secs} s`,
+  );
   if (report.failed) {
     failed = true;
-    console.log(`  FINDING: ${String(report.errorInstance ?? "")}\n  counterexample path ${report.counterexamplePath} (rerun with --seed ${seed} --target ${target.name})`);
+    console.log(
+      `  FINDING: ${String(report.errorInstance ?? "")}\n  counterexample path ${report.counterexamplePath} (rerun with --seed ${seed} --target ${target.name})`,
+    );
   }
 }
 process.exit(failed ? 1 : 0);

@@ -22,17 +22,30 @@ export type ByteEdit =
 const SPECIAL = [0x00, 0xff, 0x7f, 0x80, 0x01, 0x30, 0x39, 0x2d, 0x22, 0x0a];
 const HOT = 4096;
 
-const at = fc.record({ at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), region: fc.constantFrom<Region>("any", "head", "tail") });
-const someBytes = (max: number) => fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...SPECIAL)), { minLength: 1, maxLength: max });
+const at = fc.record({
+  at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+  region: fc.constantFrom<Region>("any", "head", "tail"),
+});
+const someBytes = (max: number) =>
+  fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(...SPECIAL)), { minLength: 1, maxLength: max });
 
-const byteEdit: fc.Arbitrary<ByteEdit> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip" as const), xor: fc.integer({ min: 1, max: 255 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("cut" as const) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), length: fc.integer({ min: 1, max: 64 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("insert" as const), bytes: someBytes(16) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("set" as const), bytes: someBytes(8) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("copy" as const), length: fc.integer({ min: 1, max: 256 }), to: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }) }) },
-).chain((e) => at.map((a) => ({ ...a, ...e }) as ByteEdit));
+const byteEdit: fc.Arbitrary<ByteEdit> = fc
+  .oneof(
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("flip" as const), xor: fc.integer({ min: 1, max: 255 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("cut" as const) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("delete" as const), length: fc.integer({ min: 1, max: 64 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("insert" as const), bytes: someBytes(16) }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("set" as const), bytes: someBytes(8) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("copy" as const),
+        length: fc.integer({ min: 1, max: 256 }),
+        to: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      }),
+    },
+  )
+  .chain((e) => at.map((a) => ({ ...a, ...e }) as ByteEdit));
 
 export const byteEdits = fc.array(byteEdit, { minLength: 1, maxLength: 6 });
 
@@ -84,12 +97,37 @@ export type JsonEdit =
   | { kind: "duplicate"; node: number };
 
 /** Values that break assumptions: wrong types, signs, sizes, non-integers, empty containers. */
-const ODD_VALUES: unknown[] = [null, true, 0, -1, 1, 0.5, 1e308, -1e308, 2 ** 53 + 2, 2 ** 31, "", "x", "-1", "NaN", [], {}, [[]], [0], [-1, 2], { shape: [1] }];
+const ODD_VALUES: unknown[] = [
+  null,
+  true,
+  0,
+  -1,
+  1,
+  0.5,
+  1e308,
+  -1e308,
+  2 ** 53 + 2,
+  2 ** 31,
+  "",
+  "x",
+  "-1",
+  "NaN",
+  [],
+  {},
+  [[]],
+  [0],
+  [-1, 2],
+  { shape: [1] },
+];
 
 const node = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 const jsonEdit: fc.Arbitrary<JsonEdit> = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), node }),
-  fc.record({ kind: fc.constant("replace" as const), node, value: fc.oneof(fc.constantFrom(...ODD_VALUES), fc.integer(), fc.double({ noNaN: true }), fc.string({ maxLength: 8 })) }),
+  fc.record({
+    kind: fc.constant("replace" as const),
+    node,
+    value: fc.oneof(fc.constantFrom(...ODD_VALUES), fc.integer(), fc.double({ noNaN: true }), fc.string({ maxLength: 8 })),
+  }),
   fc.record({ kind: fc.constant("scale" as const), node, by: fc.constantFrom(-1, 0, 2, 0.5, 1e6, 1 + 1e-9) }),
   fc.record({ kind: fc.constant("truncate" as const), node, keep: fc.integer({ min: 0, max: 3 }) }),
   fc.record({ kind: fc.constant("duplicate" as const), node }),
@@ -161,12 +199,40 @@ export type LineEdit =
   | { kind: "append"; line: number; token: string }
   | { kind: "bytes"; edits: ByteEdit[] };
 
-const TOKENS = ["-1", "0", "1", "99999999999999999999", "1e3", "0x10", "3.5", "NaN", "", " ", ";", "\t", "../..", "/", "ü", "a b", "-", "+1", "007"];
+const TOKENS = [
+  "-1",
+  "0",
+  "1",
+  "99999999999999999999",
+  "1e3",
+  "0x10",
+  "3.5",
+  "NaN",
+  "",
+  " ",
+  ";",
+  "\t",
+  "../..",
+  "/",
+  "ü",
+  "a b",
+  "-",
+  "+1",
+  "007",
+];
 const line = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 const lineEdit: fc.Arbitrary<LineEdit> = fc.oneof(
   fc.record({ kind: fc.constant("delete" as const), line }),
   fc.record({ kind: fc.constant("duplicate" as const), line }),
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("token" as const), line, column: fc.integer({ min: 0, max: 4 }), token: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 6 })) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("token" as const),
+      line,
+      column: fc.integer({ min: 0, max: 4 }),
+      token: fc.oneof(fc.constantFrom(...TOKENS), fc.string({ maxLength: 6 })),
+    }),
+  },
   fc.record({ kind: fc.constant("append" as const), line, token: fc.constantFrom(...TOKENS) }),
   fc.record({ kind: fc.constant("bytes" as const), edits: fc.array(byteEdit, { minLength: 1, maxLength: 2 }) }),
 );
@@ -176,7 +242,9 @@ export function applyLineEdits(text: string, edits: readonly LineEdit[]): string
   let lines = text.split("\n");
   for (const e of edits) {
     if (e.kind === "bytes") {
-      lines = Buffer.from(applyByteEdits(Buffer.from(lines.join("\n")), e.edits)).toString("latin1").split("\n");
+      lines = Buffer.from(applyByteEdits(Buffer.from(lines.join("\n")), e.edits))
+        .toString("latin1")
+        .split("\n");
       continue;
     }
     const i = Math.floor(e.line * lines.length);

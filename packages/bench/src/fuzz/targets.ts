@@ -7,7 +7,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UserError, createModel } from "@blvnet/core";
+import { createModel, UserError } from "@blvnet/core";
 import { openDataset, parseList } from "@blvnet/data";
 import { decodeCheckpoint, encodeSafetensors } from "@blvnet/io";
 import fc from "fast-check";
@@ -36,14 +36,16 @@ const rawBytes = (seeds: Uint8Array[]) => mutated(seeds, byteEdits, applyByteEdi
 
 /** A zip rebuilt after editing one entry: the pickle (data.pkl) or a storage (data/N). */
 function rezipped(seeds: Uint8Array[]): fc.Arbitrary<Uint8Array> {
-  return fc.tuple(fc.nat({ max: seeds.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), byteEdits).map(([i, which, edits]) => {
-    const files = unzipSync(seeds[i]!);
-    const names = Object.keys(files);
-    const pkl = names.find((n) => n.endsWith("data.pkl"));
-    const target = which < 0.6 && pkl ? pkl : names[Math.floor(which * names.length)]!;
-    files[target] = new Uint8Array(applyByteEdits(files[target]!, edits));
-    return zipSync(files, { level: 0 });
-  });
+  return fc
+    .tuple(fc.nat({ max: seeds.length - 1 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), byteEdits)
+    .map(([i, which, edits]) => {
+      const files = unzipSync(seeds[i]!);
+      const names = Object.keys(files);
+      const pkl = names.find((n) => n.endsWith("data.pkl"));
+      const target = which < 0.6 && pkl ? pkl : names[Math.floor(which * names.length)]!;
+      files[target] = new Uint8Array(applyByteEdits(files[target]!, edits));
+      return zipSync(files, { level: 0 });
+    });
 }
 
 /** safetensors with its JSON header edited (the length prefix rewritten to match). */
@@ -63,7 +65,12 @@ function editedHeader(seeds: Uint8Array[]): fc.Arbitrary<Uint8Array> {
 
 const jsonText = (seeds: Uint8Array[]) =>
   fc.oneof(
-    { weight: 3, arbitrary: mutated(seeds, jsonEdits, (s, e) => Buffer.from(JSON.stringify(applyJsonEdits(JSON.parse(Buffer.from(s).toString("utf8")), e)) ?? "")) },
+    {
+      weight: 3,
+      arbitrary: mutated(seeds, jsonEdits, (s, e) =>
+        Buffer.from(JSON.stringify(applyJsonEdits(JSON.parse(Buffer.from(s).toString("utf8")), e)) ?? ""),
+      ),
+    },
     { weight: 1, arbitrary: rawBytes(seeds) },
   );
 
@@ -122,7 +129,18 @@ function listTarget(): FuzzTarget {
 function datasetJsonTarget(): FuzzTarget {
   const root = datasetFolder("meta");
   writeFileSync(join(root, "train.txt"), "a 4 0\nb 4 1\n");
-  const meta = Buffer.from(JSON.stringify({ format: "blvnet-synthetic/1", classes: ["left", "right"], flip: false, frames: 4, size: 32, train: 1, val: 0, seed: 0 }));
+  const meta = Buffer.from(
+    JSON.stringify({
+      format: "blvnet-synthetic/1",
+      classes: ["left", "right"],
+      flip: false,
+      frames: 4,
+      size: 32,
+      train: 1,
+      val: 0,
+      seed: 0,
+    }),
+  );
   return {
     name: "dataset.json",
     inputs: jsonText([meta]),
@@ -166,8 +184,10 @@ export function outcome(target: FuzzTarget, input: Uint8Array): Outcome {
     target.read(input);
     return "loaded";
   } catch (e) {
-    if (!(e instanceof UserError)) throw new Error(`${target.name}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (not a UserError)`);
-    if (e.message.includes("\n") || e.message.length > 500) throw new Error(`${target.name}: the error is not one short line: ${JSON.stringify(e.message.slice(0, 600))}`);
+    if (!(e instanceof UserError))
+      throw new Error(`${target.name}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} (not a UserError)`);
+    if (e.message.includes("\n") || e.message.length > 500)
+      throw new Error(`${target.name}: the error is not one short line: ${JSON.stringify(e.message.slice(0, 600))}`);
     return "refused";
   }
 }

@@ -1,5 +1,5 @@
-import { initBackend, requestedBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend } from "@blvnet/engine-onnx";
+import { initBackend, requestedBackend } from "@blvnet/engine-tfjs";
 import type { EngineKind } from "@blvnet/train";
 
 /** The backend accuracy rows record: "ort" for the ort engine, else the tfjs backend that `asked` (or BLVNET_BACKEND) selects; an ort name asks for the best tfjs one. */

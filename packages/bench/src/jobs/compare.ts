@@ -9,29 +9,36 @@
  * (level 0, 8 classes, new clips every epoch), each seed with its own clips.
  */
 import { basename, join, resolve } from "node:path";
-import { stringify } from "csv-stringify/sync";
 import { UserError } from "@blvnet/core";
 import { SYNTH_LEVELS } from "@blvnet/data";
 import { writeFileAtomic } from "@blvnet/io";
 import type { EngineKind, LogSink } from "@blvnet/train";
-import { chart } from "../publish/svg.js";
-import { num } from "../publish/tables.js";
+import { stringify } from "csv-stringify/sync";
 import { formatCi, formatDifference, formatMeanStd, PERCENT, pairedDifference, summarize } from "../publish/stats.js";
+import { chart } from "../publish/svg.js";
 import { type Table, toMarkdown } from "../publish/table.js";
+import { num } from "../publish/tables.js";
+import { CPU_RECIPE } from "../recipe/cpu-recipe.js";
 import { accuracyRunner } from "../runners/accuracy.js";
 import { runProfile } from "../runners/profile.js";
 import { speedRunner } from "../runners/speed.js";
+import { syntheticDataset } from "../sweep/reproduce.js";
 import type { Row } from "../sweep/rows.js";
 import { runSweep, type SweepSummary } from "../sweep/run.js";
 import type { ModelVariant, SweepSpec } from "../sweep/spec.js";
 import { readStore, writeRows } from "../sweep/store.js";
 import { trainBackend } from "./backend.js";
 import { checkSpecs } from "./reproduce.js";
-import { CPU_RECIPE } from "../recipe/cpu-recipe.js";
-import { syntheticDataset } from "../sweep/reproduce.js";
 
 /** Temporal module name -> registry model on the ResNet backbone. */
-export const TEMPORAL_MODULES: Record<string, string> = { tam: "tam-resnet", tsm: "tsm", none: "tsn", tsn: "tsn", "blvnet-tam": "blvnet-tam", blvnet: "blvnet" };
+export const TEMPORAL_MODULES: Record<string, string> = {
+  tam: "tam-resnet",
+  tsm: "tsm",
+  none: "tsn",
+  tsn: "tsn",
+  "blvnet-tam": "blvnet-tam",
+  blvnet: "blvnet",
+};
 
 /** The bLResNet models (depth >= 50). */
 const BLVNET_MODELS = new Set(["blvnet-tam", "blvnet"]);
@@ -104,36 +111,64 @@ export interface CompareSummary {
 export async function compare(config: CompareConfig = {}): Promise<CompareSummary> {
   const c = { ...COMPARE_DEFAULTS, ...config };
   const log = config.log ?? ((m: string) => console.error(m));
-  for (const m of c.modules) if (!TEMPORAL_MODULES[m]) throw new UserError(`unknown temporal module "${m}"; choose from ${Object.keys(TEMPORAL_MODULES).join(", ")}`);
+  for (const m of c.modules)
+    if (!TEMPORAL_MODULES[m])
+      throw new UserError(`unknown temporal module "${m}"; choose from ${Object.keys(TEMPORAL_MODULES).join(", ")}`);
   const models = [...new Set([...c.modules.map((m) => TEMPORAL_MODULES[m]!), "tsn"])];
   if (!c.seeds.length) throw new UserError("--seeds must name at least one seed");
-  if (!Number.isInteger(c.level) || c.level < 0 || c.level >= SYNTH_LEVELS.length) throw new UserError(`--level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${c.level}`);
+  if (!Number.isInteger(c.level) || c.level < 0 || c.level >= SYNTH_LEVELS.length)
+    throw new UserError(`--level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${c.level}`);
   const outDir = resolve(c.out);
   const dataDir = config.data ? resolve(config.data) : undefined;
   const dataset = dataDir ? basename(dataDir) : syntheticDataset(c.level, c.classes.length);
   const backend = await trainBackend(c.engine, config.backend);
-  const variants: ModelVariant[] = models.map((model) => ({ model, options: { depth: BLVNET_MODELS.has(model) ? c.blvnetDepth : c.backbone, width: c.width } }));
+  const variants: ModelVariant[] = models.map((model) => ({
+    model,
+    options: { depth: BLVNET_MODELS.has(model) ? c.blvnetDepth : c.backbone, width: c.width },
+  }));
   const base = { frames: [c.frames], sizes: [c.size], models: variants };
   const specs: SweepSpec[] = [
     { ...base, name: "compare-profile", kinds: ["profile"], batches: [1], backends: ["analytic"] },
     { ...base, name: "compare-speed", kinds: ["speed"], batches: [1], backends: [c.speedBackend] },
-    { ...base, name: "compare-accuracy", kinds: ["accuracy"], batches: [c.batch], backends: [backend], datasets: [dataset], seeds: [...c.seeds] },
+    {
+      ...base,
+      name: "compare-accuracy",
+      kinds: ["accuracy"],
+      batches: [c.batch],
+      backends: [backend],
+      datasets: [dataset],
+      seeds: [...c.seeds],
+    },
   ];
   checkSpecs(specs);
-  const synthetic = dataDir ? undefined : { level: c.level, classes: c.classes, perClass: c.perClass, valPerClass: c.valPerClass, fresh: true };
+  const synthetic = dataDir
+    ? undefined
+    : { level: c.level, classes: c.classes, perClass: c.perClass, valPerClass: c.valPerClass, fresh: true };
   const runners = {
     profile: runProfile,
     speed: speedRunner({ warmup: 1, iters: 5, train: false }),
     accuracy: accuracyRunner({
-      outDir, dataDir, synthetic, epochs: c.epochs, lr: c.lr, warmupEpochs: c.warmup, dropout: CPU_RECIPE.dropout, engine: c.engine,
-      backend: backend === "ort" ? undefined : backend, progress: c.progress ?? false,
+      outDir,
+      dataDir,
+      synthetic,
+      epochs: c.epochs,
+      lr: c.lr,
+      warmupEpochs: c.warmup,
+      dropout: CPU_RECIPE.dropout,
+      engine: c.engine,
+      backend: backend === "ort" ? undefined : backend,
+      progress: c.progress ?? false,
     }),
   };
   const failed: SweepSummary["failed"] = [];
   for (const spec of specs) failed.push(...(await runSweep(spec, { outDir, runners, progress: c.progress, log })).failed);
 
   const rows = readStore(outDir).rows.filter(
-    (r) => models.includes(String(r.model)) && num(r, "frames") === c.frames && num(r, "size") === c.size && (r.kind !== "accuracy" || (r.dataset === dataset && c.seeds.includes(num(r, "seed")))),
+    (r) =>
+      models.includes(String(r.model)) &&
+      num(r, "frames") === c.frames &&
+      num(r, "size") === c.size &&
+      (r.kind !== "accuracy" || (r.dataset === dataset && c.seeds.includes(num(r, "seed")))),
   );
   const table = compareTable(rows, models);
   writeFileAtomic(join(outDir, "compare.md"), toMarkdown(table));
@@ -146,7 +181,11 @@ export async function compare(config: CompareConfig = {}): Promise<CompareSummar
 
 /** Top-1 per seed of a model's accuracy rows. */
 function bySeed(rows: Row[], model: string, metric: "top1" | "pair_accuracy" = "top1"): Map<number, number> {
-  return new Map(rows.filter((r) => r.model === model && r.kind === "accuracy" && Number.isFinite(num(r, metric))).map((r) => [num(r, "seed"), num(r, metric)]));
+  return new Map(
+    rows
+      .filter((r) => r.model === model && r.kind === "accuracy" && Number.isFinite(num(r, metric)))
+      .map((r) => [num(r, "seed"), num(r, metric)]),
+  );
 }
 
 export function compareTable(rows: Row[], models: string[]): Table {
@@ -154,8 +193,20 @@ export function compareTable(rows: Row[], models: string[]): Table {
   return {
     title: "Temporal modules on equal terms",
     headers: [
-      "model", "temporal", "seeds", "top-1 (%) mean ± std", "top-1 95% CI", "top-1 per seed", "vs TSN (paired, 95% CI)", "pair acc. (%)", "level",
-      "params (M)", "GMACs", "saved act. (MiB)", "latency (ms)", "backend",
+      "model",
+      "temporal",
+      "seeds",
+      "top-1 (%) mean ± std",
+      "top-1 95% CI",
+      "top-1 per seed",
+      "vs TSN (paired, 95% CI)",
+      "pair acc. (%)",
+      "level",
+      "params (M)",
+      "GMACs",
+      "saved act. (MiB)",
+      "latency (ms)",
+      "backend",
     ],
     rows: models.map((m) => {
       const acc = rows.filter((r) => r.model === m && r.kind === "accuracy").sort((a, b) => num(a, "seed") - num(b, "seed"));
@@ -166,11 +217,20 @@ export function compareTable(rows: Row[], models: string[]): Table {
       const any = prof ?? speed ?? acc[0];
       const diff = baseline && m !== "tsn" ? formatDifference(pairedDifference(top1, baseline)) : "";
       return [
-        String(any?.model_id ?? m), String(any?.temporal ?? ""), acc.length, formatMeanStd(s), formatCi(s, 1, PERCENT),
-        acc.map((r) => `${num(r, "top1").toFixed(1)} (s${r.seed})`).join(", "), diff,
-        formatMeanStd(summarize([...bySeed(rows, m, "pair_accuracy").values()])), [...new Set(acc.map((r) => String(r.level ?? "")))].join(","),
-        prof ? +(num(prof, "params") / 1e6).toFixed(3) : "", prof ? +(num(prof, "macs") / 1e9).toFixed(3) : "",
-        prof ? +(num(prof, "saved_activation_bytes") / 2 ** 20).toFixed(1) : "", speed ? num(speed, "latency_ms") : "", String(speed?.backend ?? ""),
+        String(any?.model_id ?? m),
+        String(any?.temporal ?? ""),
+        acc.length,
+        formatMeanStd(s),
+        formatCi(s, 1, PERCENT),
+        acc.map((r) => `${num(r, "top1").toFixed(1)} (s${r.seed})`).join(", "),
+        diff,
+        formatMeanStd(summarize([...bySeed(rows, m, "pair_accuracy").values()])),
+        [...new Set(acc.map((r) => String(r.level ?? "")))].join(","),
+        prof ? +(num(prof, "params") / 1e6).toFixed(3) : "",
+        prof ? +(num(prof, "macs") / 1e9).toFixed(3) : "",
+        prof ? +(num(prof, "saved_activation_bytes") / 2 ** 20).toFixed(1) : "",
+        speed ? num(speed, "latency_ms") : "",
+        String(speed?.backend ?? ""),
       ];
     }),
     note:
@@ -188,11 +248,25 @@ function compareChart(rows: Row[], models: string[]): string {
     const s = summarize(acc.map((r) => num(r, "top1")));
     const id = String(acc[0]!.model_id ?? m);
     return [
-      { name: `${id}: mean, 95% CI`, points: [{ x: i + 1, y: s.mean, err: Number.isFinite(s.half) ? { lo: Math.max(0, s.lo), hi: Math.min(100, s.hi) } : undefined, label: formatMeanStd(s) }] },
+      {
+        name: `${id}: mean, 95% CI`,
+        points: [
+          {
+            x: i + 1,
+            y: s.mean,
+            err: Number.isFinite(s.half) ? { lo: Math.max(0, s.lo), hi: Math.min(100, s.hi) } : undefined,
+            label: formatMeanStd(s),
+          },
+        ],
+      },
       { name: `${id}: seeds`, hollow: true, points: acc.map((r) => ({ x: i + 1.2, y: num(r, "top1") })) },
     ];
   });
-  return chart(series, { title: "Top-1 over seeds (error bar: 95% CI)", xLabel: `model (${models.map((m, i) => `${i + 1} ${m}`).join(", ")})`, yLabel: "top-1 (%)" });
+  return chart(series, {
+    title: "Top-1 over seeds (error bar: 95% CI)",
+    xLabel: `model (${models.map((m, i) => `${i + 1} ${m}`).join(", ")})`,
+    yLabel: "top-1 (%)",
+  });
 }
 
 export interface LevelSweepSummary {
@@ -213,7 +287,9 @@ export async function compareLevels(config: CompareConfig & { levels: number[] }
   if (config.data) throw new UserError("--levels sweeps the synthetic benchmark: it does not take --data");
   if (!config.levels.length) throw new UserError("--levels must name at least one level");
   const c = { ...COMPARE_DEFAULTS, ...config };
-  for (const level of c.levels) if (!Number.isInteger(level) || level < 0 || level >= SYNTH_LEVELS.length) throw new UserError(`--levels: each level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${level}`);
+  for (const level of c.levels)
+    if (!Number.isInteger(level) || level < 0 || level >= SYNTH_LEVELS.length)
+      throw new UserError(`--levels: each level must be an integer in 0..${SYNTH_LEVELS.length - 1}, got ${level}`);
   const failed: SweepSummary["failed"] = [];
   let models: string[] = [];
   for (const level of c.levels) {
@@ -224,16 +300,28 @@ export async function compareLevels(config: CompareConfig & { levels: number[] }
   const outDir = resolve(c.out);
   const datasets = new Map(c.levels.map((l) => [syntheticDataset(l, c.classes.length), l]));
   const rows = readStore(outDir).rows.filter(
-    (r) => r.kind === "accuracy" && models.includes(String(r.model)) && num(r, "frames") === c.frames && num(r, "size") === c.size && datasets.has(String(r.dataset)) && c.seeds.includes(num(r, "seed")),
+    (r) =>
+      r.kind === "accuracy" &&
+      models.includes(String(r.model)) &&
+      num(r, "frames") === c.frames &&
+      num(r, "size") === c.size &&
+      datasets.has(String(r.dataset)) &&
+      c.seeds.includes(num(r, "seed")),
   );
   const cell = (m: string, level: number, metric: "top1" | "pair_accuracy") =>
-    summarize(rows.filter((r) => r.model === m && num(r, "level") === level).map((r) => num(r, metric)).filter(Number.isFinite));
+    summarize(
+      rows
+        .filter((r) => r.model === m && num(r, "level") === level)
+        .map((r) => num(r, metric))
+        .filter(Number.isFinite),
+    );
   const idOf = (m: string) => String(rows.find((r) => r.model === m)?.model_id ?? m);
   const table: Table = {
     title: "Accuracy per synthetic difficulty level (CPU recipe)",
     headers: ["model", "seeds", ...c.levels.map((l) => `${l} ${SYNTH_LEVELS[l]}: top-1 (pair)`)],
     rows: models.map((m) => [
-      idOf(m), c.seeds.join(","),
+      idOf(m),
+      c.seeds.join(","),
       ...c.levels.map((l) => {
         const t = cell(m, l, "top1");
         const p = cell(m, l, "pair_accuracy");
@@ -249,12 +337,21 @@ export async function compareLevels(config: CompareConfig & { levels: number[] }
     line: true,
     points: c.levels.flatMap((l) => {
       const t = cell(m, l, "top1");
-      return t.n ? [{ x: l, y: t.mean, err: Number.isFinite(t.half) ? { lo: Math.max(0, t.lo), hi: Math.min(100, t.hi) } : undefined }] : [];
+      return t.n
+        ? [{ x: l, y: t.mean, err: Number.isFinite(t.half) ? { lo: Math.max(0, t.lo), hi: Math.min(100, t.hi) } : undefined }]
+        : [];
     }),
   }));
   writeFileAtomic(join(outDir, "levels.md"), toMarkdown(table));
   writeFileAtomic(join(outDir, "levels.csv"), stringify([table.headers, ...table.rows]));
   const bars = c.seeds.length > 1 ? ", error bars: 95% CI over seeds" : `, seed ${c.seeds.join(",")}`;
-  writeFileAtomic(join(outDir, "levels.svg"), chart(series, { title: `Top-1 vs synthetic difficulty level${bars}`, xLabel: `level (${c.levels.map((l) => `${l} ${SYNTH_LEVELS[l]}`).join(", ")})`, yLabel: "top-1 (%)" }));
+  writeFileAtomic(
+    join(outDir, "levels.svg"),
+    chart(series, {
+      title: `Top-1 vs synthetic difficulty level${bars}`,
+      xLabel: `level (${c.levels.map((l) => `${l} ${SYNTH_LEVELS[l]}`).join(", ")})`,
+      yLabel: "top-1 (%)",
+    }),
+  );
   return { outDir, table, rows, files: ["levels.md", "levels.csv", "levels.svg", "results.csv"].map((f) => join(outDir, f)), failed };
 }

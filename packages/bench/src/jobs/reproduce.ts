@@ -3,21 +3,21 @@
  * resumable, shardable sweeps, then `publish`. `quick` is the README's main command.
  */
 import { basename, join, resolve } from "node:path";
+import { UserError } from "@blvnet/core";
 import { synthesize } from "@blvnet/data";
-import { requestedBackend } from "@blvnet/engine-tfjs";
 import { isOrtBackend } from "@blvnet/engine-onnx";
+import { requestedBackend } from "@blvnet/engine-tfjs";
 import type { EngineKind, LogSink } from "@blvnet/train";
-import { publish, type PublishResult } from "../publish/publish.js";
+import { type PublishResult, publish } from "../publish/publish.js";
 import { accuracyRunner } from "../runners/accuracy.js";
+import { jobModel } from "../runners/model.js";
 import { runProfile } from "../runners/profile.js";
 import { isPeerBackend, speedRunner } from "../runners/speed.js";
+import { checkSpeedBackend } from "../speed/measure.js";
 import { gpuSpeedSpec } from "../sweep/gpu-spec.js";
 import { accuracySpec, hardAccuracySpec, profileSpec, speedSpec } from "../sweep/reproduce.js";
 import { runSweep, type SweepSummary } from "../sweep/run.js";
 import { expandSweep, type SweepSpec } from "../sweep/spec.js";
-import { checkSpeedBackend } from "../speed/measure.js";
-import { jobModel } from "../runners/model.js";
-import { UserError } from "@blvnet/core";
 import { trainBackend } from "./backend.js";
 
 export const REPRODUCE_PARTS = ["profile", "speed", "accuracy"] as const;
@@ -76,7 +76,9 @@ async function syntheticData(quick: boolean, log: LogSink): Promise<string> {
   // quick: two time-reversed pairs, few clips (a smoke test of the whole path, minutes on a CPU)
   const r = await synthesize(
     dir,
-    quick ? { classes: ["move-left", "move-right", "grow", "shrink"], train: 16, val: 6, frames: 8, size: 64, seed: 0, level: 4 } : { train: 48, val: 12, frames: 16, size: 112, seed: 0, level: 4 },
+    quick
+      ? { classes: ["move-left", "move-right", "grow", "shrink"], train: 16, val: 6, frames: 8, size: 64, seed: 0, level: 4 }
+      : { train: 48, val: 12, frames: 16, size: 112, seed: 0, level: 4 },
   );
   log(`${r.reused ? "using" : "generated"} synthetic benchmark ${dir} (${r.clips} clips${r.reused ? "" : `, ${r.seconds.toFixed(1)} s`})`);
   return dir;
@@ -114,7 +116,8 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
   // accuracy runs train on a tfjs backend (or the ort engine); record the one actually used
   const trainedOn = await trainBackend(engine, config.backend);
   const speedBackend = checkSpeedBackend(config.speedBackend ?? (gpu ? "ort-webgpu" : (requestedBackend(config.backend) ?? "ort")));
-  if (gpu && !/webgpu|cuda/.test(speedBackend)) throw new UserError(`--gpu: --speed-backend ${speedBackend} is not a GPU backend (ort-webgpu or ort-cuda)`);
+  if (gpu && !/webgpu|cuda/.test(speedBackend))
+    throw new UserError(`--gpu: --speed-backend ${speedBackend} is not a GPU backend (ort-webgpu or ort-cuda)`);
   const name = gpu ? "reproduce-gpu" : quick ? "reproduce-quick" : "reproduce";
   const outDir = resolve(config.out ?? join("results", "runs", name));
   const dataset = config.data ? basename(resolve(config.data)) : "synthetic";
@@ -124,11 +127,17 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
   const builtIn: Record<ReproducePart, SweepSpec[]> = {
     profile: [profileSpec()],
     speed: [gpu ? gpuSpeedSpec({ backend: speedBackend, peer: !!config.peerSrc?.length }) : speedSpec(o)],
-    accuracy: config.data ? [{ ...hardAccuracySpec(o), name: "accuracy" }] : quick ? [accuracySpec(o)] : [accuracySpec(o), hardAccuracySpec(o)],
+    accuracy: config.data
+      ? [{ ...hardAccuracySpec(o), name: "accuracy" }]
+      : quick
+        ? [accuracySpec(o)]
+        : [accuracySpec(o), hardAccuracySpec(o)],
   };
   const specs = config.specs ? config.specs.filter((sp) => sp.kinds.some((k) => parts.includes(k))) : parts.flatMap((p) => builtIn[p]);
   if (specs.some((sp) => sp.kinds.includes("speed") && sp.backends.some(isPeerBackend)) && !config.peerSrc?.length) {
-    throw new UserError("speed jobs on pytorch / pytorch-cuda need --peer-src (checkouts of IBM/bLVNet-TAM and/or mit-han-lab/temporal-shift-module)");
+    throw new UserError(
+      "speed jobs on pytorch / pytorch-cuda need --peer-src (checkouts of IBM/bLVNet-TAM and/or mit-han-lab/temporal-shift-module)",
+    );
   }
   checkSpecs(specs);
   const started = Date.now();
@@ -150,9 +159,16 @@ export async function reproduce(config: ReproduceConfig = {}): Promise<Reproduce
       accuracy: accuracyRunner({
         outDir,
         dataDir,
-        synthetic: set.synthetic === true
-          ? { level: Number(set.level ?? 0), classes: set.classes ? String(set.classes).split(",") : undefined, perClass: Number(set.perClass), valPerClass: Number(set.valPerClass ?? 30), fresh: set.fresh !== false }
-          : undefined,
+        synthetic:
+          set.synthetic === true
+            ? {
+                level: Number(set.level ?? 0),
+                classes: set.classes ? String(set.classes).split(",") : undefined,
+                perClass: Number(set.perClass),
+                valPerClass: Number(set.valPerClass ?? 30),
+                fresh: set.fresh !== false,
+              }
+            : undefined,
         epochs: config.epochs ?? Number(set.epochs ?? (quick ? 10 : 30)),
         lr: Number(set.lr ?? 0.01),
         warmupEpochs: Number(set.warmup ?? 0),

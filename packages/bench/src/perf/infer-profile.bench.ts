@@ -59,9 +59,17 @@ const file = findProfileFile(args.prefix!);
 if (!file) throw new Error(`no profile file for ${args.prefix}`);
 const s = summarizeProfile(file, 1);
 const median = [...wall].sort((a, b) => a - b)[Math.floor(wall.length / 2)];
-console.log(`${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, load ${loadavg()[0].toFixed(2)}`);
-for (const r of s.rows.slice(0, 16)) console.log(`  ${r.opType.padEnd(22)} ${r.msPerRun.toFixed(1).padStart(8)} ms ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`);
+console.log(
+  `${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, load ${loadavg()[0].toFixed(2)}`,
+);
+for (const r of s.rows.slice(0, 16))
+  console.log(
+    `  ${r.opType.padEnd(22)} ${r.msPerRun.toFixed(1).padStart(8)} ms ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`,
+  );
 console.log("top nodes:");
-for (const r of s.nodes.slice(0, Number(args.top))) console.log(`  ${r.msPerRun.toFixed(2).padStart(7)} ms ${r.opType.padEnd(18)} ${r.node.slice(0, 48).padEnd(48)} ${r.inputs.slice(0, 90)}`);
+for (const r of s.nodes.slice(0, Number(args.top)))
+  console.log(
+    `  ${r.msPerRun.toFixed(2).padStart(7)} ms ${r.opType.padEnd(18)} ${r.node.slice(0, 48).padEnd(48)} ${r.inputs.slice(0, 90)}`,
+  );
 await session.release();
 process.exit(0);

@@ -52,7 +52,10 @@ const skip = new Set(args.skip!.split(",").filter(Boolean));
 const BLVNET = { depth: 50, alpha: 2, beta: 4, frames: 16, blendingFrames: 3, numClasses: 174 };
 const TSM = { depth: 50, frames: 16, numClasses: 174 };
 
-const load = () => loadavg().map((v) => v.toFixed(2)).join(" ");
+const load = () =>
+  loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const peakMiB = () => Math.round(process.resourceUsage().maxRSS / 1024);
 const log = (s: string) => console.error(s);
@@ -81,8 +84,30 @@ interface Pair {
 }
 const results: Pair[] = [];
 
-function pair(what: string, a: string, b: string, aMs: number[], bMs: number[], target: string, met: (p: Pair) => boolean, extra: Partial<Pair> = {}): Pair {
-  const p: Pair = { what, a, b, aMs: aMs.map(Math.round), bMs: bMs.map(Math.round), pairRatio: median(aMs.map((v, i) => v / bMs[i]!)), aMedian: median(aMs), bMedian: median(bMs), target, met: false, load: load(), ...extra };
+function pair(
+  what: string,
+  a: string,
+  b: string,
+  aMs: number[],
+  bMs: number[],
+  target: string,
+  met: (p: Pair) => boolean,
+  extra: Partial<Pair> = {},
+): Pair {
+  const p: Pair = {
+    what,
+    a,
+    b,
+    aMs: aMs.map(Math.round),
+    bMs: bMs.map(Math.round),
+    pairRatio: median(aMs.map((v, i) => v / bMs[i]!)),
+    aMedian: median(aMs),
+    bMedian: median(bMs),
+    target,
+    met: false,
+    load: load(),
+    ...extra,
+  };
   p.met = met(p);
   results.push(p);
   return p;
@@ -128,10 +153,19 @@ if (!skip.has("train")) {
   const ourPeak = peakMiB();
   const info = await peer.close();
   await ort.release();
-  pair("training step, bLVNet-TAM-50 f8x2 112x112, batch 1", "ours (ort step graph)", `pytorch ${info.torch_version}`, o, t, "ours/pytorch <= 0.80 and peak RSS ours <= pytorch", (p) => p.pairRatio <= 0.8 && p.aMedian / p.bMedian <= 0.8 && p.aPeakMiB! <= p.bPeakMiB!, {
-    aPeakMiB: ourPeak,
-    bPeakMiB: Math.round(info.peak_rss_bytes / 2 ** 20),
-  });
+  pair(
+    "training step, bLVNet-TAM-50 f8x2 112x112, batch 1",
+    "ours (ort step graph)",
+    `pytorch ${info.torch_version}`,
+    o,
+    t,
+    "ours/pytorch <= 0.80 and peak RSS ours <= pytorch",
+    (p) => p.pairRatio <= 0.8 && p.aMedian / p.bMedian <= 0.8 && p.aPeakMiB! <= p.bPeakMiB!,
+    {
+      aPeakMiB: ourPeak,
+      bPeakMiB: Math.round(info.peak_rss_bytes / 2 ** 20),
+    },
+  );
 }
 
 // ---- 2. inference vs the official code -------------------------------------------------------
@@ -153,7 +187,15 @@ if (!skip.has("infer")) {
   }
   const info = await peer.close();
   await ours.release();
-  pair("inference, bLVNet-TAM-50 f8x2 224x224, batch 1", "ours (onnxruntime)", `pytorch ${info.torch_version}`, o, t, "pytorch/ours >= 3.0", (p) => 1 / p.pairRatio >= 3);
+  pair(
+    "inference, bLVNet-TAM-50 f8x2 224x224, batch 1",
+    "ours (onnxruntime)",
+    `pytorch ${info.torch_version}`,
+    o,
+    t,
+    "pytorch/ours >= 3.0",
+    (p) => 1 / p.pairRatio >= 3,
+  );
 }
 
 // ---- 3. bLVNet vs TSM (ours) -----------------------------------------------------------------
@@ -179,16 +221,32 @@ for (const batch of [1, 8]) {
   }
   await be.release();
   await te.release();
-  pair(`bLVNet-TAM-50 f8x2 vs TSM-R50 16f, 224x224, batch ${batch} (ours, onnxruntime)`, "blvnet-tam", "tsm", o, t, "tsm/blvnet >= 2.4", (p) => 1 / p.pairRatio >= 2.4);
+  pair(
+    `bLVNet-TAM-50 f8x2 vs TSM-R50 16f, 224x224, batch ${batch} (ours, onnxruntime)`,
+    "blvnet-tam",
+    "tsm",
+    o,
+    t,
+    "tsm/blvnet >= 2.4",
+    (p) => 1 / p.pairRatio >= 2.4,
+  );
 }
 
-console.log(`\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}`);
+console.log(
+  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}`,
+);
 for (const p of results) {
   const speedup = 1 / p.pairRatio;
   console.log(`\n${p.what}  [load ${p.load}]`);
-  console.log(`  ${p.a.padEnd(24)} median ${p.aMedian.toFixed(0).padStart(6)} ms  ${JSON.stringify(p.aMs)}${p.aPeakMiB ? `  peak RSS ${p.aPeakMiB} MiB` : ""}`);
-  console.log(`  ${p.b.padEnd(24)} median ${p.bMedian.toFixed(0).padStart(6)} ms  ${JSON.stringify(p.bMs)}${p.bPeakMiB ? `  peak RSS ${p.bPeakMiB} MiB` : ""}`);
-  console.log(`  a/b pairwise median ${p.pairRatio.toFixed(3)}x (b/a ${speedup.toFixed(2)}x), medians ${(p.aMedian / p.bMedian).toFixed(3)}x; target ${p.target}: ${p.met ? "MET" : "not met"}`);
+  console.log(
+    `  ${p.a.padEnd(24)} median ${p.aMedian.toFixed(0).padStart(6)} ms  ${JSON.stringify(p.aMs)}${p.aPeakMiB ? `  peak RSS ${p.aPeakMiB} MiB` : ""}`,
+  );
+  console.log(
+    `  ${p.b.padEnd(24)} median ${p.bMedian.toFixed(0).padStart(6)} ms  ${JSON.stringify(p.bMs)}${p.bPeakMiB ? `  peak RSS ${p.bPeakMiB} MiB` : ""}`,
+  );
+  console.log(
+    `  a/b pairwise median ${p.pairRatio.toFixed(3)}x (b/a ${speedup.toFixed(2)}x), medians ${(p.aMedian / p.bMedian).toFixed(3)}x; target ${p.target}: ${p.met ? "MET" : "not met"}`,
+  );
 }
 if (args.json) writeFileSync(args.json, JSON.stringify({ threads, date: new Date().toISOString(), results }, null, 1));
 process.exit(0);

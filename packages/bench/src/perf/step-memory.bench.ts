@@ -29,10 +29,20 @@ const { values: args } = parseArgs({
 });
 const mib = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 const peak = () => Math.round(process.resourceUsage().maxRSS / 1024);
-const stage = (what: string) => console.log(`${what.padEnd(28)} rss ${String(mib()).padStart(5)} MiB  peak ${String(peak()).padStart(5)} MiB`);
+const stage = (what: string) =>
+  console.log(`${what.padEnd(28)} rss ${String(mib()).padStart(5)} MiB  peak ${String(peak()).padStart(5)} MiB`);
 
 stage("start");
-const options = { depth: 50, alpha: 2, beta: 4, frames: Number(args.frames), blendingFrames: 3, numClasses: 174, dropout: 0.5, size: Number(args.size) };
+const options = {
+  depth: 50,
+  alpha: 2,
+  beta: 4,
+  frames: Number(args.frames),
+  blendingFrames: 3,
+  numClasses: 174,
+  dropout: 0.5,
+  size: Number(args.size),
+};
 const model = createModel("blvnet-tam", options);
 fillDeterministic(model);
 model.train();
@@ -58,15 +68,25 @@ for (let i = 0; i < Number(args.steps); i++) {
   stage(`step ${i + 1} ${times[i].toFixed(0)} ms loss ${r.loss.toFixed(4)}`);
 }
 const later = times.slice(1).sort((a, b) => a - b);
-console.log(`[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg().map((v) => v.toFixed(2)).join(" ")}`);
+console.log(
+  `[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(" ")}`,
+);
 if (args.profile) {
   const file = trainer.endProfiling();
   if (file) {
     const s = summarizeProfile(file, 1);
     console.log(`profile ${file}: ${s.msPerRun.toFixed(0)} ms kernel time per step`);
-    for (const r of s.rows.slice(0, 14)) console.log(`  ${r.opType.padEnd(22)} ${r.msPerRun.toFixed(1).padStart(8)} ms ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`);
+    for (const r of s.rows.slice(0, 14))
+      console.log(
+        `  ${r.opType.padEnd(22)} ${r.msPerRun.toFixed(1).padStart(8)} ms ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`,
+      );
     console.log("top nodes:");
-    for (const r of s.nodes.slice(0, Number(args.top))) console.log(`  ${r.msPerRun.toFixed(2).padStart(7)} ms ${r.opType.padEnd(18)} ${r.node.slice(0, 40).padEnd(40)} ${r.inputs.slice(0, 100)}`);
+    for (const r of s.nodes.slice(0, Number(args.top)))
+      console.log(
+        `  ${r.msPerRun.toFixed(2).padStart(7)} ms ${r.opType.padEnd(18)} ${r.node.slice(0, 40).padEnd(40)} ${r.inputs.slice(0, 100)}`,
+      );
   }
 }
 await trainer.release();

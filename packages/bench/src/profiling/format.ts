@@ -1,6 +1,7 @@
 /** Render rows of named columns as an aligned text table, CSV, Markdown or JSON. */
-import { stringify } from "csv-stringify/sync";
+
 import { UserError } from "@blvnet/core";
+import { stringify } from "csv-stringify/sync";
 import { markdownTable } from "../markdown.js";
 
 export const FORMATS = ["table", "csv", "md", "json"] as const;
@@ -26,14 +27,24 @@ export function renderRows(rows: Rows, format: Format, opts: { columns?: string[
     case "json":
       return JSON.stringify(rows, null, 2) + "\n";
     case "csv":
-      return stringify(rows.map((r) => columns.map((c) => r[c] ?? "")), { header: true, columns });
+      return stringify(
+        rows.map((r) => columns.map((c) => r[c] ?? "")),
+        { header: true, columns },
+      );
     case "md":
-      return markdownTable(columns, rows.map((r) => columns.map((c) => show(r[c] ?? ""))));
+      return markdownTable(
+        columns,
+        rows.map((r) => columns.map((c) => show(r[c] ?? ""))),
+      );
     case "table": {
       const cells = rows.map((r) => columns.map((c) => show(r[c] ?? "")));
       const width = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
       const numeric = columns.map((c) => rows.every((r) => typeof r[c] !== "string"));
-      const line = (r: string[]) => r.map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i]))).join("  ").trimEnd();
+      const line = (r: string[]) =>
+        r
+          .map((v, i) => (numeric[i] ? v.padStart(width[i]) : v.padEnd(width[i])))
+          .join("  ")
+          .trimEnd();
       return [line(columns), line(width.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n") + "\n";
     }
   }

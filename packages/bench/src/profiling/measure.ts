@@ -7,9 +7,10 @@
  * training peak is expected above PyTorch's saved-for-backward bytes. Inference frees each
  * intermediate after its last reader (tfForward), like the analytic inference peak assumes.
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
+
 import { inputShape, type VideoModel } from "@blvnet/core";
+import { initBackend, TfOps, tfForward } from "@blvnet/engine-tfjs";
+import * as tf from "@tensorflow/tfjs-core";
 
 export interface MeasuredMemory {
   backend: string;
@@ -92,7 +93,14 @@ export async function measureMemory(model: VideoModel, clips: number, backend?: 
       return [value, ...Object.values(grads)];
     });
     const trainMs = performance.now() - t;
-    return { backend: name, inferencePeakTensorBytes, trainPeakTensorBytes, peakRssBytes: process.resourceUsage().maxRSS * 1024, inferenceMs, trainMs };
+    return {
+      backend: name,
+      inferencePeakTensorBytes,
+      trainPeakTensorBytes,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      inferenceMs,
+      trainMs,
+    };
   } finally {
     for (const [m, training] of before) m.training = training;
     x.dispose();

@@ -15,13 +15,16 @@ describe("official counts", () => {
     expect(checks.map((c) => c.config)).toEqual(refs.map((r) => r.config));
   });
 
-  it.each(checks.map((c) => [c.config, c] as const))("%s: params, MACs and other FLOPs within 0.1%%, saved activations within 5%%", (_, c) => {
-    expect(Math.abs(c.relErr.params)).toBeLessThanOrEqual(TOLERANCE.params);
-    expect(Math.abs(c.relErr.macs)).toBeLessThanOrEqual(TOLERANCE.macs);
-    expect(Math.abs(c.relErr.other_flops)).toBeLessThanOrEqual(TOLERANCE.other_flops);
-    expect(Math.abs(c.relErr.saved_activation_bytes)).toBeLessThanOrEqual(TOLERANCE.saved_activation_bytes);
-    expect(c.ok).toBe(true);
-  });
+  it.each(checks.map((c) => [c.config, c] as const))(
+    "%s: params, MACs and other FLOPs within 0.1%%, saved activations within 5%%",
+    (_, c) => {
+      expect(Math.abs(c.relErr.params)).toBeLessThanOrEqual(TOLERANCE.params);
+      expect(Math.abs(c.relErr.macs)).toBeLessThanOrEqual(TOLERANCE.macs);
+      expect(Math.abs(c.relErr.other_flops)).toBeLessThanOrEqual(TOLERANCE.other_flops);
+      expect(Math.abs(c.relErr.saved_activation_bytes)).toBeLessThanOrEqual(TOLERANCE.saved_activation_bytes);
+      expect(c.ok).toBe(true);
+    },
+  );
 
   // Tighter than the acceptance tolerance: the per-op rules model autograd tensor by tensor, so any
   // drift (a model op changed, a rule changed) shows up here first. The official other-op GFLOPs
@@ -37,11 +40,17 @@ describe("official counts", () => {
 
 describe("configuration names", () => {
   it("parses the official names generally", () => {
-    expect(parseConfigName("blvnet-tam-101-f32x2")).toMatchObject({ model: "blvnet-tam", options: { depth: 101, frames: 64, numClasses: 174, size: 224 } });
+    expect(parseConfigName("blvnet-tam-101-f32x2")).toMatchObject({
+      model: "blvnet-tam",
+      options: { depth: 101, frames: 64, numClasses: 174, size: 224 },
+    });
     expect(parseConfigName("blvnet-notam-50-f8x2")).toMatchObject({ model: "blvnet", options: { depth: 50, frames: 16 } });
     expect(parseConfigName("blvnet-tam-50-a2-b4-f4x2")).toMatchObject({ model: "blvnet-tam", options: { alpha: 2, beta: 4, frames: 8 } });
     expect(parseConfigName("tsm-r101-32f")).toMatchObject({ model: "tsm", options: { depth: 101, frames: 32 } });
-    expect(parseConfigName("r2plus1d_18-16f")).toMatchObject({ model: "r2plus1d", options: { depth: 18, frames: 16, numClasses: 400, size: 112 } });
+    expect(parseConfigName("r2plus1d_18-16f")).toMatchObject({
+      model: "r2plus1d",
+      options: { depth: 18, frames: 16, numClasses: 400, size: 112 },
+    });
     expect(parseConfigName("mc3_18-8f")).toMatchObject({ model: "mc3", options: { frames: 8 } });
     for (const bad of ["blvnet-tam-50", "tsn-50-8f", "resnet50", "r3d_18"]) expect(parseConfigName(bad)).toBeNull();
   });

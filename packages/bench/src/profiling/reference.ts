@@ -54,7 +54,8 @@ export function referenceTarget(ref: ReferenceCount): ConfigTarget {
   if (!ref.input) return t;
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(ref.input.trim());
   if (!m || m[2] !== m[3]) throw new UserError(`${ref.config}: input "${ref.input}" is not FRAMESxSIZExSIZE`);
-  if (Number(m[1]) !== t.options.frames) throw new UserError(`${ref.config}: input "${ref.input}" has ${m[1]} frames, the name says ${t.options.frames}`);
+  if (Number(m[1]) !== t.options.frames)
+    throw new UserError(`${ref.config}: input "${ref.input}" has ${m[1]} frames, the name says ${t.options.frames}`);
   return { ...t, options: { ...t.options, size: Number(m[2]) } };
 }
 

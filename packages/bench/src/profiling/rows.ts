@@ -58,19 +58,21 @@ export function summaryRows(p: ModelProfile, format: Format): Rows {
 export function moduleRows(p: ModelProfile, depth: number, format: Format): Rows {
   const human = isHuman(format);
   const costly = (m: ModuleCost) => m.path !== "" || m.params + m.macs + m.savedBytes + sumFlops(m.flops) > 0;
-  return modulesAtDepth(p.modules, depth).filter(costly).map((m): Row => {
-    const other = sumFlops(m.flops);
-    return human
-      ? {
-          module: m.path || "(root)",
-          "params (M)": round(m.params / 1e6, 3),
-          GMACs: round(m.macs / 1e9, 3),
-          "other GFLOP": round(other / 1e9, 4),
-          "saved MiB": round(m.savedBytes / MiB, 2),
-          "saved %": round((100 * m.savedBytes) / p.savedActivationBytes, 1),
-        }
-      : { module: m.path, params: m.params, macs: m.macs, other_flops: other, saved_activation_bytes: m.savedBytes, ops: m.ops };
-  });
+  return modulesAtDepth(p.modules, depth)
+    .filter(costly)
+    .map((m): Row => {
+      const other = sumFlops(m.flops);
+      return human
+        ? {
+            module: m.path || "(root)",
+            "params (M)": round(m.params / 1e6, 3),
+            GMACs: round(m.macs / 1e9, 3),
+            "other GFLOP": round(other / 1e9, 4),
+            "saved MiB": round(m.savedBytes / MiB, 2),
+            "saved %": round((100 * m.savedBytes) / p.savedActivationBytes, 1),
+          }
+        : { module: m.path, params: m.params, macs: m.macs, other_flops: other, saved_activation_bytes: m.savedBytes, ops: m.ops };
+    });
 }
 
 export function referenceRows(checks: ReferenceCheck[], format: Format, withCheck: boolean): Rows {
@@ -78,7 +80,12 @@ export function referenceRows(checks: ReferenceCheck[], format: Format, withChec
   const pct = (v: number) => `${(v * 100).toFixed(4)}%`;
   return checks.map(({ config, profile: p, reference: r, relErr, ok }): Row => {
     const ours: Row = human
-      ? { config, "params (M)": round(p.params / 1e6, 6), GMACs: round(p.macs / 1e9, 6), "saved MiB": round(p.savedActivationBytes / MiB, 6) }
+      ? {
+          config,
+          "params (M)": round(p.params / 1e6, 6),
+          GMACs: round(p.macs / 1e9, 6),
+          "saved MiB": round(p.savedActivationBytes / MiB, 6),
+        }
       : { config, params: p.params, macs: p.macs, saved_activation_bytes: p.savedActivationBytes };
     if (!withCheck) return ours;
     return human

@@ -11,8 +11,12 @@ export function resolveTarget(id: string, overrides: ModelOptions = {}): ConfigT
   if (listModels().some((m) => m.name === id)) return { config: id, model: id, options: { ...overrides } };
   const parsed = parseConfigName(id);
   if (parsed) return { ...parsed, options: { ...parsed.options, ...overrides } };
-  const known = listModels().map((m) => m.name).join(", ");
-  throw new UserError(`unknown model "${id}": give a registered model (${known}) or an official configuration name such as blvnet-tam-50-f8x2, tsm-r50-16f, r3d_18-16f`);
+  const known = listModels()
+    .map((m) => m.name)
+    .join(", ");
+  throw new UserError(
+    `unknown model "${id}": give a registered model (${known}) or an official configuration name such as blvnet-tam-50-f8x2, tsm-r50-16f, r3d_18-16f`,
+  );
 }
 
 export function buildTarget(t: ConfigTarget): VideoModel {

@@ -1,9 +1,10 @@
 /** The report's plots: accuracy vs GFLOPs (the paper's figure 1), memory vs frames, throughput vs frames. */
-import type { Row } from "../sweep/rows.js";
+
 import { readReference } from "../reference.js";
+import type { Row } from "../sweep/rows.js";
+import { summarize } from "./stats.js";
 import { chart, type Series } from "./svg.js";
 import { accuracyGroups, num } from "./tables.js";
-import { summarize } from "./stats.js";
 
 export interface Plot {
   file: string;
@@ -58,24 +59,52 @@ export function buildPlots(rows: Row[], referenceDir?: string): Plot[] {
     let s = ours.find((o) => o.name === name);
     if (!s) ours.push((s = { name, points: [] }));
     const st = summarize(g.top1);
-    s.points.push({ x, y: st.mean, label: `${g.row.frames}f`, err: Number.isFinite(st.half) ? { lo: Math.max(0, st.lo), hi: Math.min(100, st.hi) } : undefined });
+    s.points.push({
+      x,
+      y: st.mean,
+      label: `${g.row.frames}f`,
+      err: Number.isFinite(st.half) ? { lo: Math.max(0, st.lo), hi: Math.min(100, st.hi) } : undefined,
+    });
   }
   const pub = publishedSeries(referenceDir);
   if (ours.length || pub.length) {
     plots.push({
       file: "accuracy-vs-gflops.svg",
       title: "Accuracy vs GFLOPs",
-      svg: chart([...pub, ...ours], { title: "Top-1 accuracy vs GFLOPs (MACs) per clip (ours: mean, 95% CI over seeds)", xLabel: "GFLOPs (GMACs)", yLabel: "top-1 (%)", logX: true }),
+      svg: chart([...pub, ...ours], {
+        title: "Top-1 accuracy vs GFLOPs (MACs) per clip (ours: mean, 95% CI over seeds)",
+        xLabel: "GFLOPs (GMACs)",
+        yLabel: "top-1 (%)",
+        logX: true,
+      }),
     });
   }
   if (profile.length) {
-    const series = groupSeries(profile, (r) => `${r.model}-${r.depth} @${r.size}`, (r) => num(r, "frames"), (r) => num(r, "saved_activation_bytes") / MiB);
-    plots.push({ file: "memory-vs-frames.svg", title: "Memory vs frames", svg: chart(series, { title: "Training memory (saved activations) vs frames", xLabel: "input frames", yLabel: "MiB per clip" }) });
+    const series = groupSeries(
+      profile,
+      (r) => `${r.model}-${r.depth} @${r.size}`,
+      (r) => num(r, "frames"),
+      (r) => num(r, "saved_activation_bytes") / MiB,
+    );
+    plots.push({
+      file: "memory-vs-frames.svg",
+      title: "Memory vs frames",
+      svg: chart(series, { title: "Training memory (saved activations) vs frames", xLabel: "input frames", yLabel: "MiB per clip" }),
+    });
   }
   const speed = rows.filter((r) => r.kind === "speed");
   if (speed.length) {
-    const series = groupSeries(speed, (r) => `${r.model}-${r.depth} ${r.backend} b${r.batch} @${r.size}`, (r) => num(r, "frames"), (r) => num(r, "clips_per_s") * num(r, "frames"));
-    plots.push({ file: "throughput-vs-frames.svg", title: "Throughput vs frames", svg: chart(series, { title: "Inference throughput vs frames", xLabel: "input frames per clip", yLabel: "frames/s" }) });
+    const series = groupSeries(
+      speed,
+      (r) => `${r.model}-${r.depth} ${r.backend} b${r.batch} @${r.size}`,
+      (r) => num(r, "frames"),
+      (r) => num(r, "clips_per_s") * num(r, "frames"),
+    );
+    plots.push({
+      file: "throughput-vs-frames.svg",
+      title: "Throughput vs frames",
+      svg: chart(series, { title: "Inference throughput vs frames", xLabel: "input frames per clip", yLabel: "frames/s" }),
+    });
   }
   return plots;
 }

@@ -2,10 +2,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
 import { provenance } from "@blvnet/train";
+import { describe, expect, it } from "vitest";
 import type { Row } from "../sweep/rows.js";
-import { runSweep, type Runner } from "../sweep/run.js";
+import { type Runner, runSweep } from "../sweep/run.js";
 import { parseShard, type SweepSpec } from "../sweep/spec.js";
 import { readRows, writeRows } from "../sweep/store.js";
 import { mergeRuns, publish } from "./publish.js";
@@ -14,8 +14,19 @@ function row(kind: "profile" | "speed" | "accuracy", frames: number, metrics: Ro
   const key = `${kind}|blvnet-tam|depth=50|f${frames}|s224|b1|${extra.backend ?? "analytic"}||seed${extra.seed ?? ""}`;
   return {
     ...provenance({ backend: String(extra.backend ?? "analytic") }),
-    kind, key, model: "blvnet-tam", model_id: `blvnet-tam-50-a2-b4-f${frames / 2}x2`, depth: 50, temporal: "tam",
-    frames, size: 224, batch: 1, dataset: "", seed: "", ...metrics, ...extra,
+    kind,
+    key,
+    model: "blvnet-tam",
+    model_id: `blvnet-tam-50-a2-b4-f${frames / 2}x2`,
+    depth: 50,
+    temporal: "tam",
+    frames,
+    size: 224,
+    batch: 1,
+    dataset: "",
+    seed: "",
+    ...metrics,
+    ...extra,
   };
 }
 
@@ -49,7 +60,14 @@ describe("publish", () => {
   it("writes the CSV, tables next to the official figures, plots and a report", () => {
     const out = mkdtempSync(join(tmpdir(), "blvnet-pub-"));
     const res = publish({ runDirs: [runDir([profile16, profile32, speed16, ...acc])], outDir: out });
-    for (const f of ["results.csv", "tables.md", "report.html", "accuracy-vs-gflops.svg", "memory-vs-frames.svg", "throughput-vs-frames.svg"]) {
+    for (const f of [
+      "results.csv",
+      "tables.md",
+      "report.html",
+      "accuracy-vs-gflops.svg",
+      "memory-vs-frames.svg",
+      "throughput-vs-frames.svg",
+    ]) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
     expect(readRows(join(out, "results.csv"))).toHaveLength(6);
@@ -69,7 +87,9 @@ describe("publish", () => {
     publish({ runDirs: [runDir([profile16])], outDir: out });
     expect(readRows(join(out, "results.csv"))).toHaveLength(1);
     writeFileSync(join(out, "notes.txt"), "mine");
-    expect(() => publish({ runDirs: [runDir([profile16])], outDir: out })).toThrow(/holds files publish did not write \(notes.txt\); choose another --out/);
+    expect(() => publish({ runDirs: [runDir([profile16])], outDir: out })).toThrow(
+      /holds files publish did not write \(notes.txt\); choose another --out/,
+    );
     expect(readFileSync(join(out, "notes.txt"), "utf8")).toBe("mine");
   });
 
@@ -97,13 +117,27 @@ describe("publish", () => {
 
 describe("publishing sweeps", () => {
   const spec: SweepSpec = {
-    name: "test", kinds: ["profile"], frames: [8, 16], sizes: [64], batches: [1], backends: ["analytic"],
-    models: [{ model: "blvnet-tam", options: { depth: 50 } }, { model: "tsm", options: { depth: 50 } }, { model: "tsn", options: { depth: 50 } }],
+    name: "test",
+    kinds: ["profile"],
+    frames: [8, 16],
+    sizes: [64],
+    batches: [1],
+    backends: ["analytic"],
+    models: [
+      { model: "blvnet-tam", options: { depth: 50 } },
+      { model: "tsm", options: { depth: 50 } },
+      { model: "tsn", options: { depth: 50 } },
+    ],
   };
   /** A deterministic stand-in for the profile runner. */
   const runProfile: Runner = async (job) => {
     const n = job.key.length * 1000 + job.frames;
-    return { modelId: `${job.model}-f${job.frames}`, backend: "analytic", threads: 1, metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n } };
+    return {
+      modelId: `${job.model}-f${job.frames}`,
+      backend: "analytic",
+      threads: 1,
+      metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n },
+    };
   };
   const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
   const measured = (rows: Row[]) => rows.map((r) => [r.key, r.model_id, r.params, r.macs, r.saved_activation_bytes].join("|")).sort();

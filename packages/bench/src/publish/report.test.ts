@@ -1,9 +1,9 @@
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { provenance } from "@blvnet/train";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { provenance } from "@blvnet/train";
 import { writeRows } from "../sweep/store.js";
 import { publish } from "./publish.js";
 
@@ -14,11 +14,29 @@ const haveChromium = existsSync(CHROMIUM);
 describe.skipIf(!haveChromium && !process.env.CI)("HTML report in headless Chromium", () => {
   it("renders the tables and plots without page errors", async () => {
     const run = mkdtempSync(join(tmpdir(), "blvnet-run-"));
-    const base = { ...provenance({ backend: "analytic" }), model: "tsm", depth: 50, temporal: "tsm", size: 224, batch: 1, dataset: "", seed: "" };
-    writeRows(join(run, "results.csv"), [8, 16].map((frames) => ({
-      ...base, kind: "profile", key: `profile|tsm|f${frames}`, model_id: `tsm-r50-s8-blockres-f${frames}`, frames,
-      params: 23864558, macs: frames * 4.0875e9, saved_activation_bytes: frames * 103.4 * 2 ** 20,
-    })));
+    const base = {
+      ...provenance({ backend: "analytic" }),
+      model: "tsm",
+      depth: 50,
+      temporal: "tsm",
+      size: 224,
+      batch: 1,
+      dataset: "",
+      seed: "",
+    };
+    writeRows(
+      join(run, "results.csv"),
+      [8, 16].map((frames) => ({
+        ...base,
+        kind: "profile",
+        key: `profile|tsm|f${frames}`,
+        model_id: `tsm-r50-s8-blockres-f${frames}`,
+        frames,
+        params: 23864558,
+        macs: frames * 4.0875e9,
+        saved_activation_bytes: frames * 103.4 * 2 ** 20,
+      })),
+    );
     const out = mkdtempSync(join(tmpdir(), "blvnet-pub-"));
     publish({ runDirs: [run], outDir: out });
 
@@ -26,7 +44,14 @@ describe.skipIf(!haveChromium && !process.env.CI)("HTML report in headless Chrom
     const browser = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage();

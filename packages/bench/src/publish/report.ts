@@ -17,7 +17,9 @@ function provenanceSummary(rows: Row[]): Table {
     title: "Provenance",
     headers: [...keys, "rows"],
     rows: [...seen].map(([k, n]) => [...k.split("\u0000"), n]),
-    note: dates.length ? `Rows dated ${dates[0]} to ${dates[dates.length - 1]}. Every row of results.csv carries its own provenance columns, seed and command.` : undefined,
+    note: dates.length
+      ? `Rows dated ${dates[0]} to ${dates[dates.length - 1]}. Every row of results.csv carries its own provenance columns, seed and command.`
+      : undefined,
   };
 }
 

@@ -28,7 +28,20 @@ export interface ChartOptions {
   logX?: boolean;
 }
 
-const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22", "#393b79", "#ad494a"];
+const PALETTE = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#17becf",
+  "#7f7f7f",
+  "#bcbd22",
+  "#393b79",
+  "#ad494a",
+];
 const FONT = 'font-family="DejaVu Sans, sans-serif"';
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -94,20 +107,25 @@ export function chart(series: Series[], o: ChartOptions): string {
     const color = PALETTE[i % PALETTE.length];
     const sorted = [...s.points].sort((a, b) => a.x - b.x);
     if (s.line && sorted.length > 1) {
-      out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`);
+      out.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map((p) => `${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(" ")}"/>`,
+      );
     }
     sorted.forEach((p, k) => {
       const fill = s.hollow ? "white" : color;
       if (p.err && Number.isFinite(p.err.lo) && Number.isFinite(p.err.hi)) {
         const x = sx(p.x).toFixed(1);
         const [lo, hi] = [sy(p.err.lo).toFixed(1), sy(p.err.hi).toFixed(1)];
-        const cap = (y: string) => `<line x1="${(sx(p.x) - 4).toFixed(1)}" y1="${y}" x2="${(sx(p.x) + 4).toFixed(1)}" y2="${y}" stroke="${color}" stroke-width="1.5"/>`;
+        const cap = (y: string) =>
+          `<line x1="${(sx(p.x) - 4).toFixed(1)}" y1="${y}" x2="${(sx(p.x) + 4).toFixed(1)}" y2="${y}" stroke="${color}" stroke-width="1.5"/>`;
         out.push(`<line x1="${x}" y1="${lo}" x2="${x}" y2="${hi}" stroke="${color}" stroke-width="1.5"/>`, cap(lo), cap(hi));
       }
       out.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="4.5" fill="${fill}" stroke="${color}" stroke-width="2"/>`);
       if (p.label) {
         const dy = k % 2 ? 14 : -8; // alternate label side so close points stay readable
-        out.push(`<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) + dy).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`);
+        out.push(
+          `<text x="${(sx(p.x) + 6).toFixed(1)}" y="${(sy(p.y) + dy).toFixed(1)}" font-size="10" fill="${color}">${esc(p.label)}</text>`,
+        );
       }
     });
     const ly = m.t + 10 + i * 18;

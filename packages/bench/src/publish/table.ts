@@ -16,7 +16,10 @@ export function formatNumber(v: number): string {
 }
 
 export function toMarkdown(t: Table): string {
-  const grid = markdownTable(t.headers, t.rows.map((r) => r.map(cell)));
+  const grid = markdownTable(
+    t.headers,
+    t.rows.map((r) => r.map(cell)),
+  );
   return `### ${t.title}\n\n${grid}${t.note ? `\n${t.note}\n` : ""}`;
 }
 

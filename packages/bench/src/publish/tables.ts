@@ -1,9 +1,10 @@
 /** The report's tables, built from result rows and the shipped reference figures. */
-import type { Row } from "../sweep/rows.js";
+
 import { configName } from "../profiling/configs.js";
 import { readReference } from "../reference.js";
-import type { Table } from "./table.js";
+import type { Row } from "../sweep/rows.js";
 import { formatCi, formatDifference, formatMeanStd, PERCENT, pairedDifference, summarize } from "./stats.js";
+import type { Table } from "./table.js";
 
 const MiB = 2 ** 20;
 
@@ -27,7 +28,18 @@ export function officialCounts(row: Row, counts: Record<string, string>[]): Reco
 function profileTable(rows: Row[], counts: Record<string, string>[]): Table {
   const out: Table = {
     title: "FLOPs, parameters and training memory (analytic, 1 clip)",
-    headers: ["model", "frames", "size", "params (M)", "GMACs", "saved act. (MiB)", "official params (M)", "official GMACs", "official saved (MiB)", "max rel. diff"],
+    headers: [
+      "model",
+      "frames",
+      "size",
+      "params (M)",
+      "GMACs",
+      "saved act. (MiB)",
+      "official params (M)",
+      "official GMACs",
+      "official saved (MiB)",
+      "max rel. diff",
+    ],
     rows: [],
     note: "MACs = multiply-accumulates (what the papers call FLOPs). Saved activations = bytes autograd keeps for backward (fp32). Official = forward hooks on the official PyTorch code.",
   };
@@ -38,7 +50,16 @@ function profileTable(rows: Row[], counts: Record<string, string>[]): Table {
     const ref = officialCounts(r, counts);
     const refs = ref ? [Number(ref.params_M), Number(ref.GMACs), Number(ref.saved_for_bwd_MB)] : [];
     const diff = ref ? Math.max(...[p, g, s].map((v, i) => Math.abs(v - refs[i]) / refs[i])) : NaN;
-    out.rows.push([String(r.model_id), num(r, "frames"), num(r, "size"), +p.toFixed(3), +g.toFixed(3), +s.toFixed(1), ...(ref ? [+refs[0].toFixed(3), +refs[1].toFixed(3), +refs[2].toFixed(1)] : ["", "", ""]), ref ? `${(diff * 100).toFixed(2)}%` : ""]);
+    out.rows.push([
+      String(r.model_id),
+      num(r, "frames"),
+      num(r, "size"),
+      +p.toFixed(3),
+      +g.toFixed(3),
+      +s.toFixed(1),
+      ...(ref ? [+refs[0].toFixed(3), +refs[1].toFixed(3), +refs[2].toFixed(1)] : ["", "", ""]),
+      ref ? `${(diff * 100).toFixed(2)}%` : "",
+    ]);
   }
   return out;
 }
@@ -63,7 +84,21 @@ function memoryTable(rows: Row[]): Table {
 function speedTable(rows: Row[], h100: Record<string, string>[]): Table {
   const out: Table = {
     title: "Speed (measured)",
-    headers: ["model", "frames", "size", "batch", "backend", "threads", "device", "latency (ms)", "clips/s", "train step (ms)", "peak RSS (MiB)", "peak GPU (MiB)", "official code, H100 fp32 (ms)"],
+    headers: [
+      "model",
+      "frames",
+      "size",
+      "batch",
+      "backend",
+      "threads",
+      "device",
+      "latency (ms)",
+      "clips/s",
+      "train step (ms)",
+      "peak RSS (MiB)",
+      "peak GPU (MiB)",
+      "official code, H100 fp32 (ms)",
+    ],
     rows: [],
     note:
       "The last column is the official PyTorch code on one NVIDIA H100 (results/reference/official-h100.csv), for scale only: a different device. " +
@@ -83,10 +118,20 @@ function speedTable(rows: Row[], h100: Record<string, string>[]): Table {
     .map((x) => x.r);
   for (const r of speed) {
     const name = configName(String(r.model), num(r, "depth"), num(r, "frames"));
-    const ref = h100.find((h) => h.model === name && Number(h.res) === num(r, "size") && Number(h.batch_clips) === num(r, "batch") && h.mode === "infer_fp32");
+    const ref = h100.find(
+      (h) => h.model === name && Number(h.res) === num(r, "size") && Number(h.batch_clips) === num(r, "batch") && h.mode === "infer_fp32",
+    );
     out.rows.push([
-      String(r.model_id), num(r, "frames"), num(r, "size"), num(r, "batch"), String(r.backend), String(r.threads ?? ""), String(r.device ?? ""),
-      num(r, "latency_ms"), num(r, "clips_per_s"), Number.isNaN(num(r, "train_step_ms")) ? "" : num(r, "train_step_ms"),
+      String(r.model_id),
+      num(r, "frames"),
+      num(r, "size"),
+      num(r, "batch"),
+      String(r.backend),
+      String(r.threads ?? ""),
+      String(r.device ?? ""),
+      num(r, "latency_ms"),
+      num(r, "clips_per_s"),
+      Number.isNaN(num(r, "train_step_ms")) ? "" : num(r, "train_step_ms"),
       Number.isNaN(num(r, "peak_rss_bytes")) ? "" : +(num(r, "peak_rss_bytes") / MiB).toFixed(0),
       Number.isNaN(num(r, "peak_gpu_bytes")) ? "" : +(num(r, "peak_gpu_bytes") / MiB).toFixed(0),
       ref ? Number(ref.median_ms) : "",
@@ -138,13 +183,36 @@ function accuracyTable(rows: Row[]): Table {
   const groups = accuracyGroups(rows);
   return {
     title: "Accuracy (measured; top-1/top-5 in %, mean ± std and 95% CI over seeds)",
-    headers: ["model", "dataset", "level", "frames", "size", "seeds", "top-1", "top-1 95% CI", "vs TSN (paired, 95% CI)", "top-5", "epochs", "train clips"],
+    headers: [
+      "model",
+      "dataset",
+      "level",
+      "frames",
+      "size",
+      "seeds",
+      "top-1",
+      "top-1 95% CI",
+      "vs TSN (paired, 95% CI)",
+      "top-5",
+      "epochs",
+      "train clips",
+    ],
     rows: groups.map((g) => {
       const s = summarize(g.top1);
       const base = g.row.model === "tsn" ? undefined : baselineOf(groups, g);
       return [
-        String(g.row.model_id), String(g.row.dataset), String(g.row.level ?? ""), num(g.row, "frames"), num(g.row, "size"), g.top1.length, formatMeanStd(s), formatCi(s, 1, PERCENT),
-        base ? formatDifference(pairedDifference(g.bySeed, base.bySeed)) : "", pm(g.top5), String(g.row.epochs ?? ""), String(g.row.train_clips ?? ""),
+        String(g.row.model_id),
+        String(g.row.dataset),
+        String(g.row.level ?? ""),
+        num(g.row, "frames"),
+        num(g.row, "size"),
+        g.top1.length,
+        formatMeanStd(s),
+        formatCi(s, 1, PERCENT),
+        base ? formatDifference(pairedDifference(g.bySeed, base.bySeed)) : "",
+        pm(g.top5),
+        String(g.row.epochs ?? ""),
+        String(g.row.train_clips ?? ""),
       ];
     }),
     note: "std = sample standard deviation over seeds; 95% CI = Student t interval of the mean (cut at 0 and 100); vs TSN = mean per-seed difference to TSN on the same data and seeds, with its 95% CI.",
@@ -155,7 +223,16 @@ function publishedTable(published: Record<string, string>[]): Table {
   return {
     title: "Published accuracy (paper and baselines, for reference)",
     headers: ["model", "backbone", "frames", "dataset", "crops x clips", "top-1", "top-5", "source"],
-    rows: published.map((p) => [p.model, p.backbone, p.frames, p.dataset, p.crops ? `${p.crops}x${p.clips}` : "", p.top1, p.top5, p.source]),
+    rows: published.map((p) => [
+      p.model,
+      p.backbone,
+      p.frames,
+      p.dataset,
+      p.crops ? `${p.crops}x${p.clips}` : "",
+      p.top1,
+      p.top5,
+      p.source,
+    ]),
   };
 }
 

@@ -2,12 +2,13 @@
  * Accuracy rows: train a model on a dataset folder (resuming a killed run from its checkpoint),
  * then evaluate it on the validation split, through the library calls behind `blvnet train`/`eval`.
  */
-import { existsSync, readFileSync } from "node:fs";
+
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { checkpointsDir, evaluate, train, type EngineKind, type SyntheticData } from "@blvnet/train";
-import type { Job } from "../sweep/spec.js";
+import { checkpointsDir, type EngineKind, evaluate, type SyntheticData, train } from "@blvnet/train";
 import type { RunnerResult } from "../sweep/run.js";
+import type { Job } from "../sweep/spec.js";
 import { depthOf, jobModel, jobOptions, temporalOf } from "./model.js";
 
 export interface AccuracySettings {

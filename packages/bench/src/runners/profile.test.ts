@@ -4,7 +4,15 @@ import { runProfile } from "./profile.js";
 
 describe("profile runner", () => {
   it("profiles the job's model at its frames and size", async () => {
-    const [job] = expandSweep({ name: "t", kinds: ["profile"], frames: [8], sizes: [64], batches: [1], backends: ["analytic"], models: [{ model: "tsn", options: { depth: 50, width: 16 } }] });
+    const [job] = expandSweep({
+      name: "t",
+      kinds: ["profile"],
+      frames: [8],
+      sizes: [64],
+      batches: [1],
+      backends: ["analytic"],
+      models: [{ model: "tsn", options: { depth: 50, width: 16 } }],
+    });
     const r = await runProfile(job!);
     expect(r.modelId).toBe("tsn-r50-w16-f8");
     expect(r.temporal).toBe("none");

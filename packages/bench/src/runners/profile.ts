@@ -1,7 +1,7 @@
 /** Analytic profile rows: params, MACs, other FLOPs, saved activations (shape-only, no tensors). */
 import { profileModel } from "@blvnet/core";
-import type { Job } from "../sweep/spec.js";
 import type { RunnerResult } from "../sweep/run.js";
+import type { Job } from "../sweep/spec.js";
 import { depthOf, jobModel, temporalOf } from "./model.js";
 
 export async function runProfile(job: Job): Promise<RunnerResult> {

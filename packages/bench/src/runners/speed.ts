@@ -4,14 +4,14 @@
  * `pytorch-cuda` time the official PyTorch code (peer sources given) on the CPU or the GPU.
  */
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { loadavg } from "node:os";
+import { join, resolve } from "node:path";
 import { fillDeterministic, UserError } from "@blvnet/core";
 import { checkSpeedBackend, defaultThreads, latencyStats, measureSpeed, trainSteps } from "../speed/measure.js";
 import { PeerSession } from "../speed/peer.js";
 import { gpuPeakBytes } from "../speed/rows.js";
-import type { Job } from "../sweep/spec.js";
 import type { RunnerResult } from "../sweep/run.js";
+import type { Job } from "../sweep/spec.js";
 import { depthOf, jobModel, temporalOf } from "./model.js";
 
 export interface SpeedSettings {
@@ -39,7 +39,8 @@ export function peerSourceFor(model: string, srcs: string[]): string {
 
 export function speedRunner(s: SpeedSettings) {
   return async (job: Job): Promise<RunnerResult> => {
-    if (s.deadline !== undefined && Date.now() > s.deadline) throw new Error("not started: over the time budget (run the same command again to continue)");
+    if (s.deadline !== undefined && Date.now() > s.deadline)
+      throw new Error("not started: over the time budget (run the same command again to continue)");
     const model = jobModel(job, { dropout: 0 });
     fillDeterministic(model); // speed does not depend on values; refgen keeps the inputs finite
     if (isPeerBackend(job.backend)) return peerJob(job, model, s);
@@ -70,7 +71,12 @@ export function speedRunner(s: SpeedSettings) {
         peak_gpu_bytes: gpuPeakBytes(r),
       },
       // the machine's load when the job ended: speed figures from a busy machine are flagged by it
-      note: [`load1=${loadavg()[0].toFixed(2)}`, `p50=${r.latency.p50.toFixed(2)}ms sd=${r.latency.sd.toFixed(2)}ms n=${r.latency.samples}`, `setup=${r.setupMs.toFixed(0)}ms`, ...r.notes].join("; "),
+      note: [
+        `load1=${loadavg()[0].toFixed(2)}`,
+        `p50=${r.latency.p50.toFixed(2)}ms sd=${r.latency.sd.toFixed(2)}ms n=${r.latency.samples}`,
+        `setup=${r.setupMs.toFixed(0)}ms`,
+        ...r.notes,
+      ].join("; "),
     };
   };
 }
@@ -80,7 +86,16 @@ async function peerJob(job: Job, model: ReturnType<typeof jobModel>, s: SpeedSet
   const src = peerSourceFor(job.model, s.peerSrc ?? []);
   const threads = s.threads ?? defaultThreads();
   const device = job.backend === "pytorch-cuda" ? "cuda" : "cpu";
-  const session = await PeerSession.start({ model: job.model, options: { ...model.options }, batch: job.batch, threads, seed: 0, src, python: s.peerPython, device });
+  const session = await PeerSession.start({
+    model: job.model,
+    options: { ...model.options },
+    batch: job.batch,
+    threads,
+    seed: 0,
+    src,
+    python: s.peerPython,
+    device,
+  });
   try {
     const latency = latencyStats(await session.run("forward", s.warmup, s.iters));
     const train = s.train ? latencyStats(await session.run("train", 1, trainSteps(s.iters))) : undefined;

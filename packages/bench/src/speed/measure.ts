@@ -5,11 +5,26 @@
  * model's current values. An optional `interleave` callback runs another engine (the PyTorch peer)
  * between our chunks of runs, so both see the same machine load.
  */
+
+import { inputShape, refgenInput, UserError, type VideoModel } from "@blvnet/core";
+import {
+  buildOnnx,
+  defaultThreads,
+  deviceOfBackend,
+  formatPeak,
+  formatPlacement,
+  type GpuMemoryPeak,
+  GpuMemorySampler,
+  isOrtBackend,
+  type NodePlacement,
+  nvidiaGpus,
+  OrtEngine,
+  OrtTrainer,
+  probeNodePlacement,
+} from "@blvnet/engine-onnx";
+import { backendThreads, initBackend, sgdOf, TfOps, tfForward, trainStep } from "@blvnet/engine-tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { Bench } from "tinybench";
-import { backendThreads, initBackend, sgdOf, TfOps, tfForward, trainStep } from "@blvnet/engine-tfjs";
-import { buildOnnx, defaultThreads, deviceOfBackend, formatPeak, formatPlacement, GpuMemorySampler, isOrtBackend, nvidiaGpus, OrtEngine, OrtTrainer, probeNodePlacement, type GpuMemoryPeak, type NodePlacement } from "@blvnet/engine-onnx";
-import { inputShape, refgenInput, UserError, type VideoModel } from "@blvnet/core";
 
 export const SPEED_BACKENDS = ["ort", "ort-webgpu", "ort-cuda", "tensorflow", "wasm", "cpu"] as const;
 export type SpeedBackend = (typeof SPEED_BACKENDS)[number];
@@ -160,7 +175,9 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
       try {
         const labels = Int32Array.from({ length: batch }, (_, i) => i % model.numClasses);
         // one untimed step also compiles the device pipelines; the weights of `model` are not touched
-        trainStepMs = (await sample(cfg, "train", async () => void (await trainer.step(input, labels, SPEED_SGD.lr)), 1, trainSteps(cfg.iters))).mean;
+        trainStepMs = (
+          await sample(cfg, "train", async () => void (await trainer.step(input, labels, SPEED_SGD.lr)), 1, trainSteps(cfg.iters))
+        ).mean;
         if (device === "webgpu") notes.push(`train state ${trainer.resident ? "resident on the device" : "host round trip"}`);
       } finally {
         model.eval();
@@ -184,7 +201,19 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
       }
     }
     const gpuName = device !== "cpu" ? (await nvidiaGpus())?.[0]?.name : undefined;
-    return { backend: cfg.backend, threads: engine.threads, ...(gpuName ? { device: gpuName } : {}), setupMs, latency, clipsPerS: (1000 * batch) / latency.mean, trainStepMs, peakRssBytes: peakRssBytes(), gpuPeak, placement, notes };
+    return {
+      backend: cfg.backend,
+      threads: engine.threads,
+      ...(gpuName ? { device: gpuName } : {}),
+      setupMs,
+      latency,
+      clipsPerS: (1000 * batch) / latency.mean,
+      trainStepMs,
+      peakRssBytes: peakRssBytes(),
+      gpuPeak,
+      placement,
+      notes,
+    };
   } finally {
     await engine.release();
   }
@@ -228,7 +257,17 @@ async function measureTfjs(cfg: SpeedConfig): Promise<SpeedResult> {
   }
   const notes = [rssNow()];
   ops.store.dispose();
-  return { backend: cfg.backend, threads, setupMs, latency, clipsPerS: (1000 * batch) / latency.mean, trainStepMs, peakTensorBytes, peakRssBytes: peakRssBytes(), notes };
+  return {
+    backend: cfg.backend,
+    threads,
+    setupMs,
+    latency,
+    clipsPerS: (1000 * batch) / latency.mean,
+    trainStepMs,
+    peakTensorBytes,
+    peakRssBytes: peakRssBytes(),
+    notes,
+  };
 }
 
 /** Re-exported for runners that default to every core, like `bench speed`. */

@@ -62,11 +62,14 @@ function importsTorch(python: string): boolean {
 export function findPython(explicit?: string): string {
   const asked = explicit ?? process.env.BLVNET_PYTHON;
   if (asked) {
-    if (!importsTorch(asked)) throw new UserError(`${asked} cannot import torch (set --peer-python or BLVNET_PYTHON to a Python with PyTorch)`);
+    if (!importsTorch(asked))
+      throw new UserError(`${asked} cannot import torch (set --peer-python or BLVNET_PYTHON to a Python with PyTorch)`);
     return asked;
   }
   for (const p of ["python3", "/usr/bin/python3", "python"]) if (importsTorch(p)) return p;
-  throw new UserError("no Python with PyTorch found (tried python3, /usr/bin/python3, python); install PyTorch (Debian: apt-get install python3-torch) or pass --peer-python");
+  throw new UserError(
+    "no Python with PyTorch found (tried python3, /usr/bin/python3, python); install PyTorch (Debian: apt-get install python3-torch) or pass --peer-python",
+  );
 }
 
 /** A running adapter process: the official model is built once, then timed on request. */
@@ -88,11 +91,20 @@ export class PeerSession {
 
   static async start(cfg: PeerConfig): Promise<PeerSession> {
     if (!PEER_MODELS[cfg.model]) {
-      throw new UserError(`--peer pytorch: no official implementation for "${cfg.model}"; peers exist for ${Object.keys(PEER_MODELS).join(", ")}`);
+      throw new UserError(
+        `--peer pytorch: no official implementation for "${cfg.model}"; peers exist for ${Object.keys(PEER_MODELS).join(", ")}`,
+      );
     }
     if (!existsSync(cfg.src)) throw new UserError(`--peer-src ${cfg.src}: no such directory (a checkout of ${PEER_MODELS[cfg.model]})`);
     const python = findPython(cfg.python);
-    const config = JSON.stringify({ model: cfg.model, options: cfg.options, batch: cfg.batch, threads: cfg.threads, seed: cfg.seed, device: cfg.device ?? "cpu" });
+    const config = JSON.stringify({
+      model: cfg.model,
+      options: cfg.options,
+      batch: cfg.batch,
+      threads: cfg.threads,
+      seed: cfg.seed,
+      device: cfg.device ?? "cpu",
+    });
     const child = spawn(python, [peerScript(), "--serve", "--src", cfg.src, "--config", config], { stdio: ["pipe", "pipe", "pipe"] });
     const session = new PeerSession(child, createInterface({ input: child.stdout }), python);
     const { ready: _ready, ...info } = (await session.next()) as unknown as PeerInfo & { ready: boolean };
@@ -103,7 +115,9 @@ export class PeerSession {
   private async next(): Promise<Record<string, unknown>> {
     const r = await this.lines.next();
     if (r.done || !r.value.startsWith("{")) {
-      const code = await new Promise<number | null>((res) => (this.child.exitCode !== null ? res(this.child.exitCode) : this.child.once("close", res)));
+      const code = await new Promise<number | null>((res) =>
+        this.child.exitCode !== null ? res(this.child.exitCode) : this.child.once("close", res),
+      );
       const tail = this.stderr.trim().split("\n").slice(-3).join(" | ");
       throw new UserError(`PyTorch peer failed (exit ${code}): ${tail || r.value || "no output"}`);
     }

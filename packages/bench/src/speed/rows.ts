@@ -91,14 +91,21 @@ export function peerRow(ctx: SpeedRowContext, p: PeerMeasurement, extraNotes: st
   const notes = [
     `official PyTorch code from ${p.source}`,
     `torch ${p.info.torch_version}, python ${p.info.python_version}`,
-    ...(p.info.device === "cuda" ? [`cuda ${p.info.gpu_name ?? ""} cudnn.benchmark=${p.info.cudnn_benchmark} tf32=${p.info.allow_tf32}`] : []),
+    ...(p.info.device === "cuda"
+      ? [`cuda ${p.info.gpu_name ?? ""} cudnn.benchmark=${p.info.cudnn_benchmark} tf32=${p.info.allow_tf32}`]
+      : []),
     `p50=${l.p50.toFixed(2)}ms sd=${l.sd.toFixed(2)}ms n=${l.samples}`,
     "random weights and input",
     loadNote(),
     ...extraNotes,
   ];
   return {
-    ...provenance({ backend: p.info.device === "cuda" ? "pytorch-cuda" : "pytorch", threads: p.info.threads, seed: ctx.seed, ...(p.info.gpu_name ? { device: p.info.gpu_name } : {}) }),
+    ...provenance({
+      backend: p.info.device === "cuda" ? "pytorch-cuda" : "pytorch",
+      threads: p.info.threads,
+      seed: ctx.seed,
+      ...(p.info.gpu_name ? { device: p.info.gpu_name } : {}),
+    }),
     ...idColumns(ctx, p.info.device === "cuda" ? "pytorch-cuda" : "pytorch"),
     latency_ms: l.mean,
     clips_per_s: (1000 * ctx.batch) / l.mean,

@@ -6,9 +6,9 @@ import { resolve } from "node:path";
 import { shutdownBackend } from "@blvnet/engine-tfjs";
 import type { LogSink } from "@blvnet/train";
 import type { Row } from "../sweep/rows.js";
-import { latencyStats, measureSpeed, trainSteps, type SpeedBackend, type SpeedPhase, type SpeedResult } from "./measure.js";
-import { PeerSession, type PeerDevice } from "./peer.js";
-import { peerRow, speedRow, type PeerMeasurement, type SpeedRowContext } from "./rows.js";
+import { latencyStats, measureSpeed, type SpeedBackend, type SpeedPhase, type SpeedResult, trainSteps } from "./measure.js";
+import { type PeerDevice, PeerSession } from "./peer.js";
+import { type PeerMeasurement, peerRow, type SpeedRowContext, speedRow } from "./rows.js";
 
 export interface SpeedRunConfig extends SpeedRowContext {
   backend: SpeedBackend;
@@ -44,11 +44,27 @@ export async function runSpeed(cfg: SpeedRunConfig): Promise<SpeedRunResult> {
     const source = cfg.peer ? resolve(cfg.peer.src) : "";
     if (cfg.peer) {
       log(`pytorch: building the official model from ${source} (${threadsLabel(threads)})`);
-      session = await PeerSession.start({ model: cfg.modelName, options: { ...model.options }, batch, threads, seed, src: source, python: cfg.peer.python, device: cfg.peer.device });
+      session = await PeerSession.start({
+        model: cfg.modelName,
+        options: { ...model.options },
+        batch,
+        threads,
+        seed,
+        src: source,
+        python: cfg.peer.python,
+        device: cfg.peer.device,
+      });
     }
     const s = session;
     ours = await measureSpeed({
-      model, batch, backend: cfg.backend, threads, warmup: cfg.warmup, iters: cfg.iters, train: cfg.train, seed,
+      model,
+      batch,
+      backend: cfg.backend,
+      threads,
+      warmup: cfg.warmup,
+      iters: cfg.iters,
+      train: cfg.train,
+      seed,
       rounds: s ? (cfg.peer?.rounds ?? cfg.iters) : 1,
       interleave: s ? async (phase, w, n) => void samples[phase].push(...(await s.run(phase, w, n))) : undefined,
       log,
@@ -65,7 +81,10 @@ export async function runSpeed(cfg: SpeedRunConfig): Promise<SpeedRunResult> {
     await shutdownBackend();
   }
   if (!peer) return { ours, peer, ratios: null, rows: [speedRow(cfg, ours)] };
-  const ratios = { latency: peer.latency.mean / ours.latency.mean, trainStep: ours.trainStepMs !== undefined && peer.trainStep ? peer.trainStep.mean / ours.trainStepMs : undefined };
+  const ratios = {
+    latency: peer.latency.mean / ours.latency.mean,
+    trainStep: ours.trainStepMs !== undefined && peer.trainStep ? peer.trainStep.mean / ours.trainStepMs : undefined,
+  };
   const notes = [`pytorch/${cfg.backend} latency ratio=${ratios.latency.toFixed(3)}`];
   if (ratios.trainStep !== undefined) notes.push(`pytorch/${cfg.backend} train-step ratio=${ratios.trainStep.toFixed(3)}`);
   return { ours, peer, ratios, rows: [speedRow(cfg, ours, notes), peerRow(cfg, peer, notes)] };

@@ -4,8 +4,9 @@
  * dataset (default: the synthetic temporal benchmark). `quick` keeps every part but shrinks it to
  * finish in minutes on a 2-core CPU.
  */
-import type { SweepSpec } from "./spec.js";
+
 import { CPU_RECIPE } from "../recipe/cpu-recipe.js";
+import type { SweepSpec } from "./spec.js";
 
 export interface ReproduceOptions {
   quick: boolean;

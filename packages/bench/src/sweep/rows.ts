@@ -8,7 +8,21 @@ export const JOB_KINDS = ["profile", "speed", "accuracy"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** Columns that identify a job (its key) and describe the model and data (level: of the synthetic benchmark, 0..4; blank otherwise). */
-export const ID_COLUMNS = ["kind", "key", "model", "model_id", "depth", "temporal", "frames", "size", "batch", "backend", "dataset", "level", "seed"] as const;
+export const ID_COLUMNS = [
+  "kind",
+  "key",
+  "model",
+  "model_id",
+  "depth",
+  "temporal",
+  "frames",
+  "size",
+  "batch",
+  "backend",
+  "dataset",
+  "level",
+  "seed",
+] as const;
 
 /** Measured columns, blank where a kind does not measure them. */
 export const METRIC_COLUMNS = [
@@ -39,12 +53,30 @@ export const METRIC_COLUMNS = [
   "skipped_samples",
 ] as const;
 
-export const ROW_COLUMNS = [...ID_COLUMNS, ...METRIC_COLUMNS, "note", ...PROVENANCE_COLUMNS.filter((c) => c !== "seed" && c !== "backend")] as const;
+export const ROW_COLUMNS = [
+  ...ID_COLUMNS,
+  ...METRIC_COLUMNS,
+  "note",
+  ...PROVENANCE_COLUMNS.filter((c) => c !== "seed" && c !== "backend"),
+] as const;
 export type Column = (typeof ROW_COLUMNS)[number];
 export type Row = Partial<Record<Column, string | number>>;
 
 /** Columns every valid row must fill. */
-export const REQUIRED_COLUMNS: Column[] = ["kind", "key", "model", "model_id", "frames", "size", "batch", "backend", "git_commit", "device", "date", "node_version"];
+export const REQUIRED_COLUMNS: Column[] = [
+  "kind",
+  "key",
+  "model",
+  "model_id",
+  "frames",
+  "size",
+  "batch",
+  "backend",
+  "git_commit",
+  "device",
+  "date",
+  "node_version",
+];
 
 /** The metrics each kind must report. */
 export const REQUIRED_METRICS: Record<JobKind, Column[]> = {
@@ -59,6 +91,9 @@ export function validateRow(row: Row, where: string): string[] {
   for (const c of REQUIRED_COLUMNS) if (row[c] === undefined || row[c] === "") errs.push(`${where}: missing ${c}`);
   const kind = row.kind as JobKind;
   if (!JOB_KINDS.includes(kind)) errs.push(`${where}: unknown kind "${String(row.kind)}"`);
-  else for (const c of REQUIRED_METRICS[kind]) if (row[c] === undefined || row[c] === "" || !Number.isFinite(Number(row[c]))) errs.push(`${where}: ${kind} row without a numeric ${c}`);
+  else
+    for (const c of REQUIRED_METRICS[kind])
+      if (row[c] === undefined || row[c] === "" || !Number.isFinite(Number(row[c])))
+        errs.push(`${where}: ${kind} row without a numeric ${c}`);
   return errs;
 }

@@ -5,11 +5,11 @@
  */
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import cliProgress from "cli-progress";
 import { claim, claimOwner, ensureDir, type LockOwner, WriteError, writeError, writeFileAtomic } from "@blvnet/io";
 import { provenance } from "@blvnet/train";
+import cliProgress from "cli-progress";
 import type { JobKind, Row } from "./rows.js";
-import { expandSweep, type Job, shardJobs, type SweepSpec } from "./spec.js";
+import { expandSweep, type Job, type SweepSpec, shardJobs } from "./spec.js";
 import { ResultStore } from "./store.js";
 
 export interface RunnerResult {
@@ -59,10 +59,13 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   const summary: SweepSummary = { total: jobs.length, skipped: jobs.length - todo.length, done: 0, failed: [], rows: [], elsewhere: [] };
   if (summary.skipped) log(`${spec.name}: ${summary.skipped} of ${jobs.length} jobs already in ${store.file}, skipping them`);
 
-  const bar = opts.progress === false ? null : new cliProgress.SingleBar(
-    { format: `${spec.name} {bar} {value}/{total} jobs | {job}`, noTTYOutput: true, notTTYSchedule: 10_000, stream: process.stderr },
-    cliProgress.Presets.shades_classic,
-  );
+  const bar =
+    opts.progress === false
+      ? null
+      : new cliProgress.SingleBar(
+          { format: `${spec.name} {bar} {value}/{total} jobs | {job}`, noTTYOutput: true, notTTYSchedule: 10_000, stream: process.stderr },
+          cliProgress.Presets.shades_classic,
+        );
   bar?.start(todo.length, 0, { job: "" });
   for (const job of todo) {
     bar?.update({ job: job.key });

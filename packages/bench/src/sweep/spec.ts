@@ -2,8 +2,9 @@
  * Sweep specification: models x frames x sizes x batches x backends x kinds (x datasets x seeds),
  * expanded into a deterministic list of jobs with stable keys (resume and sharding use the keys).
  */
-import { UserError } from "@blvnet/core";
+
 import { readFileSync } from "node:fs";
+import { UserError } from "@blvnet/core";
 import { JOB_KINDS, type JobKind } from "./rows.js";
 
 export interface ModelVariant {
@@ -53,7 +54,17 @@ function optionString(options: Record<string, unknown>): string {
 }
 
 export function jobKey(j: Omit<Job, "key">): string {
-  return [j.kind, j.model, optionString(j.options), `f${j.frames}`, `s${j.size}`, `b${j.batch}`, j.backend, j.dataset, `seed${j.seed}`].join("|");
+  return [
+    j.kind,
+    j.model,
+    optionString(j.options),
+    `f${j.frames}`,
+    `s${j.size}`,
+    `b${j.batch}`,
+    j.backend,
+    j.dataset,
+    `seed${j.seed}`,
+  ].join("|");
 }
 
 /** Expand a spec into jobs, in a fixed order (kinds, models, frames, sizes, batches, backends, datasets, seeds). */
@@ -113,8 +124,10 @@ export function loadSweepFile(path: string): SweepSpec[] {
     const bad = (what: string) => new UserError(`${where}: ${what}`);
     if (!s || typeof s !== "object") throw bad("not an object");
     if (typeof s.name !== "string" || !s.name) throw bad("needs a name");
-    if (!Array.isArray(s.kinds) || !s.kinds.length || s.kinds.some((k) => !JOB_KINDS.includes(k))) throw bad(`kinds must be a non-empty subset of ${JOB_KINDS.join(", ")}`);
-    if (!Array.isArray(s.models) || !s.models.length || s.models.some((m) => typeof m?.model !== "string")) throw bad("models must be a non-empty list of {model, options?, frames?, sizes?}");
+    if (!Array.isArray(s.kinds) || !s.kinds.length || s.kinds.some((k) => !JOB_KINDS.includes(k)))
+      throw bad(`kinds must be a non-empty subset of ${JOB_KINDS.join(", ")}`);
+    if (!Array.isArray(s.models) || !s.models.length || s.models.some((m) => typeof m?.model !== "string"))
+      throw bad("models must be a non-empty list of {model, options?, frames?, sizes?}");
     for (const k of ["frames", "sizes", "batches", "backends"] as const) {
       if (!Array.isArray(s[k])) throw bad(`${k} must be a list`);
     }

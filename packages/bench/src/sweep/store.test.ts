@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { acquireLock, claim } from "@blvnet/io";
 import { describe, expect, it } from "vitest";
 import { mergeRuns, publish } from "../publish/publish.js";
-import { type Runner, runSweep } from "./run.js";
 import { runProfile } from "../runners/profile.js";
+import { type Runner, runSweep } from "./run.js";
 import { parseShard, type SweepSpec } from "./spec.js";
 import { readRows, readStore } from "./store.js";
 
@@ -38,7 +38,9 @@ describe("one run folder, several writers", () => {
     const dir = tmp();
     const ran: string[] = [];
     const [a, b] = await Promise.all(
-      ["0/2", "1/2"].map((s) => runSweep(spec, { outDir: dir, shard: parseShard(s), runners: { profile: interleaving(ran) }, progress: false })),
+      ["0/2", "1/2"].map((s) =>
+        runSweep(spec, { outDir: dir, shard: parseShard(s), runners: { profile: interleaving(ran) }, progress: false }),
+      ),
     );
     expect(a.done + b.done).toBe(16);
     expect(readStore(dir).rows).toHaveLength(16);
@@ -50,7 +52,9 @@ describe("one run folder, several writers", () => {
   it("two identical runs at once do every job once", async () => {
     const dir = tmp();
     const ran: string[] = [];
-    const both = await Promise.all([0, 1].map(() => runSweep(spec, { outDir: dir, runners: { profile: interleaving(ran) }, progress: false })));
+    const both = await Promise.all(
+      [0, 1].map(() => runSweep(spec, { outDir: dir, runners: { profile: interleaving(ran) }, progress: false })),
+    );
     expect(ran.sort()).toEqual([...new Set(ran)].sort());
     expect(ran).toHaveLength(16);
     expect(both[0]!.done + both[1]!.done).toBe(16);
@@ -69,7 +73,11 @@ describe("one run folder, several writers", () => {
     const res = publish({ runDirs: [dir], outDir: join(dir, "pub") });
     expect(res.rows).toHaveLength(4);
     expect(res.unreadable).toHaveLength(1);
-    expect(readFileSync(join(dir, "rows", file!), "utf8").trim().split("\n")).toHaveLength(4);
+    expect(
+      readFileSync(join(dir, "rows", file!), "utf8")
+        .trim()
+        .split("\n"),
+    ).toHaveLength(4);
   });
 
   it("a claim or lock left by a dead process is taken over; a live one is refused with one line", () => {
@@ -77,7 +85,11 @@ describe("one run folder, several writers", () => {
     const dead = { pid: 2 ** 22 + 12345, host: hostname(), started: "2026-01-01T00:00:00Z", what: "train" };
     writeFileSync(join(dir, ".lock"), JSON.stringify(dead));
     const lock = acquireLock(dir, "train");
-    expect(() => acquireLock(dir, "train")).toThrow(new RegExp(`^${dir} is being written by pid ${process.pid} on ${hostname()} \\(train, since .*\\); wait for it to finish or choose another output folder$`));
+    expect(() => acquireLock(dir, "train")).toThrow(
+      new RegExp(
+        `^${dir} is being written by pid ${process.pid} on ${hostname()} \\(train, since .*\\); wait for it to finish or choose another output folder$`,
+      ),
+    );
     lock.release();
     acquireLock(dir, "train").release();
     const job = claim(dir, "some job");

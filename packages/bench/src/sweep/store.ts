@@ -8,10 +8,10 @@
 import { appendFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { parse } from "csv-parse/sync";
-import { stringify } from "csv-stringify/sync";
 import { UserError } from "@blvnet/core";
 import { ensureDir, writeError, writeFileAtomic } from "@blvnet/io";
+import { parse } from "csv-parse/sync";
+import { stringify } from "csv-stringify/sync";
 import { ROW_COLUMNS, type Row } from "./rows.js";
 
 export const RESULTS_FILE = "results.csv";
@@ -49,7 +49,9 @@ export function readStore(dir: string): StoredRows {
   };
   const rowsDir = join(dir, ROWS_DIR);
   if (existsSync(rowsDir)) {
-    for (const name of readdirSync(rowsDir).filter((n) => n.endsWith(".jsonl")).sort()) {
+    for (const name of readdirSync(rowsDir)
+      .filter((n) => n.endsWith(".jsonl"))
+      .sort()) {
       const file = join(rowsDir, name);
       readFileSync(file, "utf8")
         .split("\n")

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { validateRow } from "./rows.js";
-import { runSweep, type Runner } from "./run.js";
-import { expandSweep, type Job, parseShard, shardJobs, type SweepSpec } from "./spec.js";
+import { type Runner, runSweep } from "./run.js";
+import { expandSweep, type Job, parseShard, type SweepSpec, shardJobs } from "./spec.js";
 import { readRows, readStore } from "./store.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
@@ -14,7 +14,12 @@ const tmp = () => mkdtempSync(join(tmpdir(), "blvnet-sweep-"));
 /** A deterministic stand-in for the profile runner (the real runners are tested end to end through `blvnet reproduce`). */
 const runProfile: Runner = async (job: Job) => {
   const n = job.key.length * 1000 + job.frames;
-  return { modelId: `${job.model}-f${job.frames}`, backend: "analytic", threads: 1, metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n } };
+  return {
+    modelId: `${job.model}-f${job.frames}`,
+    backend: "analytic",
+    threads: 1,
+    metrics: { params: n, macs: 7 * n, saved_activation_bytes: 11 * n },
+  };
 };
 
 /** A small sweep: three model families over two frame counts. */
@@ -66,7 +71,9 @@ describe("sweeps", () => {
       `await runSweep(spec, { outDir: ${JSON.stringify(dir)}, runners: { profile: dying }, progress: false });`,
     ].join("\n");
     const root = fileURLToPath(new URL("../../../../", import.meta.url));
-    const child = spawnSync(process.execPath, ["--import", "tsx", "--conditions=source", "--input-type=module", "-e", script], { cwd: root });
+    const child = spawnSync(process.execPath, ["--import", "tsx", "--conditions=source", "--input-type=module", "-e", script], {
+      cwd: root,
+    });
     expect(child.signal).toBe("SIGKILL");
     const before = readStore(dir).rows;
     expect(before).toHaveLength(2);

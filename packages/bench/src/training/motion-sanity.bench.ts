@@ -10,13 +10,12 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { stringify } from "csv-stringify/sync";
+import { inputShape, Rng } from "@blvnet/core";
 import { initBackend } from "@blvnet/engine-tfjs";
-import { inputShape } from "@blvnet/core";
 import { writeFileAtomic } from "@blvnet/io";
-import { Rng } from "@blvnet/core";
 import { createModel } from "@blvnet/models";
-import { createTrainingEngine, ENGINES, initForTraining, provenance, type EngineKind } from "@blvnet/train";
+import { createTrainingEngine, ENGINES, type EngineKind, initForTraining, provenance } from "@blvnet/train";
+import { stringify } from "csv-stringify/sync";
 import { markdownTable } from "../markdown.js";
 
 const { values: a } = parseArgs({
@@ -58,7 +57,13 @@ function clips(n: number, rng: Rng): { x: Float32Array; y: Int32Array } {
 
 async function run(spec: string) {
   const [name, ...rest] = spec.split(":");
-  const opts = Object.fromEntries(rest.join(":").split(",").filter(Boolean).map((kv) => kv.split("=")));
+  const opts = Object.fromEntries(
+    rest
+      .join(":")
+      .split(",")
+      .filter(Boolean)
+      .map((kv) => kv.split("=")),
+  );
   const model = createModel(name!, { ...opts, frames: T, size: S, numClasses: 2, dropout: 0.5 });
   const seed = Number(a.seed);
   initForTraining(model, seed);
@@ -79,7 +84,15 @@ async function run(spec: string) {
   let right = 0;
   for (let i = 0; i < 128; i++) right += (logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0) === test.y[i] ? 1 : 0;
   await engine.dispose();
-  return { model: spec, model_id: model.id, steps: Number(a.steps), train_acc_last25: last.correct / last.n, train_loss_last25: last.loss / (last.n / batch), test_acc: right / 128, seconds: Math.round(seconds) };
+  return {
+    model: spec,
+    model_id: model.id,
+    steps: Number(a.steps),
+    train_acc_last25: last.correct / last.n,
+    train_loss_last25: last.loss / (last.n / batch),
+    test_acc: right / 128,
+    seconds: Math.round(seconds),
+  };
 }
 
 async function main(): Promise<void> {
@@ -92,7 +105,13 @@ async function main(): Promise<void> {
   }
   const out = resolve(a.out!);
   const prov = provenance({ backend, seed: Number(a.seed) });
-  writeFileAtomic(join(out, "summary.csv"), stringify(rows.map((r) => ({ ...r, ...prov })), { header: true }));
+  writeFileAtomic(
+    join(out, "summary.csv"),
+    stringify(
+      rows.map((r) => ({ ...r, ...prov })),
+      { header: true },
+    ),
+  );
   const md = [
     `Moving square, left vs right (chance 50%): ${S}x${S}, ${T} frames, ${a.steps} SGD steps of ${a.batch} clips, lr ${a.lr}, engine ${a.engine}, backend ${backend}, commit ${prov.git_commit}.`,
     "",

@@ -16,8 +16,8 @@
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
-import { initBackend, shutdownBackend } from "@blvnet/engine-tfjs";
 import { summarizeProfile } from "@blvnet/engine-onnx";
+import { initBackend, shutdownBackend } from "@blvnet/engine-tfjs";
 import { createModel } from "@blvnet/models";
 import { OrtTrainingEngine, provenance, TfjsEngine, type TrainingEngine } from "@blvnet/train";
 import { PeerSession } from "../index.js";
@@ -37,7 +37,16 @@ const { values: args } = parseArgs({
 const steps = Number(args.steps);
 const threads = Number(args.threads);
 const skip = new Set(args.skip!.split(",").filter(Boolean));
-const options = { depth: 50, alpha: 2, beta: 4, frames: Number(args.frames), blendingFrames: 3, numClasses: 174, dropout: 0.5, size: Number(args.size) };
+const options = {
+  depth: 50,
+  alpha: 2,
+  beta: 4,
+  frames: Number(args.frames),
+  blendingFrames: 3,
+  numClasses: 174,
+  dropout: 0.5,
+  size: Number(args.size),
+};
 const SGD = { momentum: 0.9, weightDecay: 0, nesterov: false, seed: 0 };
 const LR = 0.001;
 
@@ -83,7 +92,9 @@ async function timedStep(engine: TrainingEngine): Promise<number> {
 const rows: Row[] = [];
 const ratios: number[] = [];
 const ort = skip.has("ort") ? null : new OrtTrainingEngine(model(), { ...SGD, threads, profilePrefix: args.profile });
-const peer = skip.has("torch") ? null : await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src"]! });
+const peer = skip.has("torch")
+  ? null
+  : await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src"]! });
 if (ort) console.error(`ort: first step (graph build + session + step) ${(await timedStep(ort)).toFixed(0)} ms`);
 if (peer) await peer.run("train", 2, 1);
 {
@@ -107,7 +118,10 @@ if (ort) {
   if (profile) {
     const s = summarizeProfile(profile, 1);
     console.log(`\nonnxruntime profile (${profile}): ${s.msPerRun.toFixed(0)} ms kernel time per step; top ops:`);
-    for (const r of s.rows.slice(0, 12)) console.log(`  ${r.opType.padEnd(20)} ${r.msPerRun.toFixed(1).padStart(8)} ms  ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`);
+    for (const r of s.rows.slice(0, 12))
+      console.log(
+        `  ${r.opType.padEnd(20)} ${r.msPerRun.toFixed(1).padStart(8)} ms  ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.nodes} nodes`,
+      );
   }
   await ort.dispose();
 }
@@ -127,15 +141,21 @@ if (!skip.has("tfjs")) {
 }
 
 const torch = rows.find((r) => r.engine.startsWith("pytorch"));
-console.log(`\nbLVNet-TAM-50 f${options.frames / 2}x2, 1 clip x ${options.frames} frames, ${options.size}x${options.size}, one SGD step (momentum 0.9), ${threads} threads`);
+console.log(
+  `\nbLVNet-TAM-50 f${options.frames / 2}x2, 1 clip x ${options.frames} frames, ${options.size}x${options.size}, one SGD step (momentum 0.9), ${threads} threads`,
+);
 console.log("engine            median ms     min ms   vs PyTorch   peak RSS MiB   load (before/after)");
 for (const r of rows) {
   const ratio = torch ? (r.median_ms / torch.median_ms).toFixed(2) + "x" : "-";
-  console.log(`${r.engine.padEnd(16)} ${r.median_ms.toFixed(0).padStart(10)} ${r.min_ms.toFixed(0).padStart(10)} ${ratio.padStart(12)} ${String(r.peak_rss_mib ?? "-").padStart(14)}   ${r.load_before}/${r.load_after}`);
+  console.log(
+    `${r.engine.padEnd(16)} ${r.median_ms.toFixed(0).padStart(10)} ${r.min_ms.toFixed(0).padStart(10)} ${ratio.padStart(12)} ${String(r.peak_rss_mib ?? "-").padStart(14)}   ${r.load_before}/${r.load_after}`,
+  );
 }
-if (ratios.length) console.log(`ort / pytorch, step by step (alternating): median ${median(ratios).toFixed(2)}x, best ${Math.min(...ratios).toFixed(2)}x`);
+if (ratios.length)
+  console.log(`ort / pytorch, step by step (alternating): median ${median(ratios).toFixed(2)}x, best ${Math.min(...ratios).toFixed(2)}x`);
 const ortRow = rows.find((r) => r.engine === "ort");
 const tfjsRow = rows.find((r) => r.engine === "tfjs-wasm");
 if (ortRow && tfjsRow) console.log(`ort is ${(tfjsRow.median_ms / ortRow.median_ms).toFixed(1)}x faster than tfjs-wasm`);
-for (const r of rows) console.log(JSON.stringify({ ...r, model: "blvnet-tam-50-a2-b4-f8x2", ...provenance({ backend: r.engine, threads, seed: 0 }) }));
+for (const r of rows)
+  console.log(JSON.stringify({ ...r, model: "blvnet-tam-50-a2-b4-f8x2", ...provenance({ backend: r.engine, threads, seed: 0 }) }));
 process.exit(0);

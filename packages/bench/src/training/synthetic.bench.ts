@@ -25,10 +25,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { stringify } from "csv-stringify/sync";
-import { writeFileAtomic } from "@blvnet/io";
 import { synthesize } from "@blvnet/data";
-import { evaluate, provenance, train, type EngineKind, type RunRecord } from "@blvnet/train";
+import { writeFileAtomic } from "@blvnet/io";
+import { type EngineKind, evaluate, provenance, type RunRecord, train } from "@blvnet/train";
+import { stringify } from "csv-stringify/sync";
 import { markdownTable } from "../markdown.js";
 
 const { values: a } = parseArgs({
@@ -56,9 +56,11 @@ const { values: a } = parseArgs({
 
 const out = resolve(a.out!);
 // Frames and checkpoints stay out of the repository (datasets/ and results/runs/ are git-ignored).
-const data = resolve(a.datasets!, `synthetic-s${a.size}-f${a["clip-frames"]}-c${a.classes!.split(",").length}-n${a.train}x${a.val}-seed${a.seed}`);
+const data = resolve(
+  a.datasets!,
+  `synthetic-s${a.size}-f${a["clip-frames"]}-c${a.classes!.split(",").length}-n${a.train}x${a.val}-seed${a.seed}`,
+);
 const runs = resolve(a.runs!);
-
 
 interface Row {
   model: string;
@@ -82,18 +84,33 @@ interface Row {
 
 async function main_(): Promise<void> {
   const classes = a.classes!.split(",");
-  const synth = await synthesize(data, { classes, train: Number(a.train), val: Number(a.val), frames: Number(a["clip-frames"]), size: Number(a.size), seed: Number(a.seed) });
+  const synth = await synthesize(data, {
+    classes,
+    train: Number(a.train),
+    val: Number(a.val),
+    frames: Number(a["clip-frames"]),
+    size: Number(a.size),
+    seed: Number(a.seed),
+  });
   console.error(`synthetic data: ${synth.dir} (${synth.clips} clips${synth.reused ? ", reused" : ""})`);
   const rows: Row[] = [];
   for (const spec of a.models!.split(";").filter(Boolean)) {
     const [name, ...opts] = spec.split(":");
-    const options = Object.fromEntries(opts.join(":").split(",").filter(Boolean).map((o) => o.split("=") as [string, string]));
+    const options = Object.fromEntries(
+      opts
+        .join(":")
+        .split(",")
+        .filter(Boolean)
+        .map((o) => o.split("=") as [string, string]),
+    );
     // The engine is part of the tag so runs of different engines never resume each other.
     const tag = `${a.engine}-${spec.replace(/[^a-z0-9]+/gi, "-")}`;
     const runDir = join(runs, tag);
     const evalDir = join(out, "eval", tag);
     const model = { name: name!, options: { ...options, frames: Number(a.frames), size: Number(a.size), dropout: Number(a.dropout) } };
-    const done = existsSync(join(runDir, "epochs.csv")) && readFileSync(join(runDir, "epochs.csv"), "utf8").trim().split("\n").length - 1 >= Number(a.epochs);
+    const done =
+      existsSync(join(runDir, "epochs.csv")) &&
+      readFileSync(join(runDir, "epochs.csv"), "utf8").trim().split("\n").length - 1 >= Number(a.epochs);
     if (!done) {
       await train({
         model,
@@ -118,7 +135,11 @@ async function main_(): Promise<void> {
       out: evalDir,
       progress: true,
     });
-    const steps = readFileSync(join(runDir, "steps.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",").map(Number));
+    const steps = readFileSync(join(runDir, "steps.csv"), "utf8")
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(",").map(Number));
     const seconds = steps.reduce((t, r) => t + r[8]!, 0);
     const clips = steps.reduce((t, r) => t + r[7]!, 0);
     rows.push({
@@ -141,7 +162,13 @@ async function main_(): Promise<void> {
     });
   }
   const prov = provenance({ backend: a.engine === "ort" ? "ort" : a.backend!, seed: Number(a.seed) });
-  writeFileAtomic(join(out, "summary.csv"), stringify(rows.map((r) => ({ ...r, ...prov })), { header: true }));
+  writeFileAtomic(
+    join(out, "summary.csv"),
+    stringify(
+      rows.map((r) => ({ ...r, ...prov })),
+      { header: true },
+    ),
+  );
   const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(1)}%`);
   const md = [
     `Synthetic temporal-order benchmark: ${classes.join(", ")} (chance top-1 ${pct(1 / classes.length)}, within a reversed pair 50%); ` +
@@ -149,7 +176,17 @@ async function main_(): Promise<void> {
     "",
     markdownTable(
       ["model", "top-1", "top-5", "pair accuracy", "mean class acc", "steps", "train time", "clips/s", "trained at"],
-      rows.map((r) => [r.model_id, pct(r.top1), pct(r.top5), pct(r.pair_acc), pct(r.mean_class_acc), String(r.steps), `${r.train_seconds} s`, String(r.train_clips_per_s), r.train_commit]),
+      rows.map((r) => [
+        r.model_id,
+        pct(r.top1),
+        pct(r.top5),
+        pct(r.pair_acc),
+        pct(r.mean_class_acc),
+        String(r.steps),
+        `${r.train_seconds} s`,
+        String(r.train_clips_per_s),
+        r.train_commit,
+      ]),
     ),
   ].join("\n");
   writeFileAtomic(join(out, "summary.md"), md);

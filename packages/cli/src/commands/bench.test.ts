@@ -4,12 +4,11 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { PeerSession, type Row, validateRow } from "@blvnet/bench";
 import { parse } from "csv-parse/sync";
 import * as ort from "onnxruntime-node";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCli as cli } from "../run-cli.js";
-import { validateRow, type Row } from "@blvnet/bench";
-import { PeerSession } from "@blvnet/bench";
 
 const tmp = mkdtempSync(join(tmpdir(), "blvnet-bench-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -19,7 +18,20 @@ const TINY_TSN = ["--model", "tsn", "--opt", "depth=18", "--opt", "numClasses=3"
 describe("blvnet export", () => {
   it("writes an ONNX file with a symbolic batch that onnxruntime runs", async () => {
     const file = join(tmp, "tsn.onnx");
-    const r = await cli("export", ...TINY_TSN, "--opt", "frames=2", "--opt", "size=32", "--batch", "dynamic", "--opset", "13", "--out", file);
+    const r = await cli(
+      "export",
+      ...TINY_TSN,
+      "--opt",
+      "frames=2",
+      "--opt",
+      "size=32",
+      "--batch",
+      "dynamic",
+      "--opset",
+      "13",
+      "--out",
+      file,
+    );
     expect(r.code).toBe(0);
     expect(r.out).toContain("input [N, 6, 32, 32] -> output [N, 3]");
     expect(r.out).toContain("refgen-v1");
@@ -40,7 +52,23 @@ describe("blvnet export", () => {
 describe("blvnet bench speed", () => {
   it("times onnxruntime and writes a valid results row with provenance", async () => {
     const csv = join(tmp, "speed.csv");
-    const args = ["bench", "speed", ...TINY_TSN, "--frames", "2", "--size", "32", "--warmup", "0", "--iters", "2", "--threads", "1", "--out", csv];
+    const args = [
+      "bench",
+      "speed",
+      ...TINY_TSN,
+      "--frames",
+      "2",
+      "--size",
+      "32",
+      "--warmup",
+      "0",
+      "--iters",
+      "2",
+      "--threads",
+      "1",
+      "--out",
+      csv,
+    ];
     const r = await cli("--backend", "ort", ...args);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/ort \(1 thread\) +latency mean [\d.]+ ms/);
@@ -54,9 +82,13 @@ describe("blvnet bench speed", () => {
   });
 
   it("rejects an unknown backend, a peer without sources and a model without a peer", async () => {
-    expect((await cli("--backend", "onnx", "bench", "speed", ...TINY_TSN)).err).toMatch(/unknown backend "onnx"; choose one of .*ort, ort-webgpu, ort-cuda/);
+    expect((await cli("--backend", "onnx", "bench", "speed", ...TINY_TSN)).err).toMatch(
+      /unknown backend "onnx"; choose one of .*ort, ort-webgpu, ort-cuda/,
+    );
     expect((await cli("bench", "speed", ...TINY_TSN, "--peer", "pytorch")).err).toContain("needs --peer-src");
-    expect((await cli("bench", "speed", "--model", "r3d", "--peer", "pytorch", "--peer-src", tmp)).err).toContain('no official implementation for "r3d"');
+    expect((await cli("bench", "speed", "--model", "r3d", "--peer", "pytorch", "--peer-src", tmp)).err).toContain(
+      'no official implementation for "r3d"',
+    );
   });
 });
 
@@ -98,8 +130,30 @@ describe.skipIf(!hasTorch)("PyTorch peer", () => {
 
   it("bench speed --peer pytorch interleaves the runs and writes both rows with the ratio", async () => {
     const csv = join(tmp, "peer.csv");
-    const r = await cli("bench", "speed", "--model", "blvnet-tam", "--frames", "2", "--size", "32", "--opt", "numClasses=5",
-      "--warmup", "1", "--iters", "2", "--threads", "1", "--peer", "pytorch", "--peer-src", src, "--out", csv);
+    const r = await cli(
+      "bench",
+      "speed",
+      "--model",
+      "blvnet-tam",
+      "--frames",
+      "2",
+      "--size",
+      "32",
+      "--opt",
+      "numClasses=5",
+      "--warmup",
+      "1",
+      "--iters",
+      "2",
+      "--threads",
+      "1",
+      "--peer",
+      "pytorch",
+      "--peer-src",
+      src,
+      "--out",
+      csv,
+    );
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/ratio \(pytorch \/ ort mean latency\): [\d.]+x/);
     const rows = parse(readFileSync(csv, "utf8"), { columns: true }) as Row[];

@@ -3,15 +3,15 @@
  * one model on one engine, optionally side by side with the official PyTorch code (--peer pytorch).
  */
 import { loadavg } from "node:os";
-import type { Command } from "commander";
-import { defaultThreads } from "@blvnet/engine-onnx";
+import { appendRows, checkSpeedBackend, PEER_DEVICES, PEER_MODELS, type PeerDevice, runSpeed, type SpeedRowContext } from "@blvnet/bench";
 import { fillDeterministic, UserError } from "@blvnet/core";
+import { defaultThreads } from "@blvnet/engine-onnx";
 import { requestedBackend } from "@blvnet/engine-tfjs";
-import { addModelOptions } from "../flags/model-args.js";
-import { int } from "../flags/parsers.js";
 import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { deviceName } from "@blvnet/train";
-import { appendRows, checkSpeedBackend, PEER_DEVICES, PEER_MODELS, runSpeed, type PeerDevice, type SpeedRowContext } from "@blvnet/bench";
+import type { Command } from "commander";
+import { addModelOptions } from "../flags/model-args.js";
+import { int } from "../flags/parsers.js";
 
 interface SpeedArgs extends ModelArgs {
   frames?: string;
@@ -34,7 +34,10 @@ interface SpeedArgs extends ModelArgs {
 /** --frames/--size become model options; they must not contradict an --opt of the same name. */
 function withShapeOpts(args: SpeedArgs): ModelArgs {
   const opt = [...(args.opt ?? [])];
-  for (const [flag, key, v] of [["--frames", "frames", args.frames], ["--size", "size", args.size]] as const) {
+  for (const [flag, key, v] of [
+    ["--frames", "frames", args.frames],
+    ["--size", "size", args.size],
+  ] as const) {
     if (v === undefined) continue;
     int(flag)(v);
     const given = opt.find((o) => o.split("=")[0].trim() === key);
@@ -48,9 +51,20 @@ const threadsLabel = (n: number) => `${n} thread${n === 1 ? "" : "s"}`;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
-function printResult(label: string, r: { latency: { mean: number; p50: number; sd: number; samples: number }; clipsPerS: number; trainStepMs?: number; peakRssBytes: number; peakTensorBytes?: number }): void {
+function printResult(
+  label: string,
+  r: {
+    latency: { mean: number; p50: number; sd: number; samples: number };
+    clipsPerS: number;
+    trainStepMs?: number;
+    peakRssBytes: number;
+    peakTensorBytes?: number;
+  },
+): void {
   const l = r.latency;
-  console.log(`  ${label.padEnd(22)} latency mean ${ms(l.mean)}  p50 ${ms(l.p50)}  sd ${ms(l.sd)}  (${l.samples} runs)  ${r.clipsPerS.toFixed(2)} clips/s`);
+  console.log(
+    `  ${label.padEnd(22)} latency mean ${ms(l.mean)}  p50 ${ms(l.p50)}  sd ${ms(l.sd)}  (${l.samples} runs)  ${r.clipsPerS.toFixed(2)} clips/s`,
+  );
   const mem = [`peak RSS ${mib(r.peakRssBytes)}`];
   if (r.peakTensorBytes !== undefined) mem.push(`peak tensors ${mib(r.peakTensorBytes)}`);
   if (r.trainStepMs !== undefined) mem.unshift(`train step ${ms(r.trainStepMs)}`);
@@ -72,10 +86,20 @@ export function registerBenchCommand(program: Command): void {
     .option("--seed <n>", "seed of dropout masks and labels (inputs and default weights are refgen-v1)", "0")
     .option("--out <file>", "append the rows to this results CSV (rows with the same key are replaced)")
     .option("--peer <impl>", "also run the official implementation: pytorch")
-    .option("--peer-src <dir>", "checkout of the official code (IBM/bLVNet-TAM for blvnet-tam; mit-han-lab/temporal-shift-module for tsm/tsn)")
+    .option(
+      "--peer-src <dir>",
+      "checkout of the official code (IBM/bLVNet-TAM for blvnet-tam; mit-han-lab/temporal-shift-module for tsm/tsn)",
+    )
     .option("--peer-python <exe>", "Python with PyTorch for the peer (default: $BLVNET_PYTHON, else python3)")
-    .option("--peer-device <name>", "with --peer: where the official code runs: cpu or cuda (synchronized timing, strict fp32, cudnn.benchmark recorded, torch.cuda.max_memory_allocated as peak_gpu_bytes)", "cpu")
-    .option("--rounds <n>", "with --peer: alternate our timed runs and the peer's in n chunks, so both see the same machine load (default: --iters, run by run)");
+    .option(
+      "--peer-device <name>",
+      "with --peer: where the official code runs: cpu or cuda (synchronized timing, strict fp32, cudnn.benchmark recorded, torch.cuda.max_memory_allocated as peak_gpu_bytes)",
+      "cpu",
+    )
+    .option(
+      "--rounds <n>",
+      "with --peer: alternate our timed runs and the peer's in n chunks, so both see the same machine load (default: --iters, run by run)",
+    );
   addModelOptions(speed).addHelpText(
     "after",
     [
@@ -95,21 +119,38 @@ export function registerBenchCommand(program: Command): void {
     const threads = args.threads !== undefined ? int("--threads")(args.threads) : defaultThreads();
     const seed = int("--seed", { min: 0 })(args.seed);
     if (args.peer !== undefined && args.peer !== "pytorch") throw new UserError(`--peer ${args.peer}: the only peer is pytorch`);
-    if (!(PEER_DEVICES as readonly string[]).includes(args.peerDevice)) throw new UserError(`--peer-device ${args.peerDevice}: choose one of ${PEER_DEVICES.join(", ")}`);
+    if (!(PEER_DEVICES as readonly string[]).includes(args.peerDevice))
+      throw new UserError(`--peer-device ${args.peerDevice}: choose one of ${PEER_DEVICES.join(", ")}`);
     if (args.peer && !args.peerSrc) throw new UserError("--peer pytorch needs --peer-src <dir> (a checkout of the official code)");
     if (args.peer && args.model && !PEER_MODELS[args.model]) {
-      throw new UserError(`--peer pytorch: no official implementation for "${args.model}"; peers exist for ${Object.keys(PEER_MODELS).join(", ")}`);
+      throw new UserError(
+        `--peer pytorch: no official implementation for "${args.model}"; peers exist for ${Object.keys(PEER_MODELS).join(", ")}`,
+      );
     }
 
     const { model } = buildModelFromArgs(withShapeOpts(args));
     if (!args.weights) fillDeterministic(model);
     const ctx: SpeedRowContext = { modelName: args.model!, model, batch, seed, weights: args.weights ?? "refgen-v1" };
     const { frames, size } = model.inputSpec;
-    console.log(`${model.id}: batch ${batch} x ${frames} frames x ${size}x${size}, ${deviceName()} (load ${loadavg()[0].toFixed(2)}), weights ${ctx.weights === "refgen-v1" ? "refgen-v1 (deterministic fill)" : ctx.weights}`);
+    console.log(
+      `${model.id}: batch ${batch} x ${frames} frames x ${size}x${size}, ${deviceName()} (load ${loadavg()[0].toFixed(2)}), weights ${ctx.weights === "refgen-v1" ? "refgen-v1 (deterministic fill)" : ctx.weights}`,
+    );
 
     const { ours, peer, ratios, rows } = await runSpeed({
-      ...ctx, backend, threads, warmup, iters, train: args.train,
-      peer: args.peer ? { src: args.peerSrc!, python: args.peerPython, rounds: args.rounds !== undefined ? int("--rounds")(args.rounds) : undefined, device: args.peerDevice as PeerDevice } : undefined,
+      ...ctx,
+      backend,
+      threads,
+      warmup,
+      iters,
+      train: args.train,
+      peer: args.peer
+        ? {
+            src: args.peerSrc!,
+            python: args.peerPython,
+            rounds: args.rounds !== undefined ? int("--rounds")(args.rounds) : undefined,
+            device: args.peerDevice as PeerDevice,
+          }
+        : undefined,
     });
     printResult(`${backend} (${threadsLabel(ours.threads)})`, ours);
     for (const n of ours.notes) console.log(`  ${"".padEnd(22)} ${n}`);
@@ -120,8 +161,12 @@ export function registerBenchCommand(program: Command): void {
         trainStepMs: peer.trainStep?.mean,
         peakRssBytes: peer.info.peak_rss_bytes,
       });
-      console.log(`  ${"".padEnd(22)} official code from ${peer.source}, torch ${peer.info.torch_version}; runs interleaved with ours (load ${loadavg()[0].toFixed(2)})`);
-      console.log(`  ratio (pytorch / ${backend} mean latency): ${ratios.latency.toFixed(2)}x (${ratios.latency > 1 ? `${backend} faster` : `${backend} slower`})`);
+      console.log(
+        `  ${"".padEnd(22)} official code from ${peer.source}, torch ${peer.info.torch_version}; runs interleaved with ours (load ${loadavg()[0].toFixed(2)})`,
+      );
+      console.log(
+        `  ratio (pytorch / ${backend} mean latency): ${ratios.latency.toFixed(2)}x (${ratios.latency > 1 ? `${backend} faster` : `${backend} slower`})`,
+      );
       if (ratios.trainStep !== undefined) console.log(`  train-step ratio (pytorch / ${backend}): ${ratios.trainStep.toFixed(2)}x`);
     }
 

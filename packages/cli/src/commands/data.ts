@@ -5,15 +5,31 @@
  *   info DIR                   what a dataset folder holds, and its problems
  *   bench DIR                  loader throughput (clips/s) on a dataset
  */
-import type { Command } from "commander";
-import cliProgress from "cli-progress";
-import { int } from "../flags/parsers.js";
-import { checkSamples, createLoader, extractVideos, formatBadSample, openDataset, SYNTH_CLASSES, SYNTH_DEFAULT_LEVEL, SYNTH_LEVELS, synthesize, type OpenOptions } from "@blvnet/data";
 
+import {
+  checkSamples,
+  createLoader,
+  extractVideos,
+  formatBadSample,
+  type OpenOptions,
+  openDataset,
+  SYNTH_CLASSES,
+  SYNTH_DEFAULT_LEVEL,
+  SYNTH_LEVELS,
+  synthesize,
+} from "@blvnet/data";
+import cliProgress from "cli-progress";
+import type { Command } from "commander";
+import { int } from "../flags/parsers.js";
 
 function progressBar(unit: string): cliProgress.SingleBar {
   return new cliProgress.SingleBar(
-    { format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left`, noTTYOutput: true, notTTYSchedule: 2000, stream: process.stderr },
+    {
+      format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left`,
+      noTTYOutput: true,
+      notTTYSchedule: 2000,
+      stream: process.stderr,
+    },
     cliProgress.Presets.shades_classic,
   );
 }
@@ -80,31 +96,53 @@ export function registerDataCommand(program: Command): void {
     .option("--frames <n>", "frames per clip", int("--frames"), 16)
     .option("--size <px>", "frame side", int("--size", { min: 8 }), 112)
     .option("--seed <k>", "random seed", int("--seed", { min: 0 }), 0)
-    .option("--level <n>", `difficulty: ${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")} (each adds to the one before; ${SYNTH_LEVELS.length - 1} = every nuisance, the original set)`, int("--level", { min: 0, max: SYNTH_LEVELS.length - 1 }), SYNTH_DEFAULT_LEVEL)
+    .option(
+      "--level <n>",
+      `difficulty: ${SYNTH_LEVELS.map((n, i) => `${i} ${n}`).join(", ")} (each adds to the one before; ${SYNTH_LEVELS.length - 1} = every nuisance, the original set)`,
+      int("--level", { min: 0, max: SYNTH_LEVELS.length - 1 }),
+      SYNTH_DEFAULT_LEVEL,
+    )
     .option("--force", "replace an existing folder made with other settings")
-    .action(async (outDir: string, o: { classes?: string; train: number; val: number; frames: number; size: number; seed: number; level: number; force?: boolean }) => {
-      const bar = progressBar("clips");
-      let started = false;
-      const r = await synthesize(outDir, {
-        classes: o.classes?.split(",").map((s) => s.trim()).filter((s) => s !== ""),
-        train: o.train,
-        val: o.val,
-        frames: o.frames,
-        size: o.size,
-        seed: o.seed,
-        level: o.level,
-        overwrite: o.force,
-        onProgress: (done, total) => {
-          if (!started) bar.start(total, 0);
-          started = true;
-          bar.update(done);
-        },
-      });
-      bar.stop();
-      console.log(r.reused ? `${r.dir} already holds this set (${r.clips} clips)` : `${r.clips} clips (${r.frames} frames) in ${r.seconds.toFixed(1)} s -> ${r.dir}`);
-    });
+    .action(
+      async (
+        outDir: string,
+        o: { classes?: string; train: number; val: number; frames: number; size: number; seed: number; level: number; force?: boolean },
+      ) => {
+        const bar = progressBar("clips");
+        let started = false;
+        const r = await synthesize(outDir, {
+          classes: o.classes
+            ?.split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== ""),
+          train: o.train,
+          val: o.val,
+          frames: o.frames,
+          size: o.size,
+          seed: o.seed,
+          level: o.level,
+          overwrite: o.force,
+          onProgress: (done, total) => {
+            if (!started) bar.start(total, 0);
+            started = true;
+            bar.update(done);
+          },
+        });
+        bar.stop();
+        console.log(
+          r.reused
+            ? `${r.dir} already holds this set (${r.clips} clips)`
+            : `${r.clips} clips (${r.frames} frames) in ${r.seconds.toFixed(1)} s -> ${r.dir}`,
+        );
+      },
+    );
 
-  openFlags(data.command("info").description("summarise a dataset folder: format, classes, samples and skipped entries").argument("<dir>", "dataset folder or list file"))
+  openFlags(
+    data
+      .command("info")
+      .description("summarise a dataset folder: format, classes, samples and skipped entries")
+      .argument("<dir>", "dataset folder or list file"),
+  )
     .option("--show <n>", "problems to print", int("--show", { min: 0 }), 20)
     .option("--no-check", "skip the per-sample file check (missing folders, missing or empty frames, missing videos)")
     .action((dir: string, o: OpenFlags & { show: number; check: boolean }) => {
@@ -113,30 +151,46 @@ export function registerDataCommand(program: Command): void {
       // What a run would skip: bad list lines, then samples whose files are missing or empty.
       const problems = [...ds.problems, ...(o.check ? checkSamples(ds) : [])];
       const usable = ds.records.length + ds.problems.length - problems.length;
-      console.log(`${ds.root} [${ds.format}] split ${ds.split}: ${usable} usable samples (${kinds.frames} frame folders, ${kinds.videos} videos listed)`);
-      console.log(`${ds.numClasses} classes${ds.classes.length ? `: ${ds.classes.slice(0, 10).join(", ")}${ds.classes.length > 10 ? ", ..." : ""}` : ""}`);
+      console.log(
+        `${ds.root} [${ds.format}] split ${ds.split}: ${usable} usable samples (${kinds.frames} frame folders, ${kinds.videos} videos listed)`,
+      );
+      console.log(
+        `${ds.numClasses} classes${ds.classes.length ? `: ${ds.classes.slice(0, 10).join(", ")}${ds.classes.length > 10 ? ", ..." : ""}` : ""}`,
+      );
       console.log(`frame template ${ds.template}; horizontal flip ${ds.flip ? "allowed" : "off (left/right matters)"}`);
       console.log(`${problems.length} entries skipped${o.check ? "" : " (list lines only: files not checked)"}`);
       for (const p of problems.slice(0, o.show)) console.log(`  ${formatBadSample(p)}`);
       if (problems.length > o.show) console.log(`  ... and ${problems.length - o.show} more (--show N)`);
     });
 
-  openFlags(data.command("bench").description("measure loader throughput (clips/s) over one or more epochs").argument("<dir>", "dataset folder or list file"))
+  openFlags(
+    data
+      .command("bench")
+      .description("measure loader throughput (clips/s) over one or more epochs")
+      .argument("<dir>", "dataset folder or list file"),
+  )
     .option("--batch <n>", "videos per batch", int("--batch"), 8)
     .option("--num-frames <n>", "frames per clip", int("--num-frames"), 16)
     .option("--size <px>", "input size", int("--size"), 112)
     .option("--workers <n>", "samples decoding at once", int("--workers"))
     .option("--epochs <n>", "epochs to time", int("--epochs"), 1)
     .option("--test", "test-time sampling and centre crop instead of training augmentation")
-    .action(async (dir: string, o: OpenFlags & { batch: number; numFrames: number; size: number; workers?: number; epochs: number; test?: boolean }) => {
-      const ds = openDataset(dir, openOptions(o));
-      const loader = createLoader(ds, { batch: o.batch, frames: o.numFrames, size: o.size, workers: o.workers, train: !o.test });
-      for (let e = 0; e < o.epochs; e++) {
-        for await (const _ of loader.epoch(e)) {
-          // the consumer does nothing: this measures the loader alone
+    .action(
+      async (
+        dir: string,
+        o: OpenFlags & { batch: number; numFrames: number; size: number; workers?: number; epochs: number; test?: boolean },
+      ) => {
+        const ds = openDataset(dir, openOptions(o));
+        const loader = createLoader(ds, { batch: o.batch, frames: o.numFrames, size: o.size, workers: o.workers, train: !o.test });
+        for (let e = 0; e < o.epochs; e++) {
+          for await (const _ of loader.epoch(e)) {
+            // the consumer does nothing: this measures the loader alone
+          }
+          const s = loader.stats;
+          console.log(
+            `epoch ${e}: ${s.clips} clips in ${s.seconds.toFixed(2)} s = ${s.clipsPerSecond.toFixed(1)} clips/s (${s.skipped} skipped)`,
+          );
         }
-        const s = loader.stats;
-        console.log(`epoch ${e}: ${s.clips} clips in ${s.seconds.toFixed(2)} s = ${s.clipsPerSecond.toFixed(1)} clips/s (${s.skipped} skipped)`);
-      }
-    });
+      },
+    );
 }

@@ -1,9 +1,9 @@
 import { availableParallelism, cpus, totalmem } from "node:os";
-import type { Command } from "commander";
-import * as tf from "@tensorflow/tfjs-core";
-import { backendThreads, initBackend, listBackends, shutdownBackend } from "@blvnet/engine-tfjs";
 import { formatOrtDevices, ortDevices } from "@blvnet/engine-onnx";
+import { backendThreads, initBackend, listBackends, shutdownBackend } from "@blvnet/engine-tfjs";
 import { VERSION } from "@blvnet/train";
+import * as tf from "@tensorflow/tfjs-core";
+import type { Command } from "commander";
 
 export function registerEnvCommand(program: Command): void {
   program
@@ -37,10 +37,13 @@ export function registerEnvCommand(program: Command): void {
       console.log("backends (priority order):");
       for (const b of backends) {
         const mark = b.name === selected ? "*" : " ";
-        console.log(` ${mark} ${b.name.padEnd(10)} ${b.available ? "available" : "not installed"}  ${b.package}${b.note ? `  (${b.note})` : ""}`);
+        console.log(
+          ` ${mark} ${b.name.padEnd(10)} ${b.available ? "available" : "not installed"}  ${b.package}${b.note ? `  (${b.note})` : ""}`,
+        );
       }
       console.log("onnxruntime backends (--backend ort | ort-webgpu | ort-cuda):");
       for (const line of formatOrtDevices(ort)) console.log(line);
-      if (info.threads !== undefined) console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);
+      if (info.threads !== undefined)
+        console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);
     });
 }

@@ -1,18 +1,18 @@
 /** `blvnet export`: write a model (eval mode) as an ONNX file for onnxruntime or any ONNX runtime. */
-import type { Command } from "commander";
-import { buildOnnx, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "@blvnet/engine-onnx";
+
 import { fillDeterministic, UserError } from "@blvnet/core";
+import { buildOnnx, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET } from "@blvnet/engine-onnx";
 import { writeFileAtomic } from "@blvnet/io";
+import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
+import type { Command } from "commander";
 import { addModelOptions } from "../flags/model-args.js";
 import { int } from "../flags/parsers.js";
-import { buildModelFromArgs, type ModelArgs } from "@blvnet/models";
 
 interface ExportArgs extends ModelArgs {
   out: string;
   opset: string;
   batch: string;
 }
-
 
 /** "dynamic" or a positive clip count. */
 function parseBatch(v: string): { dynamicBatch: boolean; clips: number } {
@@ -48,8 +48,12 @@ export function registerExportCommand(program: Command): void {
     if (!args.weights) fillDeterministic(model);
     const exported = buildOnnx(model, { opset, dynamicBatch, clips });
     writeFileAtomic(args.out, exported.bytes);
-    const weights = args.weights ? `weights from ${args.weights}` : "weights: refgen-v1 deterministic fill (no --weights given; not a trained model)";
-    console.log(`wrote ${args.out}: ${model.id}, opset ${opset}, input ${shapeStr(exported.inputShape)} -> output ${shapeStr(exported.outputShape)}, ${(exported.bytes.length / 2 ** 20).toFixed(1)} MiB`);
+    const weights = args.weights
+      ? `weights from ${args.weights}`
+      : "weights: refgen-v1 deterministic fill (no --weights given; not a trained model)";
+    console.log(
+      `wrote ${args.out}: ${model.id}, opset ${opset}, input ${shapeStr(exported.inputShape)} -> output ${shapeStr(exported.outputShape)}, ${(exported.bytes.length / 2 ** 20).toFixed(1)} MiB`,
+    );
     console.log(weights);
   });
 }

@@ -4,13 +4,28 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Command } from "commander";
-import { BatchNorm, choice, Conv2d, IMAGENET_MEAN, int, IMAGENET_STD, Linear, Module, registerModel, UserError, VideoModel, type InputSpec, type ModelOptions, type Ops } from "@blvnet/core";
+import {
+  BatchNorm,
+  Conv2d,
+  choice,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type InputSpec,
+  int,
+  Linear,
+  type ModelOptions,
+  Module,
+  type Ops,
+  registerModel,
+  UserError,
+  VideoModel,
+} from "@blvnet/core";
 import { readCheckpoint, readSafetensors } from "@blvnet/io";
-import { runCli as cli } from "../run-cli.js";
+import { buildModelFromArgs, type ModelArgs, parseModelOpts } from "@blvnet/models";
+import { Command } from "commander";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addModelOptions } from "../flags/model-args.js";
-import { buildModelFromArgs, parseModelOpts, type ModelArgs } from "@blvnet/models";
+import { runCli as cli } from "../run-cli.js";
 
 const FIXTURE = new URL("../../../../fixtures/golden/checkpoints/small-blvnet-layer0-legacy.pth.tar", import.meta.url).pathname;
 const TEST_MODEL = "test-import-layer0";
@@ -28,9 +43,21 @@ class Layer0 extends Module {
   constructor(head: string, classes: number) {
     super();
     const convs: [string, number, number, number][] = [
-      ["conv1", 3, 64, 7], ["b_conv0", 64, 64, 3], ["l_conv0", 64, 32, 3], ["l_conv1", 32, 32, 3], ["l_conv2", 32, 64, 1], ["bl_init", 64, 64, 1],
+      ["conv1", 3, 64, 7],
+      ["b_conv0", 64, 64, 3],
+      ["l_conv0", 64, 32, 3],
+      ["l_conv1", 32, 32, 3],
+      ["l_conv2", 32, 64, 1],
+      ["bl_init", 64, 64, 1],
     ];
-    const bns: [string, number][] = [["bn1", 64], ["bn_b0", 64], ["bn_l0", 32], ["bn_l1", 32], ["bn_l2", 64], ["bn_bl_init", 64]];
+    const bns: [string, number][] = [
+      ["bn1", 64],
+      ["bn_b0", 64],
+      ["bn_l0", 32],
+      ["bn_l1", 32],
+      ["bn_l2", 64],
+      ["bn_bl_init", 64],
+    ];
     for (const [name, cin, cout, k] of convs) Object.assign(this, { [name]: new Conv2d(cin, cout, k) });
     for (const [name, c] of bns) Object.assign(this, { [name]: new BatchNorm(c) });
     Object.assign(this, { tam: new Tam(64) });
@@ -93,7 +120,19 @@ describe("blvnet import", () => {
     expect(refused.code).toBe(2);
     expect(refused.err).toMatch(/^blvnet: .*missing keys: baseline_model\.fc\.weight, baseline_model\.fc\.bias; refusing to run/);
 
-    const allowed = await cli("import", FIXTURE, "--model", TEST_MODEL, "--opt", "head=fc", "--opt", "numClasses=5", "--out", out, "--allow-missing");
+    const allowed = await cli(
+      "import",
+      FIXTURE,
+      "--model",
+      TEST_MODEL,
+      "--opt",
+      "head=fc",
+      "--opt",
+      "numClasses=5",
+      "--out",
+      out,
+      "--allow-missing",
+    );
     expect(allowed.code).toBe(0);
     expect(allowed.err).toMatch(/^warning: .*these 2 weights keep their initial values$/);
     expect(allowed.out).toContain("loaded   39 tensors; 2 missing (kept initial values)");
@@ -101,8 +140,35 @@ describe("blvnet import", () => {
 
     // A checkpoint in the official dropout layout (new_fc.*) does not load into fc.*: reported, not renamed.
     const newFc = join(tmp, "new_fc.safetensors");
-    expect((await cli("import", FIXTURE, "--model", TEST_MODEL, "--opt", "head=new_fc", "--opt", "numClasses=5", "--out", newFc, "--allow-missing")).code).toBe(0);
-    const mismatch = await cli("import", newFc, "--model", TEST_MODEL, "--opt", "head=fc", "--opt", "numClasses=5", "--out", join(tmp, "x.safetensors"));
+    expect(
+      (
+        await cli(
+          "import",
+          FIXTURE,
+          "--model",
+          TEST_MODEL,
+          "--opt",
+          "head=new_fc",
+          "--opt",
+          "numClasses=5",
+          "--out",
+          newFc,
+          "--allow-missing",
+        )
+      ).code,
+    ).toBe(0);
+    const mismatch = await cli(
+      "import",
+      newFc,
+      "--model",
+      TEST_MODEL,
+      "--opt",
+      "head=fc",
+      "--opt",
+      "numClasses=5",
+      "--out",
+      join(tmp, "x.safetensors"),
+    );
     expect(mismatch.code).toBe(2);
     expect(mismatch.err).toContain("unexpected keys: baseline_model.new_fc.weight, baseline_model.new_fc.bias");
     expect(mismatch.err).toContain("keys are not renamed automatically");
@@ -112,7 +178,10 @@ describe("blvnet import", () => {
     const bad = join(tmp, "bad.pth");
     writeFileSync(bad, readFileSync(FIXTURE).subarray(0, 3000));
     const cases: [string[], RegExp][] = [
-      [["import", bad, "--model", TEST_MODEL, "--out", join(tmp, "o.safetensors")], /^blvnet: .*bad\.pth: bad PyTorch legacy checkpoint \(/],
+      [
+        ["import", bad, "--model", TEST_MODEL, "--out", join(tmp, "o.safetensors")],
+        /^blvnet: .*bad\.pth: bad PyTorch legacy checkpoint \(/,
+      ],
       [["import", FIXTURE, "--model", TEST_MODEL, "--out", FIXTURE], /would overwrite the checkpoint being imported/],
       [["import", FIXTURE, "--model", TEST_MODEL, "--opt", "head", "--out", join(tmp, "o.safetensors")], /--opt head: expected key=value/],
       [["import", FIXTURE, "--model", TEST_MODEL, "--opt", "depth=50", "--out", join(tmp, "o.safetensors")], /has no option "depth"/],

@@ -6,12 +6,12 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Command } from "commander";
-import { loadWeights, writeSafetensors, type LoadWeightsResult } from "@blvnet/io";
 import { stateDict, UserError, type VideoModel } from "@blvnet/core";
-import { addModelOptions } from "../flags/model-args.js";
+import { type LoadWeightsResult, loadWeights, writeSafetensors } from "@blvnet/io";
 import { createModelFromArgs, type ModelArgs } from "@blvnet/models";
 import { VERSION } from "@blvnet/train";
+import type { Command } from "commander";
+import { addModelOptions } from "../flags/model-args.js";
 
 interface ImportOptions extends ModelArgs {
   out: string;
@@ -24,7 +24,10 @@ export function registerImportCommand(program: Command): void {
     .argument("<checkpoint>", "PyTorch checkpoint (raw state dict, or nested under state_dict/model/state; module. prefixes are stripped)")
     .requiredOption("--out <file>", "output .safetensors file (written atomically)");
   addModelOptions(cmd, { weights: false })
-    .addHelpText("after", "\nExample:\n  blvnet import bLVNet-TAM-50-a2-b4-f8x2.pth.tar --model blvnet-tam --opt depth=50 --opt numClasses=174 --out blvnet.safetensors")
+    .addHelpText(
+      "after",
+      "\nExample:\n  blvnet import bLVNet-TAM-50-a2-b4-f8x2.pth.tar --model blvnet-tam --opt depth=50 --opt numClasses=174 --out blvnet.safetensors",
+    )
     .action((checkpoint: string, opts: ImportOptions) => runImport(checkpoint, opts));
 }
 

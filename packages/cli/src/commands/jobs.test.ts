@@ -5,11 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { SweepSpec } from "@blvnet/bench";
+import { readRows } from "@blvnet/bench";
 import { synthesize } from "@blvnet/data";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../cli.js";
-import { readRows } from "@blvnet/bench";
-import type { SweepSpec } from "@blvnet/bench";
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 const tiny = { depth: 50, width: 8 };
@@ -33,9 +33,38 @@ beforeAll(async () => {
 describe("reproduce, compare, publish (tiny)", () => {
   it("reproduce runs a sweep file of all three kinds, resumes, and publishes", async () => {
     const specs: SweepSpec[] = [
-      { name: "p", kinds: ["profile"], frames: [4], sizes: [32], batches: [1], backends: ["analytic"], models: [{ model: "blvnet-tam", options: tiny }, { model: "tsn", options: tiny }] },
-      { name: "s", kinds: ["speed"], frames: [4], sizes: [32], batches: [1], backends: ["ort"], models: [{ model: "tsn", options: tiny }], settings: { warmup: 0, iters: 1 } },
-      { name: "a", kinds: ["accuracy"], frames: [4], sizes: [32], batches: [4], backends: ["cpu"], models: [{ model: "tsn", options: tiny }], settings: { epochs: 1 } },
+      {
+        name: "p",
+        kinds: ["profile"],
+        frames: [4],
+        sizes: [32],
+        batches: [1],
+        backends: ["analytic"],
+        models: [
+          { model: "blvnet-tam", options: tiny },
+          { model: "tsn", options: tiny },
+        ],
+      },
+      {
+        name: "s",
+        kinds: ["speed"],
+        frames: [4],
+        sizes: [32],
+        batches: [1],
+        backends: ["ort"],
+        models: [{ model: "tsn", options: tiny }],
+        settings: { warmup: 0, iters: 1 },
+      },
+      {
+        name: "a",
+        kinds: ["accuracy"],
+        frames: [4],
+        sizes: [32],
+        batches: [4],
+        backends: ["cpu"],
+        models: [{ model: "tsn", options: tiny }],
+        settings: { epochs: 1 },
+      },
     ];
     const specFile = join(work, "sweep.json");
     writeFileSync(specFile, JSON.stringify(specs));
@@ -47,7 +76,8 @@ describe("reproduce, compare, publish (tiny)", () => {
     const acc = rows.find((r) => r.kind === "accuracy")!;
     expect(Number(acc.top1)).toBeGreaterThanOrEqual(0);
     expect(acc.backend).toBe("cpu");
-    for (const f of ["results.csv", "tables.md", "report.html", "memory-vs-frames.svg"].slice(0, 3)) expect(existsSync(join(pub, f)), f).toBe(true);
+    for (const f of ["results.csv", "tables.md", "report.html", "memory-vs-frames.svg"].slice(0, 3))
+      expect(existsSync(join(pub, f)), f).toBe(true);
 
     // a second run finds every row done and redoes nothing
     const before = readFileSync(join(out, "results.csv"), "utf8");
@@ -62,7 +92,28 @@ describe("reproduce, compare, publish (tiny)", () => {
 
   it("compare puts TAM, TSM and TSN on equal terms in one table", async () => {
     const out = join(work, "compare");
-    const code = await cli("compare", "tam", "tsm", "--data", data, "--width", "8", "--frames", "4", "--size", "32", "--seeds", "1", "--epochs", "1", "--batch", "4", "--out", out, "--no-progress");
+    const code = await cli(
+      "compare",
+      "tam",
+      "tsm",
+      "--data",
+      data,
+      "--width",
+      "8",
+      "--frames",
+      "4",
+      "--size",
+      "32",
+      "--seeds",
+      "1",
+      "--epochs",
+      "1",
+      "--batch",
+      "4",
+      "--out",
+      out,
+      "--no-progress",
+    );
     expect(code).toBe(0);
     const md = readFileSync(join(out, "compare.md"), "utf8");
     for (const id of ["tam-r18-w8-bf3-f4", "tsm-r18-w8-s8-blockres-f4", "tsn-r18-w8-f4"]) expect(md).toContain(id);
@@ -70,18 +121,41 @@ describe("reproduce, compare, publish (tiny)", () => {
     const rows = readRows(join(out, "results.csv"));
     expect(rows.filter((r) => r.kind === "accuracy")).toHaveLength(3);
     expect(rows.filter((r) => r.kind === "profile")).toHaveLength(3);
-    expect(new Set(rows.filter((r) => r.kind === "accuracy").map((r) => `${r.frames}|${r.size}|${r.batch}|${r.seed}|${r.dataset}`)).size).toBe(1);
+    expect(
+      new Set(rows.filter((r) => r.kind === "accuracy").map((r) => `${r.frames}|${r.size}|${r.batch}|${r.seed}|${r.dataset}`)).size,
+    ).toBe(1);
     expect(readFileSync(join(out, "compare.svg"), "utf8")).toMatch(/^<svg/);
   });
 
   it("compare --levels sweeps the in-memory synthetic benchmark: a level column in every accuracy row, levels.md/csv/svg", async () => {
     const out = join(work, "levels");
-    const args = ["--classes", "move-left,move-right", "--per-class", "4", "--val-per-class", "2", "--frames", "4", "--seeds", "0,1", "--epochs", "1", "--batch", "4"];
+    const args = [
+      "--classes",
+      "move-left,move-right",
+      "--per-class",
+      "4",
+      "--val-per-class",
+      "2",
+      "--frames",
+      "4",
+      "--seeds",
+      "0,1",
+      "--epochs",
+      "1",
+      "--batch",
+      "4",
+    ];
     expect(await cli("compare", "tam", "--levels", "0,4", ...args, "--out", out, "--no-progress")).toBe(0);
     const acc = readRows(join(out, "results.csv")).filter((r) => r.kind === "accuracy");
     expect(acc.map((r) => `${r.model} ${r.dataset} ${r.level} ${r.seed}`).sort()).toEqual([
-      "tam-resnet synthetic-l0-c2 0 0", "tam-resnet synthetic-l0-c2 0 1", "tam-resnet synthetic-l4-c2 4 0", "tam-resnet synthetic-l4-c2 4 1",
-      "tsn synthetic-l0-c2 0 0", "tsn synthetic-l0-c2 0 1", "tsn synthetic-l4-c2 4 0", "tsn synthetic-l4-c2 4 1",
+      "tam-resnet synthetic-l0-c2 0 0",
+      "tam-resnet synthetic-l0-c2 0 1",
+      "tam-resnet synthetic-l4-c2 4 0",
+      "tam-resnet synthetic-l4-c2 4 1",
+      "tsn synthetic-l0-c2 0 0",
+      "tsn synthetic-l0-c2 0 1",
+      "tsn synthetic-l4-c2 4 0",
+      "tsn synthetic-l4-c2 4 1",
     ]);
     const md = readFileSync(join(out, "levels.md"), "utf8");
     expect(md).toContain("0 clean: top-1 (pair)");

@@ -1,6 +1,6 @@
-import type { Command } from "commander";
 import { describeOption } from "@blvnet/core";
 import { listModels } from "@blvnet/models";
+import type { Command } from "commander";
 
 export function registerModelsCommand(program: Command): void {
   program
@@ -10,7 +10,13 @@ export function registerModelsCommand(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const models = listModels();
       if (opts.json) {
-        console.log(JSON.stringify(models.map(({ name, description, options }) => ({ name, description, options })), null, 2));
+        console.log(
+          JSON.stringify(
+            models.map(({ name, description, options }) => ({ name, description, options })),
+            null,
+            2,
+          ),
+        );
         return;
       }
       for (const m of models) {

@@ -22,7 +22,12 @@ describe("blvnet profile --reference-configs", () => {
     const rows = csv(r.out);
     expect(Object.keys(rows[0])).toEqual(["config", "params", "macs", "saved_activation_bytes"]);
     expect(rows.map((x) => x.config)).toEqual(csv(readFileSync(COUNTS, "utf8")).map((x) => x.model));
-    expect(rows.find((x) => x.config === "tsn-r50-8f")).toEqual({ config: "tsn-r50-8f", params: "23864558", macs: "32699940864", saved_activation_bytes: "687706560" });
+    expect(rows.find((x) => x.config === "tsn-r50-8f")).toEqual({
+      config: "tsn-r50-8f",
+      params: "23864558",
+      macs: "32699940864",
+      saved_activation_bytes: "687706560",
+    });
   });
 
   it("--check passes on the official counts and fails (exit 1) on a wrong one", async () => {
@@ -43,10 +48,31 @@ describe("blvnet profile --reference-configs", () => {
 
 describe("blvnet profile MODEL", () => {
   it("profiles a registry model with options, per clip and per batch, with a module breakdown", async () => {
-    const r = await cli("profile", "tsn", "--frames", "8", "--opt", "numClasses=174", "--opt", "dropout=0", "--batch", "2", "--by-module", "2", "--format", "json");
+    const r = await cli(
+      "profile",
+      "tsn",
+      "--frames",
+      "8",
+      "--opt",
+      "numClasses=174",
+      "--opt",
+      "dropout=0",
+      "--batch",
+      "2",
+      "--by-module",
+      "2",
+      "--format",
+      "json",
+    );
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out);
-    expect(j).toMatchObject({ model_id: "tsn-r50-f8", input_shape: "2x24x224x224", batch: 2, params: 23_864_558, macs: 2 * 32_699_940_864 });
+    expect(j).toMatchObject({
+      model_id: "tsn-r50-f8",
+      input_shape: "2x24x224x224",
+      batch: 2,
+      params: 23_864_558,
+      macs: 2 * 32_699_940_864,
+    });
     const modules = j.modules as { module: string; macs: number; saved_activation_bytes: number }[];
     expect(modules.map((m) => m.module)).toContain("base_model.layer3");
     expect(modules.reduce((a, m) => a + m.macs, 0)).toBe(j.macs);
@@ -88,7 +114,8 @@ describe("blvnet profile --tables", () => {
     for (const x of official) expect(Math.abs(Number(x.macs) / Number(x.official_macs) - 1)).toBeLessThan(1e-3);
     const memory = csv(readFileSync(join(dir, "memory-vs-frames.csv"), "utf8"));
     expect(memory.length).toBe(2 * 6 * 3);
-    const at = (model: string, frames: number) => Number(memory.find((x) => x.model === model && x.depth === "50" && Number(x.frames) === frames)!.saved_activation_bytes);
+    const at = (model: string, frames: number) =>
+      Number(memory.find((x) => x.model === model && x.depth === "50" && Number(x.frames) === frames)!.saved_activation_bytes);
     expect(at("tsn", 16) / at("blvnet-tam", 16)).toBeGreaterThan(1.5); // the paper's "less memory"
     expect(at("blvnet-tam", 64) / (4 * at("blvnet-tam", 16))).toBeCloseTo(1, 3); // linear in frames but for per-channel BN stats
     const md = readFileSync(join(dir, "memory-vs-frames.md"), "utf8");

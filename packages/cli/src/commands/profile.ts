@@ -1,12 +1,23 @@
-import type { Command } from "commander";
+import {
+  buildTarget,
+  checkReferenceConfigs,
+  defaultCountsFile,
+  type Format,
+  measuredRows,
+  measureMemory,
+  moduleRows,
+  parseFormat,
+  readCounts,
+  referenceRows,
+  renderRows,
+  resolveTarget,
+  summaryRows,
+  TOLERANCE,
+  writeProfileTables,
+} from "@blvnet/bench";
 import { type ModelOptions, profileModel, UserError } from "@blvnet/core";
-import { type Format, parseFormat, renderRows } from "@blvnet/bench";
-import { checkReferenceConfigs, defaultCountsFile, readCounts, TOLERANCE } from "@blvnet/bench";
-import { measureMemory } from "@blvnet/bench";
-import { measuredRows, moduleRows, referenceRows, summaryRows } from "@blvnet/bench";
-import { writeProfileTables } from "@blvnet/bench";
-import { buildTarget, resolveTarget } from "@blvnet/bench";
 import { parseModelOpts } from "@blvnet/models";
+import type { Command } from "commander";
 import { int } from "../flags/parsers.js";
 
 interface ProfileFlags {
@@ -31,7 +42,10 @@ export function registerProfileCommand(program: Command): void {
   program
     .command("profile")
     .description("count parameters, MACs, FLOPs and activation memory of a model (shape-only, nothing is allocated)")
-    .argument("[model]", "registered model (blvnet-tam, tsm, r3d, ...) or official configuration name (blvnet-tam-50-f8x2, tsm-r50-16f, r2plus1d_18-16f)")
+    .argument(
+      "[model]",
+      "registered model (blvnet-tam, tsm, r3d, ...) or official configuration name (blvnet-tam-50-f8x2, tsm-r50-16f, r2plus1d_18-16f)",
+    )
     .option("--opt <key=value>", "model option (repeatable), e.g. --opt depth=101", collect, [])
     .option("--frames <n>", "frames per clip (model option `frames`)")
     .option("--size <s>", "input height = width (model option `size`)")
@@ -39,9 +53,18 @@ export function registerProfileCommand(program: Command): void {
     .option("--by-module [depth]", "add a per-module breakdown, module paths cut to <depth> segments (default 2)")
     .option("--format <fmt>", "table | csv | md | json", "table")
     .option("--reference-configs", "profile every configuration of the official counts file (one row each)")
-    .option("--check", `with --reference-configs: print ours, official and relative error; exit 1 if params/MACs/other FLOPs differ by more than ${TOLERANCE.params * 100}% or saved activations by more than ${TOLERANCE.saved_activation_bytes * 100}%`)
-    .option("--counts <file>", "official counts CSV (default: $BLVNET_COUNTS, ../shared/reference/counts.csv beside the checkout, else results/reference/counts.csv)")
-    .option("--measure", "also run the model with tfjs (global --backend) and report measured peak tensor bytes (eval forward; train forward+backward) and peak RSS; slow at 224x224")
+    .option(
+      "--check",
+      `with --reference-configs: print ours, official and relative error; exit 1 if params/MACs/other FLOPs differ by more than ${TOLERANCE.params * 100}% or saved activations by more than ${TOLERANCE.saved_activation_bytes * 100}%`,
+    )
+    .option(
+      "--counts <file>",
+      "official counts CSV (default: $BLVNET_COUNTS, ../shared/reference/counts.csv beside the checkout, else results/reference/counts.csv)",
+    )
+    .option(
+      "--measure",
+      "also run the model with tfjs (global --backend) and report measured peak tensor bytes (eval forward; train forward+backward) and peak RSS; slow at 224x224",
+    )
     .option("--tables <dir>", "write the generated FLOPs/params and memory-vs-frames tables (Markdown + CSV) into <dir>")
     .addHelpText(
       "after",
@@ -63,7 +86,9 @@ export function registerProfileCommand(program: Command): void {
       const format = parseFormat(flags.format);
       const batch = int("--batch")(flags.batch);
       if (flags.tables !== undefined) {
-        const measure = flags.measure ? { size: flags.size === undefined ? 64 : int("--size")(flags.size), backend: program.opts().backend } : undefined;
+        const measure = flags.measure
+          ? { size: flags.size === undefined ? 64 : int("--size")(flags.size), backend: program.opts().backend }
+          : undefined;
         for (const f of writeProfileTables(flags.tables, flags.counts ?? defaultCountsFile(), measure)) console.log(`wrote ${f}`);
         return;
       }
@@ -85,7 +110,11 @@ export function registerProfileCommand(program: Command): void {
       if (measured) summary.push(...measuredRows(measured, batch, format));
       if (format === "json") {
         const depth = flags.byModule === undefined ? undefined : moduleDepth(flags.byModule);
-        const out = { ...Object.assign({}, ...summary), flops: profile.flops, modules: depth === undefined ? undefined : moduleRows(profile, depth, format) };
+        const out = {
+          ...Object.assign({}, ...summary),
+          flops: profile.flops,
+          modules: depth === undefined ? undefined : moduleRows(profile, depth, format),
+        };
         console.log(JSON.stringify(out, null, 2));
         return;
       }

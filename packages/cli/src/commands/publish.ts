@@ -1,5 +1,5 @@
-import type { Command } from "commander";
 import { publish } from "@blvnet/bench";
+import type { Command } from "commander";
 
 export function registerPublishCommand(program: Command): void {
   program

@@ -2,13 +2,23 @@
  * `blvnet train`: SGD training of any registered model on a dataset folder (official list-file
  * layout or the synthetic benchmark), with resumable checkpoints. See `blvnet train --help`.
  */
-import { invocation } from "../flags/invocation.js";
+
 import { join } from "node:path";
-import { type Command, Option } from "commander";
 import { UserError } from "@blvnet/core";
 import { ORT_DEVICES, type OrtDevice } from "@blvnet/engine-onnx";
-import { DEFAULT_MAX_SKIPPED, ENGINES, lrStepsProblem, SCHEDULERS, train, TRAIN_DEFAULTS, type EngineKind, type SchedulerKind } from "@blvnet/train";
-import { addModelOptions, modelConfig, type ModelFlags } from "../flags/model-args.js";
+import {
+  DEFAULT_MAX_SKIPPED,
+  ENGINES,
+  type EngineKind,
+  lrStepsProblem,
+  SCHEDULERS,
+  type SchedulerKind,
+  TRAIN_DEFAULTS,
+  train,
+} from "@blvnet/train";
+import { type Command, Option } from "commander";
+import { invocation } from "../flags/invocation.js";
+import { addModelOptions, type ModelFlags, modelConfig } from "../flags/model-args.js";
 import { choice, countOrFraction, int, num, numList } from "../flags/parsers.js";
 
 interface TrainFlags extends ModelFlags {
@@ -51,17 +61,41 @@ export function registerTrainCommand(program: Command): void {
     .command("train")
     .description("train a model with SGD (momentum, weight decay) on a dataset folder; resumable checkpoints every epoch");
   addModelOptions(cmd)
-    .requiredOption("--data <dir>", "dataset folder: list files (train.txt, val.txt, ...) + frame folders, annotation files, or the synthetic benchmark")
+    .requiredOption(
+      "--data <dir>",
+      "dataset folder: list files (train.txt, val.txt, ...) + frame folders, annotation files, or the synthetic benchmark",
+    )
     .option("--split <name>", "training split", "train")
     .option("--val-split <name>", "also evaluate this split (centre crop, 1 clip) after every epoch, e.g. val")
     .option("--epochs <n>", "epochs", int("--epochs"), d.epochs)
     .option("--batch <n>", "clips per batch", int("--batch"), d.batch)
     .option("--lr <x>", "base learning rate", num("--lr", { above: 0 }), d.optimizer.lr)
-    .addOption(new Option("--lr-scheduler <kind>", "cosine (per epoch, T_max = epochs), step (x0.1 every first-lr-step epochs) or multisteps (x0.1 at each lr step)").choices([...SCHEDULERS]).default(d.schedule.kind))
-    .addOption(new Option("--lr-steps <epochs>", "comma-separated epochs for step/multisteps").argParser(lrSteps).default([...d.schedule.lrSteps], `"${d.schedule.lrSteps.join(",")}"`))
-    .option("--warmup-epochs <x>", "linear warm-up over this many epochs (per step; 0 = off)", num("--warmup-epochs"), d.schedule.warmupEpochs)
+    .addOption(
+      new Option(
+        "--lr-scheduler <kind>",
+        "cosine (per epoch, T_max = epochs), step (x0.1 every first-lr-step epochs) or multisteps (x0.1 at each lr step)",
+      )
+        .choices([...SCHEDULERS])
+        .default(d.schedule.kind),
+    )
+    .addOption(
+      new Option("--lr-steps <epochs>", "comma-separated epochs for step/multisteps")
+        .argParser(lrSteps)
+        .default([...d.schedule.lrSteps], `"${d.schedule.lrSteps.join(",")}"`),
+    )
+    .option(
+      "--warmup-epochs <x>",
+      "linear warm-up over this many epochs (per step; 0 = off)",
+      num("--warmup-epochs"),
+      d.schedule.warmupEpochs,
+    )
     .option("--momentum <x>", "SGD momentum", num("--momentum", { below: 1 }), d.optimizer.momentum)
-    .option("--weight-decay <x>", "L2 weight decay (added to the gradient, like torch.optim.SGD)", num("--weight-decay", { below: 1 }), d.optimizer.weightDecay)
+    .option(
+      "--weight-decay <x>",
+      "L2 weight decay (added to the gradient, like torch.optim.SGD)",
+      num("--weight-decay", { below: 1 }),
+      d.optimizer.weightDecay,
+    )
     .option("--no-nesterov", "plain momentum instead of the official Nesterov momentum")
     .option("--dropout <p>", "dropout before the classifier (model option; official 0.5)", num("--dropout"))
     .option("--clip-grad <norm>", "clip the global gradient L2 norm (clip_grad_norm_)", num("--clip-grad"))
@@ -73,10 +107,25 @@ export function registerTrainCommand(program: Command): void {
     .option("--max-steps <n>", "stop after this many optimizer steps in all (checkpointed; --resume continues)", int("--max-steps"))
     .option("--save-every <n>", "also checkpoint every N steps", int("--save-every"))
     .option("--keep <n>", "checkpoints kept on disk", int("--keep"), d.keep)
-    .option("--engine <name>", "training engine: tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime)", choice("--engine", ENGINES), d.engine)
-    .option("--device <name>", "with --engine ort: where the step graph runs: cpu, webgpu (WebGPU EP: Vulkan/Metal/D3D12; state stays on the GPU) or cuda (CUDA EP)", choice("--device", ORT_DEVICES), "cpu")
+    .option(
+      "--engine <name>",
+      "training engine: tfjs (TfOps + tf.variableGrads) or ort (each SGD step one ONNX graph in onnxruntime)",
+      choice("--engine", ENGINES),
+      d.engine,
+    )
+    .option(
+      "--device <name>",
+      "with --engine ort: where the step graph runs: cpu, webgpu (WebGPU EP: Vulkan/Metal/D3D12; state stays on the GPU) or cuda (CUDA EP)",
+      choice("--device", ORT_DEVICES),
+      "cpu",
+    )
     .option("--workers <n>", "samples decoded at once", int("--workers"))
-    .option("--max-skipped <n|fraction|%>", "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)", countOrFraction("--max-skipped"), DEFAULT_MAX_SKIPPED)
+    .option(
+      "--max-skipped <n|fraction|%>",
+      "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)",
+      countOrFraction("--max-skipped"),
+      DEFAULT_MAX_SKIPPED,
+    )
     .option("--no-progress", "no progress bar")
     .addHelpText(
       "after",

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Command } from "commander";
-import { UserError } from "@blvnet/core";
 import { formatResult, formatStages, goldenFilesIn, verifyFiles } from "@blvnet/bench";
+import { UserError } from "@blvnet/core";
 import { requestedBackend } from "@blvnet/engine-tfjs";
+import type { Command } from "commander";
 
 /** fixtures/golden of the current directory, else of the checkout this CLI runs from. */
 function defaultGoldenDir(): string {
@@ -23,7 +23,10 @@ export function registerVerifyCommand(program: Command): void {
     .description("rebuild the model of each golden file, run it with refgen-v1 weights and compare with the official output")
     .argument("[files...]", "golden files (format video-ref-golden/1); default: every golden in fixtures/golden")
     .option("--stages", "also compare the stored stage tensors and name the first stage that diverges")
-    .option("--weights <file>", "load the golden's weights from this checkpoint (safetensors or PyTorch .pth, zip or legacy) instead of generating them")
+    .option(
+      "--weights <file>",
+      "load the golden's weights from this checkpoint (safetensors or PyTorch .pth, zip or legacy) instead of generating them",
+    )
     .option("--allow-missing", "with --weights: weights absent from the checkpoint keep their generated values (a warning lists them)")
     .addHelpText(
       "after",
@@ -36,12 +39,16 @@ export function registerVerifyCommand(program: Command): void {
       if (opts.allowMissing && !opts.weights) throw new UserError("--allow-missing goes with --weights");
       let done = 0;
       const backend = requestedBackend(program.opts().backend) ?? "ort";
-      const results = await verifyFiles(paths, { stages: opts.stages, backend, weights: opts.weights, allowMissing: opts.allowMissing }, (r) => {
-        done++;
-        console.log(formatResult(r));
-        if (opts.stages) for (const line of formatStages(r)) console.log(line);
-        if (done < paths.length) process.stderr.write(`(${done}/${paths.length} verified)\n`);
-      });
+      const results = await verifyFiles(
+        paths,
+        { stages: opts.stages, backend, weights: opts.weights, allowMissing: opts.allowMissing },
+        (r) => {
+          done++;
+          console.log(formatResult(r));
+          if (opts.stages) for (const line of formatStages(r)) console.log(line);
+          if (done < paths.length) process.stderr.write(`(${done}/${paths.length} verified)\n`);
+        },
+      );
       const failed = results.filter((r) => !r.passed).length;
       if (failed) {
         console.log(`${failed} of ${results.length} golden files FAILED`);

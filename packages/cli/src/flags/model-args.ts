@@ -13,9 +13,10 @@
  *     ...
  *   });
  */
-import type { Command } from "commander";
-import { parseModelOpts, withOverrides, type ModelArgs } from "@blvnet/models";
+
+import { type ModelArgs, parseModelOpts, withOverrides } from "@blvnet/models";
 import type { ModelConfig } from "@blvnet/train";
+import type { Command } from "commander";
 
 export interface ModelFlagsConfig {
   /** Make --model mandatory (default true). */
@@ -37,7 +38,6 @@ export function addModelOptions(cmd: Command, config: ModelFlagsConfig = {}): Co
   cmd.option("--allow-missing", "accept weights missing from the checkpoint (they keep their initial values; a warning lists them)");
   return cmd;
 }
-
 
 /** The model flags of a command, with the shape and dropout flags of commands that offer them. */
 export interface ModelFlags extends ModelArgs {

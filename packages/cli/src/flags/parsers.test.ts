@@ -16,7 +16,8 @@ describe("flag parsers", () => {
     expect(num("--lr")("5e-4")).toBe(5e-4);
     expect(num("--lr")("0.01")).toBe(0.01);
     expect(num("--lr")(".5")).toBe(0.5);
-    for (const bad of ["0x10", "Infinity", "", "1e", "-0.1", "abc"]) expect(() => num("--lr")(bad), bad).toThrow(/^--lr must be a number >= 0/);
+    for (const bad of ["0x10", "Infinity", "", "1e", "-0.1", "abc"])
+      expect(() => num("--lr")(bad), bad).toThrow(/^--lr must be a number >= 0/);
   });
 
   it("lists and choices", () => {

@@ -22,7 +22,8 @@ export function int(flag: string, opts: { min?: number; max?: number } = {}): (v
   const what = max === undefined && min === 1 ? "a positive integer" : `an integer${range(min, max)}`;
   return (value) => {
     const n = INTEGER.test(value) ? Number(value) : NaN;
-    if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) throw new FlagError(`${flag} must be ${what}, got "${value}"`);
+    if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max))
+      throw new FlagError(`${flag} must be ${what}, got "${value}"`);
     return n;
   };
 }
@@ -31,7 +32,8 @@ export function int(flag: string, opts: { min?: number; max?: number } = {}): (v
 export function num(flag: string, opts: { min?: number; above?: number; below?: number } = {}): (value: string) => number {
   const { min = 0, above, below } = opts;
   const low = above !== undefined ? `> ${above}` : `>= ${min}`;
-  const what = below !== undefined ? `a number ${above !== undefined ? `in (${above}, ${below})` : `in [${min}, ${below})`}` : `a number ${low}`;
+  const what =
+    below !== undefined ? `a number ${above !== undefined ? `in (${above}, ${below})` : `in [${min}, ${below})`}` : `a number ${low}`;
   return (value) => {
     const n = DECIMAL.test(value) ? Number(value) : NaN;
     const ok = Number.isFinite(n) && (above !== undefined ? n > above : n >= min) && (below === undefined || n < below);
@@ -56,7 +58,10 @@ export function countOrFraction(flag: string): (value: string) => number {
 export function intList(flag: string, opts: { min?: number } = {}): (value: string) => number[] {
   const { min = 0 } = opts;
   return (value) => {
-    const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    const items = value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
     const ns = items.map((s) => (INTEGER.test(s) ? Number(s) : NaN));
     if (!ns.length || ns.some((n) => !Number.isSafeInteger(n) || n < min)) {
       throw new FlagError(`${flag} must be comma-separated integers >= ${min}, got "${value}"`);
@@ -68,7 +73,11 @@ export function intList(flag: string, opts: { min?: number } = {}): (value: stri
 /** A comma-separated list of finite decimal numbers (empty items ignored). */
 export function numList(flag: string): (value: string) => number[] {
   return (value) => {
-    const ns = value.split(",").map((s) => s.trim()).filter((s) => s !== "").map((s) => (DECIMAL.test(s) ? Number(s) : NaN));
+    const ns = value
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "")
+      .map((s) => (DECIMAL.test(s) ? Number(s) : NaN));
     if (!ns.length || ns.some((n) => !Number.isFinite(n))) throw new FlagError(`${flag} must be comma-separated numbers, got "${value}"`);
     return ns;
   };
@@ -77,7 +86,8 @@ export function numList(flag: string): (value: string) => number[] {
 /** One of `allowed`. */
 export function choice<T extends string>(flag: string, allowed: readonly T[]): (value: string) => T {
   return (value) => {
-    if (!(allowed as readonly string[]).includes(value)) throw new FlagError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
+    if (!(allowed as readonly string[]).includes(value))
+      throw new FlagError(`${flag} must be one of ${allowed.join(", ")}, got "${value}"`);
     return value as T;
   };
 }
@@ -85,8 +95,12 @@ export function choice<T extends string>(flag: string, allowed: readonly T[]): (
 /** Comma-separated items, each one of `allowed`. */
 export function choiceList<T extends string>(flag: string, allowed: readonly T[]): (value: string) => T[] {
   return (value) => {
-    const items = value.split(",").map((s) => s.trim()).filter(Boolean);
-    for (const i of items) if (!(allowed as readonly string[]).includes(i)) throw new FlagError(`${flag}: "${i}" is not one of ${allowed.join(", ")}`);
+    const items = value
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    for (const i of items)
+      if (!(allowed as readonly string[]).includes(i)) throw new FlagError(`${flag}: "${i}" is not one of ${allowed.join(", ")}`);
     return items as T[];
   };
 }

@@ -1,4 +1,4 @@
-export * from "./tensor.js";
+export * from "./profile.js";
 export * from "./rules.js";
 export * from "./shape-ops.js";
-export * from "./profile.js";
+export * from "./tensor.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { BatchNorm, Conv2d, Conv3d, Linear, Module, assignNames } from "../module.js";
-import { type InputSpec, IMAGENET_MEAN, IMAGENET_STD, VideoModel } from "../model.js";
+import { IMAGENET_MEAN, IMAGENET_STD, type InputSpec, VideoModel } from "../model.js";
+import { assignNames, BatchNorm, Conv2d, Conv3d, Linear, Module } from "../module.js";
 import type { Ops } from "../ops.js";
 import { modulesAtDepth, peakLiveBytes, profileModel, savedBytes } from "./profile.js";
 import { ShapeOps } from "./shape-ops.js";

@@ -34,7 +34,7 @@ import {
   windowOut,
 } from "../ops.js";
 import { convMacs, linearMacs, type OtherFlops, poolFlops } from "./rules.js";
-import { ELEMENT_BYTES, type ElementType, shapeNumel, ShapeTensor, type Storage } from "./tensor.js";
+import { ELEMENT_BYTES, type ElementType, ShapeTensor, type Storage, shapeNumel } from "./tensor.js";
 
 export interface OpRecord {
   /** Position in the trace. */
@@ -134,17 +134,29 @@ export class ShapeOps implements Ops<ShapeTensor> {
 
   // ---- convolutions / linear ------------------------------------------------------------------
 
-  private conv(op: string, x: ShapeTensor, weight: Param, bias: Param | null, stride: number[], padding: number[], dilation: number[], groups: number): ShapeTensor {
+  private conv(
+    op: string,
+    x: ShapeTensor,
+    weight: Param,
+    bias: Param | null,
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    groups: number,
+  ): ShapeTensor {
     const spatial = stride.length;
     this.expectRank(op, x, spatial + 2);
     const [n, c, ...inSize] = x.shape;
     const [o, cPerGroup, ...kernel] = weight.shape;
     if (weight.shape.length !== spatial + 2) throw new Error(`${op}: weight ${weight.name} has shape [${weight.shape}]`);
     if (cPerGroup * groups !== c) {
-      throw new Error(`${op}: input has ${c} channels but weight ${weight.name} [${weight.shape}] with groups ${groups} expects ${cPerGroup * groups}`);
+      throw new Error(
+        `${op}: input has ${c} channels but weight ${weight.name} [${weight.shape}] with groups ${groups} expects ${cPerGroup * groups}`,
+      );
     }
     if (o % groups !== 0) throw new Error(`${op}: ${o} output channels are not divisible by groups ${groups}`);
-    if (bias && (bias.shape.length !== 1 || bias.shape[0] !== o)) throw new Error(`${op}: bias ${bias.name} [${bias.shape}] does not match ${o} outputs`);
+    if (bias && (bias.shape.length !== 1 || bias.shape[0] !== o))
+      throw new Error(`${op}: bias ${bias.name} [${bias.shape}] does not match ${o} outputs`);
     const outSize = inSize.map((s, i) => windowOut(s, kernel[i], stride[i], padding[i], dilation[i]));
     if (outSize.some((s) => s < 1)) throw new Error(`${op}: input [${x.shape}] is too small for weight ${weight.name} [${weight.shape}]`);
     const out = this.alloc([n, o, ...outSize], op);
@@ -163,7 +175,16 @@ export class ShapeOps implements Ops<ShapeTensor> {
   }
 
   conv3d(x: ShapeTensor, weight: Param, bias: Param | null, opts: Conv3dOptions = {}): ShapeTensor {
-    return this.conv("conv3d", x, weight, bias, triple(opts.stride, 1), triple(opts.padding, 0), triple(opts.dilation, 1), opts.groups ?? 1);
+    return this.conv(
+      "conv3d",
+      x,
+      weight,
+      bias,
+      triple(opts.stride, 1),
+      triple(opts.padding, 0),
+      triple(opts.dilation, 1),
+      opts.groups ?? 1,
+    );
   }
 
   linear(x: ShapeTensor, weight: Param, bias: Param | null): ShapeTensor {

@@ -5,22 +5,22 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import {
+  type AttributeProto,
   AttributeProto_AttributeType,
   AttributeProtoSchema,
   GraphProtoSchema,
   ModelProtoSchema,
   NodeProtoSchema,
   OperatorSetIdProtoSchema,
+  type TensorProto,
   TensorProto_DataType,
   TensorProtoSchema,
   TensorShapeProto_DimensionSchema,
   TensorShapeProtoSchema,
   TypeProto_TensorSchema,
   TypeProtoSchema,
-  ValueInfoProtoSchema,
-  type AttributeProto,
-  type TensorProto,
   type ValueInfoProto,
+  ValueInfoProtoSchema,
 } from "onnx-buf";
 
 export type AttrValue =
@@ -122,15 +122,17 @@ export class GraphBuilder {
   toBytes(opts: { opset: number; inputs: OnnxGraphIO[]; outputs: OnnxGraphIO[]; graphName: string; docString?: string }): Uint8Array {
     const graph = create(GraphProtoSchema, {
       name: opts.graphName,
-      node: this.nodes.filter((n) => !n.dropped).map((n, i) =>
-        create(NodeProtoSchema, {
-          name: `${n.opType}_${i}`,
-          opType: n.opType,
-          input: n.inputs,
-          output: n.outputs,
-          attribute: Object.entries(n.attrs).map(([k, v]) => toAttribute(k, v)),
-        }),
-      ),
+      node: this.nodes
+        .filter((n) => !n.dropped)
+        .map((n, i) =>
+          create(NodeProtoSchema, {
+            name: `${n.opType}_${i}`,
+            opType: n.opType,
+            input: n.inputs,
+            output: n.outputs,
+            attribute: Object.entries(n.attrs).map(([k, v]) => toAttribute(k, v)),
+          }),
+        ),
       initializer: [...this.initializers].map(([name, t]) => toTensor(name, t)),
       input: opts.inputs.map(valueInfo),
       output: opts.outputs.map(valueInfo),

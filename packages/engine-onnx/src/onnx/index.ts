@@ -1,3 +1,3 @@
+export * from "./export.js";
 export * from "./graph.js";
 export * from "./onnxops.js";
-export * from "./export.js";

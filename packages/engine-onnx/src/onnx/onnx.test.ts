@@ -2,15 +2,24 @@
  * ONNX export + onnxruntime vs the tfjs interpreter on small hand-made modules that use every op
  * of `Ops`, static and dynamic batch, several opsets.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+
+import type { Ops } from "@blvnet/core";
+import {
+  assignNames,
+  BatchNorm,
+  Conv2d,
+  Conv3d,
+  fillDeterministic,
+  type InputSpec,
+  inputShape,
+  Linear,
+  refgenInput,
+  VideoModel,
+} from "@blvnet/core";
+import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ModelProtoSchema } from "onnx-buf";
-import { BatchNorm, Conv2d, Conv3d, Linear } from "@blvnet/core";
-import { inputShape, VideoModel, type InputSpec } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
-import { assignNames } from "@blvnet/core";
-import { fillDeterministic, refgenInput } from "@blvnet/core";
-import { initBackend, runForward } from "@blvnet/engine-tfjs";
+import { beforeAll, describe, expect, it } from "vitest";
 import { OrtEngine, ortCudaStatus } from "../ort/session.js";
 import { buildOnnx, MAX_OPSET } from "./export.js";
 import { nearestSourceIndices, perClipPattern } from "./onnxops.js";
@@ -40,13 +49,22 @@ class Tiny2d extends VideoModel {
     x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))); // 7x7
     const rows = ops.shape(x)[0];
     // odd rows (big) and even rows (little), per clip, like bLVNet
-    const big = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1));
-    let little = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k));
+    const big = ops.gatherRows(
+      x,
+      Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1),
+    );
+    let little = ops.gatherRows(
+      x,
+      Array.from({ length: rows / 2 }, (_, k) => 2 * k),
+    );
     little = this.bn_dw.forward(ops, this.dw.forward(ops, little));
     let small = ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1 }); // count_include_pad
     small = ops.add(small, ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1, countIncludePad: false }));
     let y = ops.add(ops.resizeNearest(small, 7, 7), little); // 4 -> 7
-    y = ops.gatherRows(y, Array.from({ length: rows }, (_, r) => r >> 1)); // duplicate pairs
+    y = ops.gatherRows(
+      y,
+      Array.from({ length: rows }, (_, r) => r >> 1),
+    ); // duplicate pairs
     y = ops.relu(ops.add(this.blend.forward(ops, y), ops.timeShift(this.bn_dw1.forward(ops, this.dw1.forward(ops, y)), FRAMES, -1)));
     y = ops.add(y, ops.maxPool2d(ops.resizeNearest(y, 14, 14), { kernel: 2 })); // power-of-two factor: Resize
     // temporal shift of channel groups (TSM), plus a shift past the clip (all zeros)
@@ -181,7 +199,9 @@ describe("ort-cuda", () => {
   it("is a one-line UserError naming the missing provider where it is not installed", async (ctx) => {
     const status = await ortCudaStatus();
     if (status.available) ctx.skip();
-    await expect(OrtEngine.create(build(new Tiny3d()), { backend: "ort-cuda" })).rejects.toThrow(/^backend ort-cuda: .*(not installed|no CUDA)/);
+    await expect(OrtEngine.create(build(new Tiny3d()), { backend: "ort-cuda" })).rejects.toThrow(
+      /^backend ort-cuda: .*(not installed|no CUDA)/,
+    );
   });
 });
 

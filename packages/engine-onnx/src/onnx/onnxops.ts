@@ -14,18 +14,18 @@
  */
 import type { Param } from "@blvnet/core";
 import {
+  addAll,
   type BatchNormParams,
   type Conv2dOptions,
   type Conv3dOptions,
   type Ops,
   type Pool2dOptions,
   type Pool3dOptions,
-  addAll,
   pair,
   triple,
   windowOut,
 } from "@blvnet/core";
-import { onnxAttr, type AttrValue, GraphBuilder, type OnnxNode } from "./graph.js";
+import { type AttrValue, GraphBuilder, type OnnxNode, onnxAttr } from "./graph.js";
 
 /**
  * A tensor of the graph under construction: its value name and logical shape at trace time. A lazy
@@ -112,7 +112,8 @@ export class OnnxOps implements Ops<OnnxValue> {
 
   constructor(opts: OnnxOpsOptions = {}) {
     this.opset = opts.opset ?? DEFAULT_OPSET;
-    if (!Number.isInteger(this.opset) || this.opset < MIN_OPSET) throw new Error(`ONNX opset must be an integer >= ${MIN_OPSET}, got ${this.opset}`);
+    if (!Number.isInteger(this.opset) || this.opset < MIN_OPSET)
+      throw new Error(`ONNX opset must be an integer >= ${MIN_OPSET}, got ${this.opset}`);
     this.dynamicClips = opts.dynamicClips ?? null;
     this.foldBatchNorm = opts.foldBatchNorm ?? true;
     this.lazyRows = opts.lazyRows ?? true;
@@ -161,7 +162,8 @@ export class OnnxOps implements Ops<OnnxValue> {
     const [cout, , kh, kw] = weight.shape;
     const shape = [n, cout, windowOut(h, kh, sh, ph, dh), windowOut(w, kw, sw, pw, dw)];
     if (opts.groups === cin && cout === cin && kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
-      if (x.expr && !bias) return this.lazy({ kind: "scale", x: x.expr, weight: weight.f32, name: weight.name || "dw", param: weight }, shape);
+      if (x.expr && !bias)
+        return this.lazy({ kind: "scale", x: x.expr, weight: weight.f32, name: weight.name || "dw", param: weight }, shape);
       return this.depthwiseScale(x, weight, bias, shape);
     }
     return this.conv(x, weight, bias, shape, {
@@ -258,7 +260,11 @@ export class OnnxOps implements Ops<OnnxValue> {
     // A sum of lazy scales (TAM's taps) stays lazy; anything else (a residual add) is emitted now,
     // so onnxruntime can still fuse it into the conv before it.
     if (xs.every((x) => x.expr && isBlend(x.expr))) return this.lazy({ kind: "sum", terms: xs.map((x) => x.expr!) }, shape);
-    return this.node(xs.length === 2 ? "Add" : "Sum", xs.map((x) => x.name), shape);
+    return this.node(
+      xs.length === 2 ? "Add" : "Sum",
+      xs.map((x) => x.name),
+      shape,
+    );
   }
 
   dropout(x: OnnxValue, p: number, training: boolean): OnnxValue {
@@ -316,8 +322,10 @@ export class OnnxOps implements Ops<OnnxValue> {
     }
     // Other ratios (e.g. 4 -> 7): Gather with PyTorch's own source indices, exact by construction.
     let y = x;
-    if (outH !== h) y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(h, outH))], [n, c, outH, w], { axis: onnxAttr.int(2) });
-    if (outW !== w) y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(w, outW))], [n, c, outH, outW], { axis: onnxAttr.int(3) });
+    if (outH !== h)
+      y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(h, outH))], [n, c, outH, w], { axis: onnxAttr.int(2) });
+    if (outW !== w)
+      y = this.node("Gather", [y.name, this.graph.int64(nearestSourceIndices(w, outW))], [n, c, outH, outW], { axis: onnxAttr.int(3) });
     return y;
   }
 
@@ -348,7 +356,9 @@ export class OnnxOps implements Ops<OnnxValue> {
     const pattern = perClipPattern(rows, x.shape[0], clips);
     const rowsIn = x.shape[0] / clips;
     const grouped = this.reshapeRowsTo(x, [clips, rowsIn, ...rest]);
-    const picked = this.node("Gather", [grouped.name, this.graph.int64(pattern)], [clips, pattern.length, ...rest], { axis: onnxAttr.int(1) });
+    const picked = this.node("Gather", [grouped.name, this.graph.int64(pattern)], [clips, pattern.length, ...rest], {
+      axis: onnxAttr.int(1),
+    });
     return this.reshapeRows(picked, rest, [rows.length, ...rest]);
   }
 
@@ -394,7 +404,12 @@ export class OnnxOps implements Ops<OnnxValue> {
     if (xs.length === 1) return xs[0];
     const shape = [...xs[0].shape];
     shape[1] = xs.reduce((a, x) => a + x.shape[1], 0);
-    return this.node("Concat", xs.map((x) => x.name), shape, { axis: onnxAttr.int(1) });
+    return this.node(
+      "Concat",
+      xs.map((x) => x.name),
+      shape,
+      { axis: onnxAttr.int(1) },
+    );
   }
 
   segmentMean(x: OnnxValue, segments: number): OnnxValue {
@@ -462,7 +477,14 @@ export class OnnxOps implements Ops<OnnxValue> {
       case "sum": {
         const terms = mergeScales(flattenSum(expr));
         const values = terms.map((t) => this.emit(t, shape));
-        out = values.length === 1 ? values[0] : this.node(values.length === 2 ? "Add" : "Sum", values.map((v) => v.name), shape);
+        out =
+          values.length === 1
+            ? values[0]
+            : this.node(
+                values.length === 2 ? "Add" : "Sum",
+                values.map((v) => v.name),
+                shape,
+              );
         break;
       }
     }
@@ -491,7 +513,9 @@ export class OnnxOps implements Ops<OnnxValue> {
       pads[rest.length + 2 + 1] = 1;
       const withZero = this.node("Pad", [grouped.name, this.graph.int64(pads)], [this.clips, inPerClip + 1, ...rest]);
       const idx = pattern.map((r) => (r < 0 ? inPerClip : r));
-      const picked = this.node("Gather", [withZero.name, this.graph.int64(idx)], [this.clips, idx.length, ...rest], { axis: onnxAttr.int(1) });
+      const picked = this.node("Gather", [withZero.name, this.graph.int64(idx)], [this.clips, idx.length, ...rest], {
+        axis: onnxAttr.int(1),
+      });
       out = this.reshapeRows(picked, rest, shape);
     }
     this.emittedRows.set(key, out);
@@ -512,7 +536,13 @@ export class OnnxOps implements Ops<OnnxValue> {
   finish(
     input: OnnxValue,
     output: OnnxValue,
-    opts: { inputName: string; outputName: string; graphName: string; docString?: string; extraOutputs?: { name: string; value: OnnxValue }[] },
+    opts: {
+      inputName: string;
+      outputName: string;
+      graphName: string;
+      docString?: string;
+      extraOutputs?: { name: string; value: OnnxValue }[];
+    },
   ): Uint8Array {
     if (this.finished) throw new Error("OnnxOps.finish called twice");
     this.finished = true;

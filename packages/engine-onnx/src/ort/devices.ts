@@ -156,6 +156,7 @@ function usableIcds(manifests: string[]): { manifest: string; library: string }[
 
 async function mesaVersion(): Promise<string | undefined> {
   try {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const { stdout } = await run("dpkg-query", ["-W", "-f=${Version}", "mesa-vulkan-drivers"], { timeout: 10_000 });
     return stdout.trim() || undefined;
   } catch {

@@ -1,10 +1,10 @@
-export * from "./session.js";
-// GPU execution providers (WebGPU, CUDA): device selection, node placement, device probes for
-// `blvnet env`, GPU memory sampling, device-resident state.
-export * from "./providers.js";
-export * from "./placement.js";
 export * from "./devices.js";
 export * from "./gpu-memory.js";
 export * from "./onnx-nodes.js";
-export { tinyAddModel, identityModel } from "./tiny-onnx.js";
+export * from "./placement.js";
+// GPU execution providers (WebGPU, CUDA): device selection, node placement, device probes for
+// `blvnet env`, GPU memory sampling, device-resident state.
+export * from "./providers.js";
 export * from "./resident.js";
+export * from "./session.js";
+export { identityModel, tinyAddModel } from "./tiny-onnx.js";

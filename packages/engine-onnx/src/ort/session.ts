@@ -8,8 +8,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
-import type * as Ort from "onnxruntime-node";
 import { UserError, type VideoModel } from "@blvnet/core";
+import type * as Ort from "onnxruntime-node";
 import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
 import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
@@ -62,7 +62,8 @@ export async function ortCudaStatus(): Promise<{ available: boolean; reason?: st
   if (!existsSync(join(binDir, lib))) {
     return {
       available: false,
-      reason: `the CUDA execution provider of onnxruntime-node is not installed (${lib} missing); install it with ` +
+      reason:
+        `the CUDA execution provider of onnxruntime-node is not installed (${lib} missing); install it with ` +
         "`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9)",
     };
   }
@@ -136,7 +137,10 @@ export class OrtEngine {
     const backend = opts.backend ?? "ort";
     const threads = opts.threads ?? defaultThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
-    const session = await createDeviceSession(ort, deviceOfBackend(backend) ?? "cpu", exported.bytes, { threads, graphOptimizationLevel: opts.graphOptimizationLevel ?? "all" });
+    const session = await createDeviceSession(ort, deviceOfBackend(backend) ?? "cpu", exported.bytes, {
+      threads,
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
+    });
     const { bytes: _bytes, ...meta } = exported;
     return new OrtEngine(ort, session, meta, backend, threads);
   }
@@ -152,7 +156,10 @@ export class OrtEngine {
     const want = this.exported.inputShape;
     const ok = shape.length === want.length && shape.every((d, i) => want[i] === null || want[i] === d);
     if (!ok) {
-      throw new Error(`ORT input shape [${shape}] does not match the exported [${want.map((d) => d ?? "N")}]` + (want[0] !== null ? " (export with a dynamic batch to vary dim 0)" : ""));
+      throw new Error(
+        `ORT input shape [${shape}] does not match the exported [${want.map((d) => d ?? "N")}]` +
+          (want[0] !== null ? " (export with a dynamic batch to vary dim 0)" : ""),
+      );
     }
     const feeds = { [this.exported.inputName]: new this.ort.Tensor("float32", input, shape) };
     const result = await this.session.run(feeds);

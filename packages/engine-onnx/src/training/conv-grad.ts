@@ -162,7 +162,8 @@ export class ConvGrad {
     }
     const colElems = g.inShape[1] * numel(g.kernel) * positions * numel(g.stride);
     const gemmFits = g.groups === 1 && fullPad.every((v) => v >= 0);
-    if (gemmFits && (this.lowering === "gemm" || (this.lowering === "auto" && colElems <= GEMM_COL2IM_MAX_ELEMS))) return this.gemmCol2im(weight);
+    if (gemmFits && (this.lowering === "gemm" || (this.lowering === "auto" && colElems <= GEMM_COL2IM_MAX_ELEMS)))
+      return this.gemmCol2im(weight);
     return convTransposeGrad(e, this.dy, weight, g);
   }
 
@@ -214,7 +215,13 @@ export class ConvGrad {
 function flippedTransposedWeight(e: Emitter, weight: string, spatial: number): string {
   const axes = range(spatial, 2);
   const swapped = e.transpose(weight, [1, 0, ...axes]);
-  return e.slice(swapped, axes.map(() => -1), axes.map(() => -(2 ** 62)), axes, axes.map(() => -1));
+  return e.slice(
+    swapped,
+    axes.map(() => -1),
+    axes.map(() => -(2 ** 62)),
+    axes,
+    axes.map(() => -1),
+  );
 }
 
 /** dL/dx as ConvTranspose(dy, W), cropped/extended to the input size with output_padding. */

@@ -4,7 +4,7 @@
  * reshape/transpose/slice/pad plumbing the reverse-mode rules are made of. Values are plain names;
  * callers track shapes.
  */
-import { onnxAttr, type AttrValue, type GraphBuilder } from "../onnx/graph.js";
+import { type AttrValue, type GraphBuilder, onnxAttr } from "../onnx/graph.js";
 
 /** The default-domain opset of training graphs (ReduceSum takes axes as an input, ReduceMean as an attribute). */
 export const TRAIN_OPSET = 17;

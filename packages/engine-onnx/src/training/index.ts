@@ -1,5 +1,22 @@
-export { OnnxTrainOps, type DropoutMask, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
 export type { InputGradLowering } from "./conv-grad.js";
-export { buildStepGraph, buildForwardGraph, STEP_IO, type StepGraph, type ForwardGraph, type StepGraphOptions, type ParamSlot, type MomentumSlot, type ForwardModel } from "./step-graph.js";
-export { OrtTrainer, createOrtTrainer, type OrtTrainerOptions, type OrtStepResult, type StepOptions, type TrainableForwardModel } from "./trainer.js";
-export { findProfileFile, summarizeProfile, type ProfileRow, type ProfileNodeRow } from "./profile.js";
+export { findProfileFile, type ProfileNodeRow, type ProfileRow, summarizeProfile } from "./profile.js";
+export {
+  buildForwardGraph,
+  buildStepGraph,
+  type ForwardGraph,
+  type ForwardModel,
+  type MomentumSlot,
+  type ParamSlot,
+  STEP_IO,
+  type StepGraph,
+  type StepGraphOptions,
+} from "./step-graph.js";
+export {
+  createOrtTrainer,
+  type OrtStepResult,
+  OrtTrainer,
+  type OrtTrainerOptions,
+  type StepOptions,
+  type TrainableForwardModel,
+} from "./trainer.js";
+export { type DropoutMask, OnnxTrainOps, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";

@@ -36,7 +36,10 @@ interface ProfileEvent {
 }
 
 /** Per-op-type (and per-node) kernel times; `skipRuns` drops the first runs (warm-up). */
-export function summarizeProfile(path: string, skipRuns = 1): { runs: number; msPerRun: number; rows: ProfileRow[]; nodes: ProfileNodeRow[] } {
+export function summarizeProfile(
+  path: string,
+  skipRuns = 1,
+): { runs: number; msPerRun: number; rows: ProfileRow[]; nodes: ProfileNodeRow[] } {
   const events = JSON.parse(readFileSync(path, "utf8")) as ProfileEvent[];
   const runs = events.filter((e) => e.cat === "Session" && e.name === "model_run");
   const firstKept = runs[skipRuns];
@@ -53,15 +56,32 @@ export function summarizeProfile(path: string, skipRuns = 1): { runs: number; ms
     row.nodes++;
     byOp.set(op, row);
     const node = ev.name.slice(0, -"_kernel_time".length);
-    const n = byNode.get(node) ?? { op, us: 0, out: Number(ev.args?.output_size ?? 0), inputs: JSON.stringify(ev.args?.input_type_shape ?? "") };
+    const n = byNode.get(node) ?? {
+      op,
+      us: 0,
+      out: Number(ev.args?.output_size ?? 0),
+      inputs: JSON.stringify(ev.args?.input_type_shape ?? ""),
+    };
     n.us += ev.dur ?? 0;
     byNode.set(node, n);
     total += ev.dur ?? 0;
   }
   const div = Math.max(1, kept);
-  const rows = [...byOp].map(([opType, r]) => ({ opType, msPerRun: r.us / 1000 / div, share: total ? r.us / total : 0, nodes: r.nodes / div }));
+  const rows = [...byOp].map(([opType, r]) => ({
+    opType,
+    msPerRun: r.us / 1000 / div,
+    share: total ? r.us / total : 0,
+    nodes: r.nodes / div,
+  }));
   rows.sort((a, b) => b.msPerRun - a.msPerRun);
-  const nodes = [...byNode].map(([node, r]) => ({ node, opType: r.op, msPerRun: r.us / 1000 / div, share: total ? r.us / total : 0, outputBytes: r.out, inputs: r.inputs }));
+  const nodes = [...byNode].map(([node, r]) => ({
+    node,
+    opType: r.op,
+    msPerRun: r.us / 1000 / div,
+    share: total ? r.us / total : 0,
+    outputBytes: r.out,
+    inputs: r.inputs,
+  }));
   nodes.sort((a, b) => b.msPerRun - a.msPerRun);
   return { runs: kept, msPerRun: total / 1000 / div, rows, nodes };
 }
@@ -71,7 +91,9 @@ export function findProfileFile(prefix: string): string | null {
   const abs = resolve(prefix);
   const candidates = [dirname(abs), process.cwd()].flatMap((dir) => {
     try {
-      return readdirSync(dir).filter((f) => f.startsWith(basename(abs)) && f.endsWith(".json")).map((f) => join(dir, f));
+      return readdirSync(dir)
+        .filter((f) => f.startsWith(basename(abs)) && f.endsWith(".json"))
+        .map((f) => join(dir, f));
     } catch {
       return [];
     }

@@ -5,18 +5,17 @@
  *  - against central finite differences of the graph's own loss along random directions.
  * Loss = sum(out * R) for a fixed random R, so dL/dout = R.
  */
+
+import type { Ops } from "@blvnet/core";
+import { assignNames, BatchNorm, Conv2d, Conv3d, dropoutMask, Linear, Module, type Param, Rng, uniform } from "@blvnet/core";
+import { fromNative, initBackend, TfOps } from "@blvnet/engine-tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import type * as Ort from "onnxruntime-node";
 import { beforeAll, describe, expect, it } from "vitest";
-import { assignNames, BatchNorm, Conv2d, Conv3d, Linear, Module, type Param } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
-import { initBackend, TfOps, fromNative } from "@blvnet/engine-tfjs";
 import type { OnnxValue } from "../onnx/onnxops.js";
-import { dropoutMask, Rng, uniform } from "@blvnet/core";
+import { loadOrt } from "../ort/session.js";
 import { TRAIN_OPSET } from "./emit.js";
 import { OnnxTrainOps, type TrainLowering } from "./trainops.js";
-import { loadOrt } from "../ort/session.js";
-
 
 /** A case: a module holding the op's params and a forward over one input. */
 class Case extends Module {
@@ -42,7 +41,7 @@ class Case extends Module {
 /** Deterministic pseudo-random in [0, 1) (a real hash: near-ties would spoil max-pool finite differences). */
 const rand = (i: number) => uniform(0x5eed, i) + 0.5;
 
-const randArray = (n: number, seed: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => (uniform(seed, i) * 2) * scale);
+const randArray = (n: number, seed: number, scale = 1) => Float32Array.from({ length: n }, (_, i) => uniform(seed, i) * 2 * scale);
 const numelOf = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 interface Grads {
@@ -77,7 +76,11 @@ async function ortGrads(model: Case, xShape: number[], _x: Float32Array, seedR: 
   const bytes = e.g.toBytes({
     opset: TRAIN_OPSET,
     graphName: "gradcheck",
-    inputs: [{ name: "x", dims: xShape }, ...paramInputs.map(([p, n]) => ({ name: n, dims: [p.numel] })), ...maskData.map((m) => ({ name: m.name, dims: m.shape }))],
+    inputs: [
+      { name: "x", dims: xShape },
+      ...paramInputs.map(([p, n]) => ({ name: n, dims: [p.numel] })),
+      ...maskData.map((m) => ({ name: m.name, dims: m.shape })),
+    ],
     outputs: [{ name: "loss", dims: [] }, { name: "dx", dims: xShape }, ...gradOuts.map(([p, n]) => ({ name: n, dims: p.shape }))],
   });
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: "all" });
@@ -134,7 +137,11 @@ function maxRelErr(a: Float32Array, b: Float32Array): number {
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + v * b[i], 0);
 
 /** Check one case against tfjs and finite differences. */
-async function check(model: Case, xShape: number[], opts: { tol?: number; fdEps?: number; fdTol?: number; tfjs?: boolean; lowering?: TrainLowering } = {}) {
+async function check(
+  model: Case,
+  xShape: number[],
+  opts: { tol?: number; fdEps?: number; fdTol?: number; tfjs?: boolean; lowering?: TrainLowering } = {},
+) {
   const x = randArray(numelOf(xShape), 11);
   const maskSeed = 1234;
   const o = await ortGrads(model, xShape, x, 5, maskSeed, opts.lowering);
@@ -181,7 +188,8 @@ async function check(model: Case, xShape: number[], opts: { tol?: number; fdEps?
   }
 }
 
-const conv = (cin: number, cout: number, k: number | [number, number], cfg: ConstructorParameters<typeof Conv2d>[3] = {}) => new Conv2d(cin, cout, k, cfg);
+const conv = (cin: number, cout: number, k: number | [number, number], cfg: ConstructorParameters<typeof Conv2d>[3] = {}) =>
+  new Conv2d(cin, cout, k, cfg);
 
 describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences", () => {
   beforeAll(async () => {
@@ -190,17 +198,41 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
 
   it("conv2d 3x3 stride 1 pad 1 with bias (flipped-weight Conv and ConvTranspose lowerings)", async () => {
     await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6]);
-    await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], { lowering: { convInputGrad: "convtranspose" } });
-    await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], { lowering: { convInputGrad: "gemm" } });
+    await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], {
+      lowering: { convInputGrad: "convtranspose" },
+    });
+    await check(new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 6, 6], {
+      lowering: { convInputGrad: "gemm" },
+    });
   });
 
   it("conv input gradient as one Gemm + col2im: strided, odd sizes, dilated, 3-D", async () => {
     const gemm = { lowering: { convInputGrad: "gemm" as const } };
-    await check(new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 7, 7], gemm);
-    await check(new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 8, 6], gemm);
-    await check(new Case({ c: conv(2, 3, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 2, 7, 5], gemm);
-    await check(new Case({ c: conv(3, 4, 7, { stride: 2, padding: 3 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [1, 3, 12, 11], gemm);
-    await check(new Case({ c: new Conv3d(3, 4, 3, { stride: [1, 2, 2], padding: 1 }) }, (ops, x, m) => (m.c as Conv3d).forward(ops, x)), [1, 3, 4, 5, 5], gemm);
+    await check(
+      new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)),
+      [2, 3, 7, 7],
+      gemm,
+    );
+    await check(
+      new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)),
+      [2, 3, 8, 6],
+      gemm,
+    );
+    await check(
+      new Case({ c: conv(2, 3, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)),
+      [2, 2, 7, 5],
+      gemm,
+    );
+    await check(
+      new Case({ c: conv(3, 4, 7, { stride: 2, padding: 3 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)),
+      [1, 3, 12, 11],
+      gemm,
+    );
+    await check(
+      new Case({ c: new Conv3d(3, 4, 3, { stride: [1, 2, 2], padding: 1 }) }, (ops, x, m) => (m.c as Conv3d).forward(ops, x)),
+      [1, 3, 4, 5, 5],
+      gemm,
+    );
   });
 
   it("conv2d 3x3 stride 2 pad 1 on an odd size (output padding)", async () => {
@@ -209,27 +241,35 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
 
   it("conv2d 7x7 stride 2 pad 3 (stem) and 1x1 stride 2", async () => {
     await check(
-      new Case({ a: conv(3, 4, 7, { stride: 2, padding: 3 }), b: conv(4, 5, 1, { stride: 2 }) }, (ops, x, m) => (m.b as Conv2d).forward(ops, (m.a as Conv2d).forward(ops, x))),
+      new Case({ a: conv(3, 4, 7, { stride: 2, padding: 3 }), b: conv(4, 5, 1, { stride: 2 }) }, (ops, x, m) =>
+        (m.b as Conv2d).forward(ops, (m.a as Conv2d).forward(ops, x)),
+      ),
       [1, 3, 12, 12],
     );
   });
 
   it("conv2d with dilation 2 and non-square kernel", async () => {
-    await check(new Case({ c: conv(2, 3, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 2, 7, 5]);
+    await check(
+      new Case({ c: conv(2, 3, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)),
+      [2, 2, 7, 5],
+    );
   });
 
   it("depthwise conv2d (3x3 dilated, and 1x1 as a channel scale)", async () => {
     await check(
-      new Case(
-        { dw: conv(4, 4, 3, { padding: 2, dilation: 2, groups: 4 }), dw1: conv(4, 4, 1, { groups: 4, bias: true }) },
-        (ops, x, m) => (m.dw1 as Conv2d).forward(ops, (m.dw as Conv2d).forward(ops, x)),
+      new Case({ dw: conv(4, 4, 3, { padding: 2, dilation: 2, groups: 4 }), dw1: conv(4, 4, 1, { groups: 4, bias: true }) }, (ops, x, m) =>
+        (m.dw1 as Conv2d).forward(ops, (m.dw as Conv2d).forward(ops, x)),
       ),
       [2, 4, 6, 6],
     );
   });
 
   it("grouped conv2d (groups 2; TfOps has no grouped conv: finite differences only)", async () => {
-    await check(new Case({ g: conv(4, 6, 3, { stride: 2, padding: 1, groups: 2, bias: true }) }, (ops, x, m) => (m.g as Conv2d).forward(ops, x)), [2, 4, 7, 6], { tfjs: false });
+    await check(
+      new Case({ g: conv(4, 6, 3, { stride: 2, padding: 1, groups: 2, bias: true }) }, (ops, x, m) => (m.g as Conv2d).forward(ops, x)),
+      [2, 4, 7, 6],
+      { tfjs: false },
+    );
   });
 
   it("conv3d 3x3x3 stride 2, (1,3,3) and (3,1,1) factorised convs", async () => {
@@ -256,12 +296,17 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
   });
 
   it("relu and add, with a value used twice (gradient accumulation)", async () => {
-    await check(new Case({ c: conv(3, 3, 1) }, (ops, x, m) => ops.add(ops.relu((m.c as Conv2d).forward(ops, x)), ops.relu(x))), [2, 3, 4, 4]);
+    await check(
+      new Case({ c: conv(3, 3, 1) }, (ops, x, m) => ops.add(ops.relu((m.c as Conv2d).forward(ops, x)), ops.relu(x))),
+      [2, 3, 4, 4],
+    );
   });
 
   it("max pool 2-D (3x3 stride 2 pad 1) and 3-D", async () => {
     await check(new Case({}, (ops, x) => ops.maxPool2d(x, { kernel: 3, stride: 2, padding: 1 })), [2, 3, 7, 7], { fdEps: 1e-4 });
-    await check(new Case({}, (ops, x) => ops.maxPool3d(x, { kernel: [2, 3, 3], stride: [2, 2, 2], padding: [0, 1, 1] })), [1, 2, 4, 5, 5], { fdEps: 1e-4 });
+    await check(new Case({}, (ops, x) => ops.maxPool3d(x, { kernel: [2, 3, 3], stride: [2, 2, 2], padding: [0, 1, 1] })), [1, 2, 4, 5, 5], {
+      fdEps: 1e-4,
+    });
   });
 
   it("average pool 3x3 stride 2 pad 1, count_include_pad on and off", async () => {

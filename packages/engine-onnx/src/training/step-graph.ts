@@ -8,8 +8,7 @@
  * outputs, fed back by the caller; the learning rate is an input (schedules stay in TypeScript).
  * The same builder makes forward-only graphs (logits) with the weights as inputs, for evaluation.
  */
-import type { Param, SgdConfig } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
+import type { Ops, Param, SgdConfig } from "@blvnet/core";
 import type { OnnxGraphIO } from "../onnx/graph.js";
 import { onnxAttr } from "../onnx/graph.js";
 import type { OnnxValue } from "../onnx/onnxops.js";
@@ -161,7 +160,13 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
     ...params.filter((s) => s.output).map((s) => ({ name: s.output!, dims: [s.param.numel] })),
     ...momentumSlots.map((s) => ({ name: s.output, dims: [s.param.numel] })),
   ];
-  const bytes = e.g.toBytes({ opset: TRAIN_OPSET, graphName: "sgd_step", inputs, outputs, docString: "one SGD training step (forward, backward, update)" });
+  const bytes = e.g.toBytes({
+    opset: TRAIN_OPSET,
+    graphName: "sgd_step",
+    inputs,
+    outputs,
+    docString: "one SGD training step (forward, backward, update)",
+  });
   return {
     bytes,
     inputName: STEP_IO.input,
@@ -202,5 +207,12 @@ export function buildForwardGraph(model: ForwardModel, inputShape: number[]): Fo
     inputs: [{ name: STEP_IO.input, dims: inputShape }, ...params.map((s) => ({ name: s.input, dims: [s.param.numel] }))],
     outputs: [{ name: STEP_IO.logits, dims: [...logits.shape] }],
   });
-  return { bytes, inputName: STEP_IO.input, inputShape: [...inputShape], logitsName: STEP_IO.logits, logitsShape: [...logits.shape], params };
+  return {
+    bytes,
+    inputName: STEP_IO.input,
+    inputShape: [...inputShape],
+    logitsName: STEP_IO.logits,
+    logitsShape: [...logits.shape],
+    params,
+  };
 }

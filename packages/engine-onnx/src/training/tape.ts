@@ -62,7 +62,12 @@ export class Tape {
    * Run the rules in reverse from `seedGrad` (dL/d`output`); returns dL/dp per trainable param
    * reached and the collected gradients of `wanted` values (e.g. marked graph inputs).
    */
-  backward(e: Emitter, output: string, seedGrad: string, wanted: string[] = []): { params: Map<Param, string>; values: Map<string, string> } {
+  backward(
+    e: Emitter,
+    output: string,
+    seedGrad: string,
+    wanted: string[] = [],
+  ): { params: Map<Param, string>; values: Map<string, string> } {
     this.valueGrads.set(output, [seedGrad]);
     for (let i = this.entries.length - 1; i >= 0; i--) {
       const entry = this.entries[i];

@@ -3,13 +3,23 @@
  * backend) on a small model that uses every op: two steps from identical weights and inputs,
  * train-mode and eval-mode BN, dropout with the same masks, momentum and weight decay.
  */
+
+import type { Ops } from "@blvnet/core";
+import {
+  assignNames,
+  BatchNorm,
+  Conv2d,
+  fillDeterministic,
+  type InputSpec,
+  inputShape,
+  Linear,
+  type Param,
+  refgenInput,
+  VideoModel,
+} from "@blvnet/core";
+import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { inputShape, VideoModel, type InputSpec } from "@blvnet/core";
-import { assignNames, BatchNorm, Conv2d, Linear, type Param } from "@blvnet/core";
-import type { Ops } from "@blvnet/core";
-import { fillDeterministic, refgenInput } from "@blvnet/core";
-import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
 import { OrtTrainer } from "./trainer.js";
 
 const FRAMES = 4;
@@ -39,13 +49,32 @@ class Tiny extends VideoModel {
     x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))); // 6x6
     x = ops.relu(ops.add(this.tam.forward(ops, ops.timeShift(x, FRAMES, 1)), ops.timeShift(x, FRAMES, -1)));
     const rows = ops.shape(x)[0];
-    const big = ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1));
-    const little = this.bn_dw.forward(ops, this.dw.forward(ops, ops.gatherRows(x, Array.from({ length: rows / 2 }, (_, k) => 2 * k))));
+    const big = ops.gatherRows(
+      x,
+      Array.from({ length: rows / 2 }, (_, k) => 2 * k + 1),
+    );
+    const little = this.bn_dw.forward(
+      ops,
+      this.dw.forward(
+        ops,
+        ops.gatherRows(
+          x,
+          Array.from({ length: rows / 2 }, (_, k) => 2 * k),
+        ),
+      ),
+    );
     const small = ops.avgPool2d(big, { kernel: 3, stride: 2, padding: 1 });
     let y = ops.add(ops.resizeNearest(small, 6, 6), little);
-    y = ops.gatherRows(y, Array.from({ length: rows }, (_, r) => r >> 1));
+    y = ops.gatherRows(
+      y,
+      Array.from({ length: rows }, (_, r) => r >> 1),
+    );
     const c = ops.shape(y)[1];
-    y = ops.concatChannels([ops.timeShift(ops.sliceChannels(y, 0, 2), FRAMES, 1), ops.timeShift(ops.sliceChannels(y, 2, 4), FRAMES, -1), ops.sliceChannels(y, 4, c)]);
+    y = ops.concatChannels([
+      ops.timeShift(ops.sliceChannels(y, 0, 2), FRAMES, 1),
+      ops.timeShift(ops.sliceChannels(y, 2, 4), FRAMES, -1),
+      ops.sliceChannels(y, 4, c),
+    ]);
     const z = this.conv2.forward(ops, y);
     y = ops.relu(ops.add(this.bn2.forward(ops, z), z));
     y = ops.maxPool2d(y, { kernel: 3, stride: 2, padding: 1 });
@@ -62,7 +91,12 @@ function tiny(dropout: number): Tiny {
 }
 
 function snapshot(m: VideoModel): Map<string, Float32Array> {
-  return new Map(m.namedTensors().filter(([, p]) => p.dtype === "float32").map(([n, p]) => [n, p.f32.slice()]));
+  return new Map(
+    m
+      .namedTensors()
+      .filter(([, p]) => p.dtype === "float32")
+      .map(([n, p]) => [n, p.f32.slice()]),
+  );
 }
 
 function maxRelErr(a: Float32Array, b: Float32Array): number {
@@ -138,7 +172,14 @@ async function compareTwoSteps(training: boolean, dropout: number) {
       const w0 = s === 0 ? start.get(name)! : ref.states[0].get(name)!;
       const w0o = s === 0 ? start.get(name)! : got.states[0].get(name)!;
       const moved = want.some((v, i) => v !== w0[i]);
-      if (moved) expect(maxRelErr(have.map((v, i) => v - w0o[i]), want.map((v, i) => v - w0[i])), `update of ${name} in step ${s + 1}`).toBeLessThan(2e-4);
+      if (moved)
+        expect(
+          maxRelErr(
+            have.map((v, i) => v - w0o[i]),
+            want.map((v, i) => v - w0[i]),
+          ),
+          `update of ${name} in step ${s + 1}`,
+        ).toBeLessThan(2e-4);
     }
   }
   return { a, b, got };
@@ -167,7 +208,9 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
     try {
       await trainer.step(refgenInput(shape), [0, 1]);
       const trained = m.parameters();
-      expect([...trainer.momentumBuffers().keys()].sort((x: Param, y: Param) => x.name.localeCompare(y.name))).toEqual([...trained].sort((x, y) => x.name.localeCompare(y.name)));
+      expect([...trainer.momentumBuffers().keys()].sort((x: Param, y: Param) => x.name.localeCompare(y.name))).toEqual(
+        [...trained].sort((x, y) => x.name.localeCompare(y.name)),
+      );
       const before = trainer.stateDict();
       const copies = new Map([...before].map(([k, t]) => [k, t.data.slice()]));
       const bad = refgenInput(shape);

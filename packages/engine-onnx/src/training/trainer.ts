@@ -14,16 +14,23 @@
  * the bus; `download()` brings the state back to host memory (before `syncToParams`). onnxruntime-node
  * has no device-resident tensors for the CUDA EP: there the state makes a host round trip per step.
  */
-import type * as Ort from "onnxruntime-node";
+
 import { availableParallelism } from "node:os";
-import type { Module, Param } from "@blvnet/core";
-import type { TensorMap } from "@blvnet/core";
+import type { Module, Param, TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
-import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
+import type * as Ort from "onnxruntime-node";
 import type { OrtDevice } from "../ort/providers.js";
 import { DeviceReadback } from "../ort/resident.js";
+import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
 import { findProfileFile } from "./profile.js";
-import { buildForwardGraph, buildStepGraph, type ForwardGraph, type ForwardModel, type StepGraphOptions, type StepGraph } from "./step-graph.js";
+import {
+  buildForwardGraph,
+  buildStepGraph,
+  type ForwardGraph,
+  type ForwardModel,
+  type StepGraph,
+  type StepGraphOptions,
+} from "./step-graph.js";
 
 export type TrainableForwardModel = ForwardModel & Module;
 
@@ -108,7 +115,8 @@ export class OrtTrainer {
     this.device = opts.device ?? "cpu";
     this.resident = this.device === "webgpu" && opts.resident !== false;
     // The WebGPU EP has no Sum kernel: gradient sums as chained Adds keep them on the GPU (no host copies).
-    if (this.device === "webgpu" && opts.lowering?.sumAsAdds === undefined) this.opts = { ...opts, lowering: { ...opts.lowering, sumAsAdds: true } };
+    if (this.device === "webgpu" && opts.lowering?.sumAsAdds === undefined)
+      this.opts = { ...opts, lowering: { ...opts.lowering, sumAsAdds: true } };
   }
 
   /** A trainer for `model`; the step graph is compiled for `inputShape` now (others on first use). */
@@ -132,7 +140,9 @@ export class OrtTrainer {
     return createDeviceSession(this.ort, this.device, bytes, {
       threads: this.opts.threads ?? availableParallelism(),
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
-      ...(deviceOutputs.length ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, "gpu-buffer" as const])) } : {}),
+      ...(deviceOutputs.length
+        ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, "gpu-buffer" as const])) }
+        : {}),
       enableCpuMemArena: this.opts.memArena ?? true,
       enableMemPattern: this.opts.memPattern ?? false,
       ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
@@ -146,7 +156,9 @@ export class OrtTrainer {
     if (known) return known.graph;
     const graph = buildStepGraph(this.model, inputShape, this.opts);
     // Resident: every state output stays on the device (onnxruntime-node needs all outputs fetched then: step() does).
-    const stateOutputs = this.resident ? [...graph.params.flatMap((s) => (s.output ? [s.output] : [])), ...graph.momentum.map((s) => s.output)] : [];
+    const stateOutputs = this.resident
+      ? [...graph.params.flatMap((s) => (s.output ? [s.output] : [])), ...graph.momentum.map((s) => s.output)]
+      : [];
     const session = await this.session(graph.bytes, true, stateOutputs);
     this.stepGraphs.set(key, { graph, session, labels: new Float32Array(graph.logitsShape[0] * graph.logitsShape[1]) });
     return graph;
@@ -171,7 +183,11 @@ export class OrtTrainer {
     let s = this.momenta.get(p);
     if (!s) {
       // For momenta `dirty` means "holds a real buffer" (written by a step or restored).
-      s = { cur: this.tensor(new Float32Array(p.numel), [p.numel]), spare: this.resident ? null : this.tensor(new Float32Array(p.numel), [p.numel]), dirty: false };
+      s = {
+        cur: this.tensor(new Float32Array(p.numel), [p.numel]),
+        spare: this.resident ? null : this.tensor(new Float32Array(p.numel), [p.numel]),
+        dirty: false,
+      };
       this.momenta.set(p, s);
     }
     return s;
@@ -216,7 +232,15 @@ export class OrtTrainer {
     }
     // One stream for the step's masks, in forward order: TfOps draws the same units for the same seed.
     const masks = new Rng(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
-    for (const m of g.dropoutMasks) feeds[m.name] = this.tensor(dropoutMask(masks, m.shape.reduce((a, b) => a * b, 1), m.p), m.shape);
+    for (const m of g.dropoutMasks)
+      feeds[m.name] = this.tensor(
+        dropoutMask(
+          masks,
+          m.shape.reduce((a, b) => a * b, 1),
+          m.p,
+        ),
+        m.shape,
+      );
 
     // Resident state: no pre-allocated outputs (onnxruntime allocates them on the device).
     if (this.resident) for (const k of Object.keys(fetches)) fetches[k] = null;
@@ -361,6 +385,9 @@ export class OrtTrainer {
 }
 
 /** `OrtTrainer.create` under the name the issue gives it. */
-export function createOrtTrainer(model: TrainableForwardModel, opts: OrtTrainerOptions & { inputShape?: number[] } = {}): Promise<OrtTrainer> {
+export function createOrtTrainer(
+  model: TrainableForwardModel,
+  opts: OrtTrainerOptions & { inputShape?: number[] } = {},
+): Promise<OrtTrainer> {
   return OrtTrainer.create(model, opts);
 }

@@ -28,7 +28,7 @@ import {
 } from "@blvnet/core";
 import { onnxAttr } from "../onnx/graph.js";
 import { nearestSourceIndices, OnnxOps, OnnxValue } from "../onnx/onnxops.js";
-import { channelsFirst, ConvGrad, convTransposeGrad, type ConvGeometry, type InputGradLowering } from "./conv-grad.js";
+import { type ConvGeometry, ConvGrad, channelsFirst, convTransposeGrad, type InputGradLowering } from "./conv-grad.js";
 import { Emitter, numel, TRAIN_OPSET } from "./emit.js";
 import { Tape } from "./tape.js";
 
@@ -125,7 +125,15 @@ export class OnnxTrainOps extends OnnxOps {
       return this.channelScale(x, weight, bias);
     }
     const y = super.conv2d(x, weight, bias, opts);
-    return this.recordConv(x, y, weight, bias, { inShape: [...x.shape], outShape: [...y.shape], kernel: [kh, kw], stride, pad, dilation, groups });
+    return this.recordConv(x, y, weight, bias, {
+      inShape: [...x.shape],
+      outShape: [...y.shape],
+      kernel: [kh, kw],
+      stride,
+      pad,
+      dilation,
+      groups,
+    });
   }
 
   override conv3d(x: OnnxValue, weight: Param, bias: Param | null, opts: Conv3dOptions = {}): OnnxValue {
@@ -336,9 +344,19 @@ export class OnnxTrainOps extends OnnxOps {
         const c = x.shape[1];
         // dy / (window count), spread back over each window by a depthwise ConvTranspose (with
         // count_include_pad the constant 1/(kh*kw) sits in its kernel: no extra pass).
-        const divided = includePad ? dy : e.mul(dy, e.f32(inverseWindowCounts(x.shape.slice(2), y.shape.slice(2), k, s, p), [1, 1, ...y.shape.slice(2)]));
+        const divided = includePad
+          ? dy
+          : e.mul(dy, e.f32(inverseWindowCounts(x.shape.slice(2), y.shape.slice(2), k, s, p), [1, 1, ...y.shape.slice(2)]));
         const kernel = e.f32(new Float32Array(c * k[0] * k[1]).fill(includePad ? 1 / (k[0] * k[1]) : 1), [c, 1, ...k]);
-        return convTransposeGrad(e, divided, kernel, { inShape: [...x.shape], outShape: [...y.shape], kernel: k, stride: s, pad: p, dilation: [1, 1], groups: c });
+        return convTransposeGrad(e, divided, kernel, {
+          inShape: [...x.shape],
+          outShape: [...y.shape],
+          kernel: k,
+          stride: s,
+          pad: p,
+          dilation: [1, 1],
+          groups: c,
+        });
       });
     });
   }
@@ -452,7 +470,9 @@ export class OnnxTrainOps extends OnnxOps {
     const [rows, k] = x.shape;
     const e = this.e;
     return this.record(y, [x], [], (dy) => {
-      this.gradTo(x, () => e.reshape(e.expand(e.reshape(e.scale(dy, 1 / segments), [rows / segments, 1, k]), [rows / segments, segments, k]), [rows, k]));
+      this.gradTo(x, () =>
+        e.reshape(e.expand(e.reshape(e.scale(dy, 1 / segments), [rows / segments, 1, k]), [rows / segments, segments, k]), [rows, k]),
+      );
     });
   }
 }

@@ -3,12 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { assignNames, BatchNorm, Conv2d, Linear, Module, refgenTensor, stateDict, UserError } from "@blvnet/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { UserError } from "@blvnet/core";
-import { assignNames, BatchNorm, Conv2d, Linear, Module } from "@blvnet/core";
-import { refgenTensor } from "@blvnet/core";
 import { writeSafetensors } from "../safetensors.js";
-import { stateDict } from "@blvnet/core";
 import { loadWeights } from "./load.js";
 import { readCheckpoint } from "./read.js";
 
@@ -87,7 +84,11 @@ describe("loadWeights", () => {
 
   it("refuses unexpected keys (a model smaller than the checkpoint)", () => {
     const msg = messageOf(() => loadWeights(new Net({ withoutLittle: true }), fixture("zip")));
-    expect(msg).toMatch(new RegExp(`^${fixture("zip")}: loaded 21 tensors; unexpected keys: baseline_model.l_conv0.weight, .* \\(18 in all\\); the checkpoint does not fit the model$`));
+    expect(msg).toMatch(
+      new RegExp(
+        `^${fixture("zip")}: loaded 21 tensors; unexpected keys: baseline_model.l_conv0.weight, .* \\(18 in all\\); the checkpoint does not fit the model$`,
+      ),
+    );
   });
 
   it("refuses shape mismatches", () => {
@@ -106,7 +107,9 @@ describe("loadWeights", () => {
     expect(report.missing).toEqual(["baseline_model.fc.weight", "baseline_model.fc.bias"]);
     expect(report.loaded).toBe(39);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warning: .*missing keys: baseline_model\.fc\.weight, baseline_model\.fc\.bias; these 2 weights keep their initial values$/);
+    expect(warnings[0]).toMatch(
+      /^warning: .*missing keys: baseline_model\.fc\.weight, baseline_model\.fc\.bias; these 2 weights keep their initial values$/,
+    );
     const fc = net.namedTensors().find(([k]) => k === "baseline_model.fc.weight")![1];
     expect((fc.data as Float32Array).every((x) => x === 0)).toBe(true);
   });
@@ -142,6 +145,8 @@ describe("loadWeights", () => {
     const path = join(tmp, "fc174.safetensors");
     writeSafetensors(path, stateDict(new Net({ head: "fc", classes: 174 })));
     const msg = messageOf(() => loadWeights(new Net({ head: "fc", classes: 10 }), path));
-    expect(msg).toContain("baseline_model.fc.weight has 174 classes in the checkpoint and 10 in the model: build the model with numClasses=174");
+    expect(msg).toContain(
+      "baseline_model.fc.weight has 174 classes in the checkpoint and 10 in the model: build the model with numClasses=174",
+    );
   });
 });

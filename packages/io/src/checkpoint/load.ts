@@ -6,8 +6,8 @@
  */
 import type { Module } from "@blvnet/core";
 import { UserError } from "@blvnet/core";
-import { formatLoadReport, loadStateDict, type LoadReport } from "../statedict.js";
-import { readCheckpointFile, type CheckpointInfo } from "./read.js";
+import { formatLoadReport, type LoadReport, loadStateDict } from "../statedict.js";
+import { type CheckpointInfo, readCheckpointFile } from "./read.js";
 
 export interface LoadWeightsOptions {
   /** Accept weights absent from the checkpoint (they keep their current values) with a warning. */
@@ -76,7 +76,9 @@ export function explainMismatch(r: LoadReport): string[] {
   }
   for (const m of r.shapeMismatch) {
     if (/(^|\.)(new_)?fc\.weight$/.test(m.key) && m.expected.length === 2 && m.got.length === 2 && m.expected[1] === m.got[1]) {
-      hints.push(`${m.key} has ${m.got[0]} classes in the checkpoint and ${m.expected[0]} in the model: build the model with numClasses=${m.got[0]}`);
+      hints.push(
+        `${m.key} has ${m.got[0]} classes in the checkpoint and ${m.expected[0]} in the model: build the model with numClasses=${m.got[0]}`,
+      );
     }
   }
   return hints;

@@ -1,17 +1,34 @@
 // Synthetic torch.save payloads written by a tiny pickle writer below, for the cases the real fixtures
 // do not have: strided views, storage offsets, shared storages, broadcast strides, legacy storage
 // views, float64/bfloat16, parameters, other containers, deflated zip entries.
+
+import { UserError } from "@blvnet/core";
 import { zipSync } from "fflate";
 import { describe, expect, it } from "vitest";
-import { UserError } from "@blvnet/core";
 import { decodeCheckpoint } from "./read.js";
 
 // ---- a minimal protocol-2 pickle writer --------------------------------------------------------
-class Global { constructor(readonly module: string, readonly name: string) {} }
-class Reduce { constructor(readonly fn: unknown, readonly args: unknown[]) {} }
-class PersId { constructor(readonly id: unknown[]) {} }
-class ODict { constructor(readonly entries: [string, unknown][]) {} }
-class Dict { constructor(readonly entries: [string, unknown][]) {} }
+class Global {
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
+}
+class Reduce {
+  constructor(
+    readonly fn: unknown,
+    readonly args: unknown[],
+  ) {}
+}
+class PersId {
+  constructor(readonly id: unknown[]) {}
+}
+class ODict {
+  constructor(readonly entries: [string, unknown][]) {}
+}
+class Dict {
+  constructor(readonly entries: [string, unknown][]) {}
+}
 
 function pickle(value: unknown): Uint8Array {
   const out: number[] = [0x80, 2];
@@ -73,10 +90,23 @@ function pickle(value: unknown): Uint8Array {
 }
 
 // ---- torch objects -----------------------------------------------------------------------------
-interface Storage { key: string; cls: string; bytes: Uint8Array; numel: number }
-const f32 = (key: string, v: number[]): Storage => ({ key, cls: "FloatStorage", bytes: new Uint8Array(Float32Array.from(v).buffer), numel: v.length });
+interface Storage {
+  key: string;
+  cls: string;
+  bytes: Uint8Array;
+  numel: number;
+}
+const f32 = (key: string, v: number[]): Storage => ({
+  key,
+  cls: "FloatStorage",
+  bytes: new Uint8Array(Float32Array.from(v).buffer),
+  numel: v.length,
+});
 const raw = (key: string, cls: string, arr: ArrayBufferView & { length: number }): Storage => ({
-  key, cls, bytes: new Uint8Array(arr.buffer.slice(arr.byteOffset, arr.byteOffset + arr.byteLength)), numel: arr.length,
+  key,
+  cls,
+  bytes: new Uint8Array(arr.buffer.slice(arr.byteOffset, arr.byteOffset + arr.byteLength)),
+  numel: arr.length,
 });
 
 function tensor(s: Storage, offset: number, shape: number[], stride: number[], view: unknown[] | null = null): Reduce {
@@ -94,7 +124,17 @@ function torchZip(obj: unknown, storages: Storage[], deflate = false): Uint8Arra
 
 function torchLegacy(obj: unknown, storages: Storage[]): Uint8Array {
   const magic = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
-  const sysInfo = new Dict([["protocol_version", 1001], ["little_endian", true], ["type_sizes", new Dict([["int", 4], ["long", 8]])]]);
+  const sysInfo = new Dict([
+    ["protocol_version", 1001],
+    ["little_endian", true],
+    [
+      "type_sizes",
+      new Dict([
+        ["int", 4],
+        ["long", 8],
+      ]),
+    ],
+  ]);
   const keys = storages.map((s) => s.key).sort();
   const parts: Uint8Array[] = [magic, pickle(1001), pickle(sysInfo), pickle(obj), pickle(keys)];
   for (const k of keys) {
@@ -163,7 +203,12 @@ describe("PyTorch checkpoint reader (synthetic files)", () => {
 
   it("finds the state dict under state_dict / model / state and strips module.", () => {
     for (const container of ["state_dict", "model", "state"]) {
-      const obj = new Dict([["epoch", 3], ["arch", "x"], [container, new ODict(entries("module."))], ["optimizer", new Dict([])]]);
+      const obj = new Dict([
+        ["epoch", 3],
+        ["arch", "x"],
+        [container, new ODict(entries("module."))],
+        ["optimizer", new Dict([])],
+      ]);
       const cp = decodeCheckpoint(torchZip(obj, storages), "nested.pth");
       expect(cp.info).toMatchObject({ container, strippedPrefix: entries().length, extras: { epoch: "3", arch: "x" } });
       expectCases(cp.tensors);
@@ -173,7 +218,10 @@ describe("PyTorch checkpoint reader (synthetic files)", () => {
   it("never reads storages outside the state dict (optimizer buffers) from a zip", () => {
     const momentum = f32("9", [1, 2, 3, 4]);
     const broken = { ...momentum, bytes: momentum.bytes.subarray(0, 5) }; // would fail if decoded
-    const obj = new Dict([["state_dict", new ODict(entries())], ["optimizer", new Dict([["state", new Dict([["0", tensor(momentum, 0, [4], [1])]])]])]]);
+    const obj = new Dict([
+      ["state_dict", new ODict(entries())],
+      ["optimizer", new Dict([["state", new Dict([["0", tensor(momentum, 0, [4], [1])]])]])],
+    ]);
     expectCases(decodeCheckpoint(torchZip(obj, [...storages, broken]), "with-optimizer.pth").tensors);
   });
 
@@ -200,8 +248,21 @@ describe("PyTorch checkpoint reader (synthetic files)", () => {
     const model = new Reduce(new Global("models.net", "Net"), []);
     expect(bad(torchZip(model, []))).toContain("pickled models.net.Net object, not a state dict");
     expect(bad(torchZip(new Dict([["model", model]]), []))).toContain('"model" holds a pickled models.net.Net object');
-    expect(bad(torchZip(new Dict([["epoch", 1], ["lr", 0.1]]), []))).toContain("no state dict found (top-level keys: epoch, lr)");
-    const both = new ODict([["module.a", tensor(base, 0, [1], [1])], ["a", tensor(base, 0, [1], [1])]]);
+    expect(
+      bad(
+        torchZip(
+          new Dict([
+            ["epoch", 1],
+            ["lr", 0.1],
+          ]),
+          [],
+        ),
+      ),
+    ).toContain("no state dict found (top-level keys: epoch, lr)");
+    const both = new ODict([
+      ["module.a", tensor(base, 0, [1], [1])],
+      ["a", tensor(base, 0, [1], [1])],
+    ]);
     expect(bad(torchZip(both, [base]))).toContain('key a appears both with and without the "module." prefix');
   });
 
@@ -216,6 +277,8 @@ describe("PyTorch checkpoint reader (synthetic files)", () => {
   });
 
   it("names the format of a plain pickle without the torch magic number", () => {
-    expect(bad(pickle(new Dict([["a", 1]])))).toBe("bad.pth: bad PyTorch legacy checkpoint (a Python pickle but not a PyTorch checkpoint (no torch magic number))");
+    expect(bad(pickle(new Dict([["a", 1]])))).toBe(
+      "bad.pth: bad PyTorch legacy checkpoint (a Python pickle but not a PyTorch checkpoint (no torch magic number))",
+    );
   });
 });

@@ -7,19 +7,23 @@
  *   each key an int64 element count followed by the storage's raw bytes.
  * Both return the unpickled object, with every storage's bytes attached (tensors still lazy).
  */
-import { ZipArchive } from "./zip.js";
-import { BufferReader, TorchUnpickler } from "./unpickle.js";
+
 import { CheckpointFormatError, ELEMENT_SIZE } from "./storage.js";
+import { BufferReader, TorchUnpickler } from "./unpickle.js";
+import { ZipArchive } from "./zip.js";
 
 export function readTorchZip(buf: Uint8Array): unknown {
   const zip = new ZipArchive(buf);
   const pickles = [...zip.entries.keys()].filter((n) => n === "data.pkl" || n.endsWith("/data.pkl"));
   if (pickles.length !== 1) {
-    throw new CheckpointFormatError(pickles.length ? "zip archive holds several data.pkl files" : "a zip archive but not a PyTorch checkpoint (no data.pkl)");
+    throw new CheckpointFormatError(
+      pickles.length ? "zip archive holds several data.pkl files" : "a zip archive but not a PyTorch checkpoint (no data.pkl)",
+    );
   }
   const prefix = pickles[0].slice(0, -"data.pkl".length);
   const byteorder = zip.entries.has(`${prefix}byteorder`) ? new TextDecoder().decode(zip.read(`${prefix}byteorder`)).trim() : "little";
-  if (byteorder !== "little") throw new CheckpointFormatError(`storages are stored ${byteorder}-endian; only little-endian checkpoints are supported`);
+  if (byteorder !== "little")
+    throw new CheckpointFormatError(`storages are stored ${byteorder}-endian; only little-endian checkpoints are supported`);
 
   const unpickler = new TorchUnpickler();
   const obj = unpickler.read(new BufferReader(zip.read(pickles[0])));
@@ -33,7 +37,10 @@ export function readTorchZip(buf: Uint8Array): unknown {
 
 /** The first pickle of a legacy file: the 10-byte LONG1 0x1950a86a20f9469cfc6c. */
 const LEGACY_MAGIC = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-const PROTO = 0x80, FRAME = 0x95, LONG1 = 0x8a, STOP = 0x2e;
+const PROTO = 0x80,
+  FRAME = 0x95,
+  LONG1 = 0x8a,
+  STOP = 0x2e;
 
 /**
  * Position just past the magic-number pickle, or -1 if the buffer does not start with it. Parsed by
@@ -71,7 +78,8 @@ export function readTorchLegacy(buf: Uint8Array): unknown {
     if (!storage) throw new CheckpointFormatError(`the storage list names storage ${String(k)}, which no tensor uses (corrupt file?)`);
     if (p + 8 > buf.length) throw new CheckpointFormatError(`file ends before storage ${storage.key} (truncated)`);
     const numel = view.getBigInt64(p, true);
-    if (numel !== BigInt(storage.numel)) throw new CheckpointFormatError(`storage ${storage.key} has ${numel} elements in the data, ${storage.numel} in the pickle`);
+    if (numel !== BigInt(storage.numel))
+      throw new CheckpointFormatError(`storage ${storage.key} has ${numel} elements in the data, ${storage.numel} in the pickle`);
     const bytes = storage.numel * ELEMENT_SIZE[storage.dtype];
     if (p + 8 + bytes > buf.length) throw new CheckpointFormatError(`file ends inside storage ${storage.key} (truncated)`);
     storage.setBytes(buf.subarray(p + 8, p + 8 + bytes));

@@ -3,9 +3,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { refgenTensor, UserError } from "@blvnet/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { UserError } from "@blvnet/core";
-import { refgenTensor } from "@blvnet/core";
 import { encodeSafetensors } from "../safetensors.js";
 import { readCheckpoint, readCheckpointFile } from "./read.js";
 
@@ -44,7 +43,8 @@ describe("readCheckpoint on the torch fixtures", () => {
         expect(got.length).toBe(want.length);
         if (variant === "fp16-zip") {
           let worst = 0;
-          for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) - (HALF_REL * Math.abs(want[i]) + HALF_ABS));
+          for (let i = 0; i < want.length; i++)
+            worst = Math.max(worst, Math.abs(got[i] - want[i]) - (HALF_REL * Math.abs(want[i]) + HALF_ABS));
           expect(worst, key).toBeLessThanOrEqual(0);
         } else {
           expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(want.buffer)), key).toBe(true);
@@ -151,7 +151,10 @@ describe("readCheckpoint on damaged files", () => {
     const next = rng(3);
     for (const size of [1, 7, 64, 4096]) {
       const path = join(tmp, `random${size}.bin`);
-      writeFileSync(path, Uint8Array.from({ length: size }, () => Math.floor(next() * 256)));
+      writeFileSync(
+        path,
+        Uint8Array.from({ length: size }, () => Math.floor(next() * 256)),
+      );
       expect(outcome(path)).not.toBeNull();
     }
     const cases: [string, string | Uint8Array, RegExp][] = [

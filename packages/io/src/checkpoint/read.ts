@@ -4,9 +4,9 @@
  * one-line UserError naming the file and what is wrong.
  */
 import { readFileSync } from "node:fs";
+import type { TensorMap } from "@blvnet/core";
 import { UserError } from "@blvnet/core";
 import { decodeSafetensors } from "../safetensors.js";
-import type { TensorMap } from "@blvnet/core";
 import { readTorchLegacy, readTorchZip } from "./pth.js";
 import { CheckpointFormatError, materializeTensor, TensorRef } from "./storage.js";
 import { PickledModuleSource, pythonName } from "./unpickle.js";
@@ -53,7 +53,7 @@ export function readCheckpointFile(path: string): Checkpoint {
     buf = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${path}: cannot read checkpoint (${code === "ENOENT" ? "no such file" : code ?? String(e)})`);
+    throw new UserError(`${path}: cannot read checkpoint (${code === "ENOENT" ? "no such file" : (code ?? String(e))})`);
   }
   return decodeCheckpoint(buf, path);
 }
@@ -96,7 +96,8 @@ export function detectFormat(buf: Uint8Array, source: string): CheckpointFormat 
     if (n < 100_000_000n) throw new UserError(`${source}: bad safetensors file (header runs past the end of the file: truncated?)`);
   }
   if (buf[0] === 0x80) return "pytorch-legacy"; // a pickle; the torch magic number is checked on reading
-  if (buf.length > 262 && head(262).slice(257) === "ustar") throw fail("a tar archive: the very old tar-based torch.save format is not supported");
+  if (buf.length > 262 && head(262).slice(257) === "ustar")
+    throw fail("a tar archive: the very old tar-based torch.save format is not supported");
   const text = head(64).toLowerCase();
   if (text.startsWith("version https://git-lfs")) throw fail("a Git LFS pointer, not the file itself: run `git lfs pull`");
   if (text.startsWith("<!doctype html") || text.startsWith("<html")) throw fail("an HTML page: the download probably failed");

@@ -26,7 +26,16 @@ export const STORAGE_CLASSES: Record<string, StorageDType> = {
 };
 
 export const ELEMENT_SIZE: Record<StorageDType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 const isFloat = (d: StorageDType) => d === "float32" || d === "float64" || d === "float16" || d === "bfloat16";
@@ -60,7 +69,9 @@ export class StorageRef {
 
   private checkLength(bytes: Uint8Array): void {
     if (bytes.length !== this.byteLength) {
-      throw new CheckpointFormatError(`storage ${this.key} has ${bytes.length} bytes, expected ${this.byteLength} (${this.numel} x ${this.dtype})`);
+      throw new CheckpointFormatError(
+        `storage ${this.key} has ${bytes.length} bytes, expected ${this.byteLength} (${this.numel} x ${this.dtype})`,
+      );
     }
   }
 
@@ -73,7 +84,8 @@ export class StorageRef {
     if (this.view) {
       const all = this.view.root.values();
       const { offset } = this.view;
-      if (offset + this.numel > all.length) throw new CheckpointFormatError(`storage view ${this.key} reaches outside storage ${this.view.root.key}`);
+      if (offset + this.numel > all.length)
+        throw new CheckpointFormatError(`storage view ${this.key} reaches outside storage ${this.view.root.key}`);
       return all.subarray(offset, offset + this.numel);
     }
     if (!this.decoded) {
@@ -145,7 +157,13 @@ const MAX_BROADCAST_NUMEL = 1 << 26;
 export function materializeTensor(t: TensorRef, key: string): { shape: number[]; data: TensorData } {
   const { storage, offset, shape, stride } = t;
   const isIndex = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-  if (!isIndex(offset) || !Array.isArray(shape) || !Array.isArray(stride) || shape.length !== stride.length || ![...shape, ...stride].every(isIndex)) {
+  if (
+    !isIndex(offset) ||
+    !Array.isArray(shape) ||
+    !Array.isArray(stride) ||
+    shape.length !== stride.length ||
+    ![...shape, ...stride].every(isIndex)
+  ) {
     throw new CheckpointFormatError(`tensor ${key} has a malformed size/stride/offset`);
   }
   const numel = shape.reduce((a, b) => a * b, 1);
@@ -154,7 +172,8 @@ export function materializeTensor(t: TensorRef, key: string): { shape: number[];
   const last = offset + shape.reduce((acc, s, i) => acc + (s - 1) * stride[i], 0);
   if (last >= values.length) throw new CheckpointFormatError(`tensor ${key} reaches outside its storage ${storage.key}`);
   // Broadcast views (stride 0) may legally hold more elements than their storage; bound them anyway.
-  if (numel > values.length && numel > MAX_BROADCAST_NUMEL) throw new CheckpointFormatError(`tensor ${key} has an implausible size [${shape}]`);
+  if (numel > values.length && numel > MAX_BROADCAST_NUMEL)
+    throw new CheckpointFormatError(`tensor ${key} has an implausible size [${shape}]`);
 
   let contiguous = true;
   for (let i = shape.length - 1, expect = 1; i >= 0; i--) {

@@ -5,7 +5,7 @@
  * never executed), so optimizer states, numpy scalars and the like load as harmless data.
  */
 import { BufferReader, NameRegistry, Parser } from "pickleparser";
-import { CheckpointFormatError, STORAGE_CLASSES, StorageRef, TensorRef, type StorageDType } from "./storage.js";
+import { CheckpointFormatError, STORAGE_CLASSES, type StorageDType, StorageRef, TensorRef } from "./storage.js";
 
 /** What GLOBAL pushes for `torch.<X>Storage`: a marker carrying the element type. */
 interface StorageClass {
@@ -22,9 +22,16 @@ class TorchNames extends NameRegistry {
   constructor() {
     super();
     for (const [name, dtype] of Object.entries(STORAGE_CLASSES)) {
-      this.register("torch", name, Object.assign(() => {
-        throw new CheckpointFormatError(`torch.${name} called directly`);
-      }, { storageDType: dtype }));
+      this.register(
+        "torch",
+        name,
+        Object.assign(
+          () => {
+            throw new CheckpointFormatError(`torch.${name} called directly`);
+          },
+          { storageDType: dtype },
+        ),
+      );
     }
     this.register("collections", "OrderedDict", () => new Map());
     // _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, backward_hooks[, metadata])
@@ -114,4 +121,5 @@ class CheckedReader extends BufferReader {
     return n;
   }
 }
+
 export { CheckedReader as BufferReader };
