@@ -107,7 +107,8 @@ export class ConvGrad {
     private readonly e: Emitter,
     private readonly dy: string,
     private readonly g: ConvGeometry,
-    // the Gemm + col2im path ("auto") is opt-in until a back-to-back timing shows it faster than this one
+    // the Gemm + col2im path ("auto") is opt-in: on the bLVNet-TAM-50 f8x2 112x112 step it was 18-38% slower
+    // than this lowering in 4 alternated runs (perf/step-memory.bench.ts --lowering auto|auto-no-gemm)
     private readonly lowering: InputGradLowering = "auto-no-gemm",
     private readonly transposed: ChannelsFirst = channelsFirst,
   ) {}
