@@ -5,12 +5,13 @@
  */
 
 import { UserError } from "@blvnet/core";
-import { DEFAULT_MAX_SKIPPED, EVAL_DEFAULTS, EVAL_ENGINES, type EvalEngine, evaluate } from "@blvnet/train";
+import { EVAL_DEFAULTS, EVAL_ENGINES, type EvalEngine, evaluate } from "@blvnet/train";
 import { type Command, Option } from "commander";
 import { addModelOptions, type ModelFlags, modelConfig } from "../flags/model-args.js";
-import { countOrFraction, int } from "../flags/parsers.js";
+import { int } from "../flags/parsers.js";
+import { addSampleOptions, type SampleFlags } from "../flags/sample-args.js";
 
-interface EvalFlags extends ModelFlags {
+interface EvalFlags extends ModelFlags, SampleFlags {
   data: string;
   split: string;
   crops: "1" | "3";
@@ -18,8 +19,6 @@ interface EvalFlags extends ModelFlags {
   batch: number;
   out?: string;
   engine?: EvalEngine;
-  workers?: number;
-  maxSkipped: number;
   progress: boolean;
 }
 
@@ -46,14 +45,8 @@ export function registerEvalCommand(program: Command): void {
         "--engine <name>",
         "tfjs (TfOps on the --backend) or ONNX Runtime (ort = CPU, ort-webgpu, ort-cuda); also chosen by --backend ort*",
       ).choices([...EVAL_ENGINES]),
-    )
-    .option("--workers <n>", "samples decoded at once", int("--workers"))
-    .option(
-      "--max-skipped <n|fraction|%>",
-      "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)",
-      countOrFraction("--max-skipped"),
-      DEFAULT_MAX_SKIPPED,
-    )
+    );
+  addSampleOptions(cmd)
     .option("--no-progress", "no progress bar")
     .addHelpText(
       "after",

@@ -6,22 +6,14 @@
 import { join } from "node:path";
 import { UserError } from "@blvnet/core";
 import { ORT_DEVICES, type OrtDevice } from "@blvnet/engine-onnx";
-import {
-  DEFAULT_MAX_SKIPPED,
-  ENGINES,
-  type EngineKind,
-  lrStepsProblem,
-  SCHEDULERS,
-  type SchedulerKind,
-  TRAIN_DEFAULTS,
-  train,
-} from "@blvnet/train";
+import { ENGINES, type EngineKind, lrStepsProblem, SCHEDULERS, type SchedulerKind, TRAIN_DEFAULTS, train } from "@blvnet/train";
 import { type Command, Option } from "commander";
 import { invocation } from "../flags/invocation.js";
 import { addModelOptions, type ModelFlags, modelConfig } from "../flags/model-args.js";
-import { choice, countOrFraction, int, num, numList } from "../flags/parsers.js";
+import { choice, int, num, numList } from "../flags/parsers.js";
+import { addSampleOptions, type SampleFlags } from "../flags/sample-args.js";
 
-interface TrainFlags extends ModelFlags {
+interface TrainFlags extends ModelFlags, SampleFlags {
   data: string;
   split: string;
   valSplit?: string;
@@ -43,8 +35,6 @@ interface TrainFlags extends ModelFlags {
   keep: number;
   engine: EngineKind;
   device: OrtDevice;
-  workers?: number;
-  maxSkipped: number;
   progress: boolean;
 }
 
@@ -118,14 +108,8 @@ export function registerTrainCommand(program: Command): void {
       "with --engine ort: where the step graph runs: cpu, webgpu (WebGPU EP: Vulkan/Metal/D3D12; state stays on the GPU) or cuda (CUDA EP)",
       choice("--device", ORT_DEVICES),
       "cpu",
-    )
-    .option("--workers <n>", "samples decoded at once", int("--workers"))
-    .option(
-      "--max-skipped <n|fraction|%>",
-      "stop once more samples than this were skipped (missing/corrupt frames, bad list lines)",
-      countOrFraction("--max-skipped"),
-      DEFAULT_MAX_SKIPPED,
-    )
+    );
+  addSampleOptions(cmd)
     .option("--no-progress", "no progress bar")
     .addHelpText(
       "after",
