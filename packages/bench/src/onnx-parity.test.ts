@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
-import { OrtEngine } from "@blvnet/engine-onnx";
+import { buildOnnx, OrtEngine, onnxNodes } from "@blvnet/engine-onnx";
 import { initBackend, runForward } from "@blvnet/engine-tfjs";
 import { createModel, listModels } from "@blvnet/models";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -101,4 +101,28 @@ describe("every registered model exports with a dynamic batch", () => {
       await engine.release();
     }
   });
+});
+
+describe("TAM export", () => {
+  it.each([3, 5])(
+    "blending %i: depthwise Convs joined by Adds (no Mul, no Sum), equal to tfjs, 2 clips dynamic",
+    async (blendingFrames) => {
+      const model = build("tam", { channels: 16, frames: 8, blendingFrames, size: 6 });
+      const ops = onnxNodes(buildOnnx(model, { dynamicBatch: true, clips: 2 }).bytes).map((n) => n.opType);
+      expect(ops.filter((o) => o === "Conv")).toHaveLength(blendingFrames);
+      expect(ops.filter((o) => o === "Add")).toHaveLength(blendingFrames - 1);
+      expect(ops.filter((o) => o === "Pad")).toHaveLength(blendingFrames - 1);
+      expect(ops.filter((o) => o === "Mul" || o === "Sum")).toHaveLength(0);
+      const shape = inputShape(model.inputSpec, 2);
+      const input = refgenInput(shape);
+      const engine = await OrtEngine.create(model, { dynamicBatch: true, clips: 2, threads: 1 });
+      try {
+        const ort = await engine.run(input, shape);
+        const ref = await runForward(model, input, shape);
+        expect(maxRelErr(ort.data, ref.data)).toBeLessThanOrEqual(1e-5);
+      } finally {
+        await engine.release();
+      }
+    },
+  );
 });

@@ -4,9 +4,10 @@
  * PyTorch layout, so no layout conversion). Params become initializers in PyTorch layout (ONNX Conv
  * wants OIHW, Gemm with transB=1 takes [out, in]). Inference only: eval-mode BN is folded into the
  * conv that feeds it (when nothing else reads that conv's output), dropout is the identity.
- * Two choices made for onnxruntime's speed, both exact: depthwise 1x1 convs (TAM) are per-channel
- * Muls, and nearest upsampling by a power of two is a Resize (other ratios gather PyTorch's
- * own source indices).
+ * Choices made for onnxruntime's speed, all exact: a blend of depthwise 1x1 convs over shifted
+ * frames (TAM) is a chain of depthwise Convs joined by Adds that onnxruntime fuses in its blocked
+ * layout; a lone depthwise 1x1 conv is a per-channel Mul; nearest upsampling by a power of two is a
+ * Resize (other ratios gather PyTorch's own source indices).
  *
  * Dynamic batch: the graph's dim 0 is symbolic. The model still sees concrete shapes (a trace with
  * `dynamicClips` clips), so every emitted op must hold for any clip count: reshapes put -1 in dim 0,
@@ -162,8 +163,11 @@ export class OnnxOps implements Ops<OnnxValue> {
     const [cout, , kh, kw] = weight.shape;
     const shape = [n, cout, windowOut(h, kh, sh, ph, dh), windowOut(w, kw, sw, pw, dw)];
     if (opts.groups === cin && cout === cin && kh === 1 && kw === 1 && sh === 1 && sw === 1 && ph === 0 && pw === 0) {
-      if (x.expr && !bias)
-        return this.lazy({ kind: "scale", x: x.expr, weight: weight.f32, name: weight.name || "dw", param: weight }, shape);
+      // Lazy, so that a blend of such scales (TAM) is emitted as a whole (see `emitBlend`).
+      if (this.lazyRows && !bias) {
+        const rows = x.expr ?? { kind: "rows" as const, base: x, pattern: identityPattern(x.shape[0] / this.clips) };
+        return this.lazy({ kind: "scale", x: rows, weight: weight.f32, name: weight.name || "dw", param: weight }, shape);
+      }
       return this.depthwiseScale(x, weight, bias, shape);
     }
     return this.conv(x, weight, bias, shape, {
@@ -476,6 +480,10 @@ export class OnnxOps implements Ops<OnnxValue> {
         break;
       case "sum": {
         const terms = mergeScales(flattenSum(expr));
+        if (shape.length === 4 && terms.length > 1 && terms.every((t) => t.kind === "scale")) {
+          out = this.emitBlend(terms as ScaleExpr[], shape);
+          break;
+        }
         const values = terms.map((t) => this.emit(t, shape));
         out =
           values.length === 1
@@ -490,6 +498,26 @@ export class OnnxOps implements Ops<OnnxValue> {
     }
     this.emitted.set(expr, out);
     return out;
+  }
+
+  /**
+   * A sum of per-channel scales of row maps (a TAM blend) as depthwise 1x1 Convs chained by Adds:
+   * onnxruntime fuses each Add (and a ReLU after the last) into its blocked-layout (NCHWc) conv, so
+   * the blend costs one conv pass per term and no layout round trip, where Muls + one Sum cost
+   * about 2.6x more (perf/tam-variants.bench.ts). Exact: w * shift(x) = shift(w * x).
+   */
+  private emitBlend(terms: ScaleExpr[], shape: number[]): OnnxValue {
+    const c = shape[1];
+    let acc: OnnxValue | null = null;
+    for (const t of terms) {
+      const w = this.graph.setInitializer(this.graph.fresh(`${t.name}.dw`), { dims: [c, 1, 1, 1], data: t.weight });
+      const y = this.node("Conv", [this.emit(t.x, shape).name, w], shape, {
+        kernel_shape: onnxAttr.ints([1, 1]),
+        group: onnxAttr.int(c),
+      });
+      acc = acc ? this.node("Add", [y.name, acc.name], shape) : y;
+    }
+    return acc!;
   }
 
   /** Rows of `base` by a per-clip pattern: nothing (identity), one Pad (shift), or a Gather. */
@@ -700,6 +728,12 @@ function composeRows(expr: RowExpr, pattern: number[]): RowExpr {
   }
 }
 
+type ScaleExpr = Extract<RowExpr, { kind: "scale" }>;
+
+function identityPattern(rows: number): number[] {
+  return Array.from({ length: rows }, (_, j) => j);
+}
+
 /** A scale of rows, or a sum / ReLU of such: what TAM makes. */
 function isBlend(expr: RowExpr): boolean {
   switch (expr.kind) {
@@ -751,7 +785,7 @@ function mergeScales(terms: RowExpr[]): RowExpr[] {
     }
     t.weight.forEach((w, c) => (known.weight[c] += w));
     known.names.push(t.name);
-    const first = out[known.index] as Extract<RowExpr, { kind: "scale" }>;
+    const first = out[known.index] as ScaleExpr;
     out[known.index] = { kind: "scale", x: first.x, weight: Float32Array.from(known.weight), name: known.names.join("+"), param: null };
   }
   return out;
