@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { refgenInput } from "@blvnet/core";
 import { readCheckpointFile, writeSafetensors } from "@blvnet/io";
 import { describe, expect, it } from "vitest";
-import { loadGolden, type TensorRecord } from "./golden.js";
+import { loadGolden, outputValues, type TensorRecord } from "./golden.js";
 import { compareRecord, formatResult, verifyFiles, verifyGolden } from "./verify.js";
 
 const golden = (name: string) => new URL(`../../../fixtures/golden/${name}.json`, import.meta.url).pathname;
@@ -66,6 +67,41 @@ describe("verify against the official goldens", () => {
     expect(formatResult(r)).toMatch(/^FAIL tam-c64-t8-bf3 /);
     expect(ok.passed).toBe(true);
     rmSync(dir, { recursive: true });
+  });
+});
+
+describe("the Something-Something TSM golden (16 frames, 160x160, 2 clips, 174 classes)", () => {
+  const file = golden("tsm-r50-16f-160-2clips");
+
+  it("stores the input as stats + samples only, which the refgen-v1 input verify feeds reproduces", () => {
+    const g = loadGolden(file);
+    expect(g.input.shape).toEqual([2, 48, 160, 160]);
+    expect(g.input.data_f32_b64).toBeUndefined();
+    const x = refgenInput(g.input.shape);
+    expect(g.input.samples.index.map((i) => x[i])).toEqual(g.input.samples.values);
+    let sum = 0;
+    let sumSq = 0;
+    for (const v of x) {
+      sum += v;
+      sumSq += v * v;
+    }
+    expect(x.length).toBe(g.input.stats.numel);
+    expect(Math.abs(sum - g.input.stats.sum)).toBeLessThan(1e-9 * g.input.stats.sum_abs);
+    expect(Math.abs(sumSq - g.input.stats.sum_sq)).toBeLessThan(1e-9 * g.input.stats.sum_sq);
+  });
+
+  it("passes on onnxruntime, stage by stage (on samples), with the full logits compared", async () => {
+    const [r] = await verifyFiles([file], { stages: true });
+    expect(r.error).toBeUndefined();
+    expect(r.model).toBe("tsm");
+    expect(r.id).toBe("tsm-r50-s8-blockres-f16");
+    expect(r.params).toMatchObject({ ok: true, count: 267 });
+    expect(r.passed, formatResult(r)).toBe(true);
+    expect(r.firstDiverging).toBeUndefined();
+    expect(r.stages!.map((s) => `${s.name}:${s.basis}`)).toEqual(
+      ["stem_out", "layer1_out", "layer2_out", "layer3_out", "layer4_out", "pool", "frame_logits"].map((s) => `${s}:samples`),
+    );
+    expect(outputValues(loadGolden(file)).length).toBe(2 * 174);
   });
 });
 
