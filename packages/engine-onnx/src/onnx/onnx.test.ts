@@ -22,7 +22,7 @@ import { ModelProtoSchema } from "onnx-buf";
 import { beforeAll, describe, expect, it } from "vitest";
 import { OrtEngine, ortCudaStatus } from "../ort/session.js";
 import { buildOnnx, MAX_OPSET } from "./export.js";
-import { nearestSourceIndices, perClipPattern } from "./onnxops.js";
+import { asGatherThenShift, nearestSourceIndices, perClipPattern } from "./onnxops.js";
 
 const FRAMES = 4;
 
@@ -216,5 +216,21 @@ describe("helpers", () => {
     expect(perClipPattern([0, 0, 1, 1, 2, 2, 3, 3], 4, 2)).toEqual([0, 0, 1, 1]);
     expect(() => perClipPattern([0, 1, 4, 4], 8, 2)).toThrow(/per clip/);
     expect(() => perClipPattern([5, 1], 8, 2)).toThrow(/per clip/);
+  });
+
+  it("row patterns with zero rows at one end split into a gather and a shift", () => {
+    // even frames of a shift by -1 (TAM's `prev` tap): the odd frames, shifted by one
+    expect(asGatherThenShift([-1, 1, 3, 5], 8)).toEqual({ gather: [1, 3, 5, 7], offset: -1 });
+    // odd frames of a shift by +1 (`next`): the even frames, shifted the other way
+    expect(asGatherThenShift([2, 4, 6, -1], 8)).toEqual({ gather: [0, 2, 4, 6], offset: 1 });
+    // dropped rows past the input repeat the edge row
+    expect(asGatherThenShift([-1, -1, 7], 8)).toEqual({ gather: [7, 7, 7], offset: -2 });
+    for (const p of [
+      [-1, 0, 1, -1],
+      [0, -1, 2],
+      [-1, -1],
+      [0, 1, 2],
+    ])
+      expect(asGatherThenShift(p, 8)).toBeNull();
   });
 });

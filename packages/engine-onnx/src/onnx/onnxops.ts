@@ -451,9 +451,36 @@ export class OnnxOps implements Ops<OnnxValue> {
     if (x.expr) {
       const pushed = composeRows(x.expr, pattern);
       const cheap = x.expr.kind === "rows" || (x.expr.kind === "scale" && x.expr.x.kind === "rows");
-      if (cheap || leafPatterns(pushed).every((p) => isPlainPattern(p))) return this.lazy(pushed, shape);
+      if (cheap || leafPatterns(pushed).every((p) => isPlainPattern(p)) || this.pickPays(x.expr, pushed)) return this.lazy(pushed, shape);
     }
     return this.lazy({ kind: "rows", base: x, pattern }, shape);
+  }
+
+  /**
+   * Whether a row pick pushed into a blend costs no more than picking from the emitted blend: every
+   * leaf is a gather (possibly then a shift) and the distinct gathers read no more rows than the
+   * blend's bases hold. bLVNet's layer0 takes the odd and even frames of TAM's output: pushed, the
+   * blend runs on half the rows per pick and its shifts copy half as much.
+   */
+  private pickPays(before: RowExpr, pushed: RowExpr): boolean {
+    if (!isBlend(before)) return false;
+    const leaves = leafRows(pushed);
+    const gathered = new Map<OnnxValue, Set<string>>();
+    for (const { base, pattern } of leaves) {
+      const inPerClip = base.shape[0] / this.clips;
+      const split = pattern.every((r) => r >= 0) ? { gather: pattern, offset: 0 } : asGatherThenShift(pattern, inPerClip);
+      if (!split) return false;
+      if (split.gather.length === inPerClip && split.gather.every((r, j) => r === j)) continue;
+      if (!gathered.has(base)) gathered.set(base, new Set());
+      gathered.get(base)!.add(split.gather.join(","));
+    }
+    let rows = 0;
+    let available = 0;
+    for (const [base, gathers] of gathered) {
+      for (const g of gathers) rows += g.split(",").length;
+      available += base.shape[0] / this.clips;
+    }
+    return rows <= available;
   }
 
   private emit(expr: RowExpr, shape: number[]): OnnxValue {
@@ -529,8 +556,13 @@ export class OnnxOps implements Ops<OnnxValue> {
     if (known) return known;
     let out: OnnxValue;
     const shift = pattern.length === inPerClip ? asShift(pattern) : null;
+    const gatherShift = shift ? null : asGatherThenShift(pattern, inPerClip);
     if (shift) out = this.timeShiftNow(base, shift.frames, shift.offset);
-    else if (pattern.every((r) => r >= 0)) {
+    else if (gatherShift) {
+      // Zero rows at one end only: gather, then shift (one Pad) over the picked rows.
+      const picked = this.emitRows(base, gatherShift.gather, shape);
+      out = this.timeShiftNow(picked, pattern.length, gatherShift.offset);
+    } else if (pattern.every((r) => r >= 0)) {
       const rows = Array.from({ length: this.clips }, (_, n) => pattern.map((r) => n * inPerClip + r)).flat();
       out = this.gatherRowsNow(base, rows);
     } else {
@@ -745,6 +777,44 @@ function isBlend(expr: RowExpr): boolean {
       return isBlend(expr.x);
     case "sum":
       return expr.terms.every(isBlend);
+  }
+}
+
+/**
+ * A pattern whose zero rows all sit at one end, as a gather of rows followed by a shift over the
+ * whole pattern (out[j] = gather[j + offset]); the gathered rows that the shift drops continue the
+ * pattern's stride (so odd/even picks stay the same gather) or repeat its edge row.
+ */
+export function asGatherThenShift(pattern: number[], inRows: number): { gather: number[]; offset: number } | null {
+  const n = pattern.length;
+  let lead = 0;
+  while (lead < n && pattern[lead] < 0) lead++;
+  let trail = 0;
+  while (trail < n - lead && pattern[n - 1 - trail] < 0) trail++;
+  const kept = pattern.slice(lead, n - trail);
+  if (kept.length === 0 || kept.some((r) => r < 0) || lead > 0 === trail > 0) return null;
+  const step = kept.length > 1 ? kept[1] - kept[0] : 1;
+  const fill = (edge: number, k: number) => {
+    const v = edge + k * step;
+    return v >= 0 && v < inRows ? v : edge;
+  };
+  const dropped = lead + trail;
+  const gather =
+    lead > 0
+      ? [...kept, ...Array.from({ length: dropped }, (_, i) => fill(kept[kept.length - 1], i + 1))]
+      : [...Array.from({ length: dropped }, (_, i) => fill(kept[0], i - dropped)), ...kept];
+  return { gather, offset: lead > 0 ? -lead : trail };
+}
+
+function leafRows(expr: RowExpr): { base: OnnxValue; pattern: number[] }[] {
+  switch (expr.kind) {
+    case "rows":
+      return [{ base: expr.base, pattern: expr.pattern }];
+    case "scale":
+    case "relu":
+      return leafRows(expr.x);
+    case "sum":
+      return expr.terms.flatMap(leafRows);
   }
 }
 
