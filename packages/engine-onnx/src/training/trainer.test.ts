@@ -211,6 +211,7 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
       expect([...trainer.momentumBuffers().keys()].sort((x: Param, y: Param) => x.name.localeCompare(y.name))).toEqual(
         [...trained].sort((x, y) => x.name.localeCompare(y.name)),
       );
+      const momenta = trainer.momentumBuffers();
       const before = trainer.stateDict();
       const copies = new Map([...before].map(([k, t]) => [k, t.data.slice()]));
       const bad = refgenInput(shape);
@@ -219,6 +220,11 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
       expect(r.applied).toBe(false);
       expect(trainer.stepCount).toBe(1);
       for (const [k, t] of trainer.stateDict()) expect([...t.data], k).toEqual([...copies.get(k)!]);
+      // momentum buffers are updated in place: the next step needs them restored
+      await expect(trainer.step(refgenInput(shape), [0, 1])).rejects.toThrow(/momentum buffers/);
+      expect(() => trainer.momentumBuffers()).toThrow(/non-finite/);
+      trainer.setMomentumBuffers(momenta);
+      expect([...trainer.momentumBuffers().values()].map((b) => [...b])).toEqual([...momenta.values()].map((b) => [...b]));
       // eval logits through the forward graph equal the tfjs eval forward of the synced weights
       m.eval();
       const logits = await trainer.logits(refgenInput(shape), shape);

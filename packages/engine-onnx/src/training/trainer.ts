@@ -1,11 +1,13 @@
 /**
  * Training with onnxruntime-node: the whole SGD step is one compiled ONNX graph (step-graph.ts).
  * Weights, momentum buffers and BN running statistics live as (flat) onnxruntime tensors owned here and
- * are fed back every step without copies: each state tensor has a spare of the same shape that the
- * run writes the next value into (pre-allocated outputs), and the two swap after a finite step. A
- * step whose loss or gradient norm is not finite swaps nothing, so the state stays as it was.
- * `syncToParams` copies the current values back into the model's Params (PyTorch layout) for
- * checkpoints and other interpreters.
+ * are fed back every step without copies. Each weight and BN statistic has a spare of the same shape
+ * that the run writes the next value into (pre-allocated outputs); the two swap after a finite step,
+ * so a step whose loss or gradient norm is not finite leaves them as they were. The model's Params
+ * share these arrays (no third copy): after each CPU step they point at the current values
+ * (`syncToParams` does the same after device steps). Momentum buffers, read only by their own
+ * update, are updated in place (no spare): after a non-finite step they must be restored before the
+ * next step (`setMomentumBuffers`; train() stops there and resumes from a checkpoint).
  *
  * Devices: the sessions run on the CPU EP (default), the WebGPU EP or the CUDA EP (`device`). On
  * WebGPU the state stays on the device between steps (`resident`, default on): the step's state
@@ -102,6 +104,8 @@ export class OrtTrainer {
   private readonly stepGraphs = new Map<string, CompiledStep>();
   private readonly forwardGraphs = new Map<string, CompiledForward>();
   private steps = 0;
+  /** A non-finite step wrote its (non-finite) momentum buffers in place: stepping on needs them restored. */
+  private momentaLost = false;
   readonly device: OrtDevice;
   /** State tensors stay on the device between steps (WebGPU only). */
   readonly resident: boolean;
@@ -172,7 +176,8 @@ export class OrtTrainer {
   private valueOf(p: Param, updated: boolean): StateTensor {
     let s = this.values.get(p);
     if (!s) {
-      s = { cur: this.tensor(p.f32.slice(), [p.numel]), spare: null, dirty: false };
+      // The Param's own array is the first value: no copy (after a step the Param points at the new value).
+      s = { cur: this.tensor(p.f32, [p.numel]), spare: null, dirty: false };
       this.values.set(p, s);
     }
     if (updated && !s.spare && !this.resident) s.spare = this.tensor(new Float32Array(p.numel), [p.numel]);
@@ -182,12 +187,9 @@ export class OrtTrainer {
   private momentumOf(p: Param): StateTensor {
     let s = this.momenta.get(p);
     if (!s) {
-      // For momenta `dirty` means "holds a real buffer" (written by a step or restored).
-      s = {
-        cur: this.tensor(new Float32Array(p.numel), [p.numel]),
-        spare: this.resident ? null : this.tensor(new Float32Array(p.numel), [p.numel]),
-        dirty: false,
-      };
+      // For momenta `dirty` means "holds a real buffer" (written by a step or restored). No spare:
+      // the step updates a momentum buffer in place (only its own update reads it).
+      s = { cur: this.tensor(new Float32Array(p.numel), [p.numel]), spare: null, dirty: false };
       this.momenta.set(p, s);
     }
     return s;
@@ -224,12 +226,17 @@ export class OrtTrainer {
         swaps.push(s);
       }
     }
-    for (const slot of g.momentum) {
-      const s = this.momentumOf(slot.param);
-      feeds[slot.input] = s.cur;
-      fetches[slot.output] = s.spare;
-      swaps.push(s);
-    }
+    if (this.momentaLost)
+      throw new Error(
+        "OrtTrainer.step: a non-finite step overwrote the momentum buffers (updated in place); restore them with setMomentumBuffers or resume from a checkpoint",
+      );
+    const momenta = g.momentum.map((slot) => this.momentumOf(slot.param));
+    g.momentum.forEach((slot, i) => {
+      feeds[slot.input] = momenta[i].cur;
+      // In place on the host: the run writes the new buffer over the one it read.
+      fetches[slot.output] = this.resident ? null : momenta[i].cur;
+      if (this.resident) swaps.push(momenta[i]);
+    });
     // One stream for the step's masks, in forward order: TfOps draws the same units for the same seed.
     const masks = new Rng(stepOpts.dropoutSeed ?? (this.opts.seed ?? 0) + this.steps);
     for (const m of g.dropoutMasks)
@@ -255,6 +262,10 @@ export class OrtTrainer {
       if (best === labels[i]) correct++;
     }
     const applied = Number.isFinite(loss) && Number.isFinite(gradNorm);
+    if (!this.resident && momenta.length) {
+      if (applied) for (const m of momenta) m.dirty = true;
+      else this.momentaLost = true;
+    }
     if (this.resident) {
       const outputs = [...g.params.flatMap((slot) => (slot.output ? [slot.output] : [])), ...g.momentum.map((slot) => slot.output)];
       outputs.forEach((name, i) => {
@@ -272,6 +283,8 @@ export class OrtTrainer {
           [s.cur, s.spare] = [s.spare!, s.cur];
           s.dirty = true;
         }
+        // Each Param reads its current value (the other array is the spare the next step overwrites).
+        for (const slot of g.params) if (slot.output) this.syncParam(slot.param, this.values.get(slot.param)!);
       }
       for (const r of g.runningStats) (r.bn.numBatchesTracked.data as BigInt64Array)[0] += 1n;
       this.steps++;
@@ -320,13 +333,20 @@ export class OrtTrainer {
     return s.cur.data as Float32Array;
   }
 
-  /** Copy updated weights and running statistics back into the model's Params (PyTorch layout). */
+  /**
+   * Point the model's Params at the current weights and running statistics (host arrays, PyTorch
+   * layout; no copy). On the CPU every step does this; a Param's array is valid until the step after
+   * next (it then becomes the spare that step writes into), so copy it to keep it longer.
+   */
   syncToParams(): void {
-    for (const [p, s] of this.values) {
-      if (!s.dirty) continue;
-      p.set(this.hostData(s).slice());
-      s.dirty = false;
-    }
+    for (const [p, s] of this.values) this.syncParam(p, s);
+  }
+
+  private syncParam(p: Param, s: StateTensor): void {
+    if (!s.dirty) return;
+    const data = this.hostData(s);
+    if (p.data !== data) p.set(data);
+    s.dirty = false;
   }
 
   /** The model's state_dict after syncing. */
@@ -337,6 +357,7 @@ export class OrtTrainer {
 
   /** Momentum buffers of the params updated so far (copies, PyTorch layout). */
   momentumBuffers(): Map<Param, Float32Array> {
+    if (this.momentaLost) throw new Error("OrtTrainer: the momentum buffers were overwritten by a non-finite step");
     const out = new Map<Param, Float32Array>();
     for (const [p, s] of this.momenta) if (s.dirty) out.set(p, this.hostData(s).slice());
     return out;
@@ -346,6 +367,7 @@ export class OrtTrainer {
   setMomentumBuffers(buffers: Map<Param, Float32Array>): void {
     this.disposeDevice(this.momenta);
     this.momenta.clear();
+    this.momentaLost = false;
     for (const [p, data] of buffers) {
       if (data.length !== p.numel) throw new Error(`${p.name}: momentum buffer has ${data.length} values, expected ${p.numel}`);
       const s = this.momentumOf(p);
