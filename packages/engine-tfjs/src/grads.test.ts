@@ -50,7 +50,7 @@ function explicitPad(p: [number, number]): [[number, number], [number, number], 
 
 describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
   it.each(convCases.flatMap((c) => (["conv", "taps"] as const).map((lowering) => ({ ...c, lowering }))))(
@@ -214,7 +214,7 @@ describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
 
 describe.each(["cpu", "wasm"])("3-D gradients on %s", (backend) => {
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
   it.each([

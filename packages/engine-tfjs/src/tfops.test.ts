@@ -73,7 +73,7 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
   };
 
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
   it.each([2, 4, 5])("input/read round trip of a rank-%i tensor, logical shape()", (rank) => {
@@ -447,7 +447,7 @@ describe("gradient of every TfOps op: wasm equals cpu", () => {
   ];
 
   async function gradOf(backend: string, c: OpCase): Promise<Float32Array> {
-    await initBackend(backend, { threads: 1 });
+    await initBackend(backend);
     const ops = new TfOps({ trainable: true });
     const x = ops.input(naive.seeded(c.shape, 60).data, c.shape);
     const g = tf.tidy(() => {
