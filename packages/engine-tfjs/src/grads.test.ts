@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { initBackend } from "./backend.js";
+import { useFilterGradLowering } from "./grads.js";
 import { permute } from "./layouts.js";
 import * as naive from "./naive.js";
 
@@ -49,24 +50,29 @@ function explicitPad(p: [number, number]): [[number, number], [number, number], 
 
 describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
-  it.each(convCases)("conv2d $name: dx and dw equal the naive reference", (c) => {
-    const cin = c.x[1];
-    const x = naive.seeded(c.x, 1);
-    const w = naive.seeded([c.cout, cin, ...c.k], 2);
-    const opts = { stride: c.stride, padding: c.pad, dilation: c.dilation };
-    const y = naive.conv2d(x, w, opts);
-    const dy = naive.seeded(y.shape, 3);
-    const ref = naive.conv2dGrads(x, w, dy, opts);
-    const wHwio = permute(w.data, w.shape, [2, 3, 1, 0]);
-    const [gx, gw] = tf.grads((xt: tf.Tensor, wt: tf.Tensor) =>
-      tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, explicitPad(c.pad), "NHWC", c.dilation), nhwc(dy))),
-    )([nhwc(x), tf.tensor(wHwio.data, wHwio.shape)]);
-    expect(naive.maxRelErr(toNchw(gx), ref.dx.data)).toBeLessThan(1e-5);
-    expect(naive.maxRelErr(permute(gw.dataSync() as Float32Array, gw.shape, [3, 2, 0, 1]).data, ref.dw.data)).toBeLessThan(1e-5);
-  });
+  it.each(convCases.flatMap((c) => (["conv", "taps"] as const).map((lowering) => ({ ...c, lowering }))))(
+    "conv2d $name, filter grad by $lowering: dx and dw equal the naive reference",
+    (c) => {
+      useFilterGradLowering(c.lowering);
+      onTestFinished(() => useFilterGradLowering("conv"));
+      const cin = c.x[1];
+      const x = naive.seeded(c.x, 1);
+      const w = naive.seeded([c.cout, cin, ...c.k], 2);
+      const opts = { stride: c.stride, padding: c.pad, dilation: c.dilation };
+      const y = naive.conv2d(x, w, opts);
+      const dy = naive.seeded(y.shape, 3);
+      const ref = naive.conv2dGrads(x, w, dy, opts);
+      const wHwio = permute(w.data, w.shape, [2, 3, 1, 0]);
+      const [gx, gw] = tf.grads((xt: tf.Tensor, wt: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, explicitPad(c.pad), "NHWC", c.dilation), nhwc(dy))),
+      )([nhwc(x), tf.tensor(wHwio.data, wHwio.shape)]);
+      expect(naive.maxRelErr(toNchw(gx), ref.dx.data)).toBeLessThan(1e-5);
+      expect(naive.maxRelErr(permute(gw.dataSync() as Float32Array, gw.shape, [3, 2, 0, 1]).data, ref.dw.data)).toBeLessThan(1e-5);
+    },
+  );
 
   it("conv2d with 'same' padding (asymmetric) and stride 2", () => {
     // tfjs 'same' with an even input and stride 2 pads 0 before, 1 after: compare with explicit padding
@@ -208,7 +214,7 @@ describe.each(["cpu", "wasm"])("replacement gradients on %s", (backend) => {
 
 describe.each(["cpu", "wasm"])("3-D gradients on %s", (backend) => {
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
   it.each([

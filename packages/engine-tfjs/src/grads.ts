@@ -201,8 +201,53 @@ function padOrCrop(x: Tensor4D, before: number[], after: number[]): Tensor4D {
 
 // ---- Conv2D ------------------------------------------------------------------------------------
 
-/** dL/dfilter of an NHWC conv: for each tap, X_tap^T @ dy, as one matMul on channels-first taps. */
+/**
+ * How the conv2d filter gradient is computed (kxk kernels; 1x1 always uses one matMul):
+ *  - "conv": ONE conv2d with batch and channels swapped (see conv2dFilterGradByConv): a threaded
+ *    XNNPACK kernel on wasm, plus two transposes;
+ *  - "taps": one matMul per kernel tap, on tap inputs sliced in JS (single-threaded copies of the
+ *    whole input per tap on wasm).
+ */
+export type FilterGradLowering = "conv" | "taps";
+let filterGradLowering: FilterGradLowering = "conv";
+
+/** Select the conv2d filter-gradient lowering (process-wide; for A/B benchmarks). */
+export function useFilterGradLowering(l: FilterGradLowering): void {
+  filterGradLowering = l;
+}
+
+/** dL/dfilter of an NHWC conv. */
 export function conv2dFilterGrad(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
+  const [kh, kw] = filterShape;
+  const strided = g.strides[0] > 1 || g.strides[1] > 1;
+  const dilated = g.dilations[0] > 1 || g.dilations[1] > 1;
+  // tfjs' conv2d takes strides or dilations > 1, not both; the swapped conv exchanges the two.
+  if (filterGradLowering === "conv" && kh * kw > 1 && !(strided && dilated)) return conv2dFilterGradByConv(x, dy, filterShape, g);
+  return conv2dFilterGradByTaps(x, dy, filterShape, g);
+}
+
+/**
+ * dL/dfilter as one conv2d: dW[i, j, ci, co] = sum_{n, p, q} x_pad[n, i*dh + p*sh, j*dw + q*sw, ci] dy[n, p, q, co]
+ * is a "valid" conv2d of x^T ([Cin, H, W, N]: channels as the batch, the batch as channels) with
+ * dy^T ([outH, outW, N, Cout]) as the filter, dilated by the stride, strided by the dilation;
+ * its output [Cin, kh, kw, Cout] is transposed back. x is padded (or cropped) to exactly the rows
+ * and columns the taps read.
+ */
+export function conv2dFilterGradByConv(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
+  const [kh, kw] = filterShape;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const needH = (g.outH - 1) * sh + (kh - 1) * dh + 1;
+  const needW = (g.outW - 1) * sw + (kw - 1) * dw + 1;
+  const xp = padOrCrop(x, [g.top, g.left], [needH - g.top - x.shape[1], needW - g.left - x.shape[2]]);
+  const xt = tf.transpose(xp, [3, 1, 2, 0]) as Tensor4D;
+  const dyt = tf.transpose(dy, [1, 2, 0, 3]) as Tensor4D;
+  const out = tf.conv2d(xt, dyt, [dh, dw], "valid", "NHWC", [sh, sw]);
+  return tf.transpose(out, [1, 2, 0, 3]);
+}
+
+/** dL/dfilter of an NHWC conv: for each tap, X_tap^T @ dy, as one matMul on channels-first taps. */
+export function conv2dFilterGradByTaps(x: Tensor4D, dy: Tensor4D, filterShape: number[], g: ConvGeometry): Tensor4D {
   const [kh, kw, cin, cout] = filterShape;
   const phases = splitPhases(padForTaps(x, g, kh, kw), g, true);
   const dy2d = tf.reshape(dy, [-1, cout]);

@@ -1,7 +1,11 @@
 export * from "./backend.js";
+export * from "./batchnorm.js";
+export * from "./conv3d.js";
 export * from "./forward.js";
+export { type FilterGradLowering, useFilterGradLowering } from "./grads.js";
 export * from "./layouts.js";
 export * from "./run.js";
 export * from "./store.js";
 export * from "./tfops.js";
 export * from "./train.js";
+export { useSharedIdentity } from "./wasm.js";

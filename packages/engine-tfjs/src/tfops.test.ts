@@ -73,7 +73,7 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
   };
 
   it("backend initialises", async () => {
-    expect(await initBackend(backend, { threads: 1 })).toBe(backend);
+    expect(await initBackend(backend)).toBe(backend);
   });
 
   it.each([2, 4, 5])("input/read round trip of a rank-%i tensor, logical shape()", (rank) => {
@@ -125,12 +125,21 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     );
   });
 
+  // conv3d through conv2d per temporal tap (the default on cpu and wasm) and through tf.conv3d
+  const kernelOps = new TfOps({ conv3d: "kernel" });
   it.each([
-    { s: [1, 2, 2], p: [1, 1, 1], d: [1, 1, 1] },
-    { s: [1, 1, 1], p: [2, 1, 1], d: [2, 1, 1] },
-  ])("conv3d stride $s padding $p dilation $d, with bias", (c) => {
-    const x = naive.seeded([1, 2, 4, 5, 5], 7);
-    const w = naive.seeded([3, 2, 3, 3, 3], 8);
+    { k: [3, 3, 3], s: [1, 2, 2], p: [1, 1, 1], d: [1, 1, 1], n: 1 },
+    { k: [3, 3, 3], s: [1, 1, 1], p: [2, 1, 1], d: [2, 1, 1], n: 1 },
+    { k: [3, 3, 3], s: [2, 2, 2], p: [1, 1, 1], d: [1, 1, 1], n: 2 },
+    { k: [3, 3, 3], s: [2, 1, 1], p: [0, 1, 0], d: [1, 1, 1], n: 2 },
+    { k: [3, 1, 1], s: [1, 1, 1], p: [1, 0, 0], d: [1, 1, 1], n: 2 },
+    { k: [1, 3, 3], s: [1, 2, 2], p: [0, 1, 1], d: [1, 1, 1], n: 2 },
+    { k: [1, 1, 1], s: [2, 2, 2], p: [0, 0, 0], d: [1, 1, 1], n: 2 },
+    { k: [2, 3, 2], s: [1, 1, 1], p: [3, 1, 2], d: [3, 1, 2], n: 2 },
+    { k: [3, 3, 3], s: [3, 1, 1], p: [2, 0, 0], d: [1, 1, 1], n: 1 },
+  ])("conv3d kernel $k stride $s padding $p dilation $d, batch $n, with bias", (c) => {
+    const x = naive.seeded([c.n, 2, 4, 5, 5], 7);
+    const w = naive.seeded([3, 2, ...c.k], 8);
     const b = naive.seeded([3], 9);
     const want = naive.conv3d(x, w, c.s, c.p, c.d);
     const plane = want.shape.slice(2).reduce((p, q) => p * q, 1);
@@ -140,10 +149,33 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
       padding: c.p as [number, number, number],
       dilation: c.d as [number, number, number],
     };
-    expectClose(
-      run(() => ops.conv3d(ops.input(x.data, x.shape), param(w), param(b), opts)),
-      want,
-    );
+    for (const o of [ops, kernelOps]) {
+      expectClose(
+        run(() => o.conv3d(o.input(x.data, x.shape), param(w), param(b), opts)),
+        want,
+      );
+    }
+  });
+
+  it("conv3d through conv2d: gradients equal the naive reference", () => {
+    const c = { s: [2, 2, 1], p: [1, 1, 0], d: [1, 1, 1] };
+    const x = naive.seeded([2, 2, 5, 5, 4], 17);
+    const w = naive.seeded([3, 2, 3, 3, 3], 18);
+    const y = naive.conv3d(x, w, c.s, c.p, c.d);
+    const dy = naive.seeded(y.shape, 19);
+    const ref = naive.conv3dGrads(x, w, dy, c.s, c.p, c.d);
+    const train = new TfOps({ trainable: true, conv3d: "conv2d" });
+    const wp = param(w);
+    const opts = { stride: c.s as [number, number, number], padding: c.p as [number, number, number] };
+    const probe = train.input(dy.data, dy.shape);
+    const xt = train.input(x.data, x.shape);
+    const weight = train.store.get(wp, "dhwio");
+    const [gx, gw] = tf.grads((a: tf.Tensor, _b: tf.Tensor) => tf.sum(tf.mul(train.conv3d(a, wp, null, opts), probe)))([xt, weight]);
+    expectClose(train.readSync(gx), ref.dx);
+    const dw = permute(gw.dataSync() as Float32Array, gw.shape, [4, 3, 0, 1, 2]);
+    expect(naive.maxRelErr(dw.data, ref.dw.data)).toBeLessThanOrEqual(TOL);
+    tf.dispose([gx, gw, probe, xt]);
+    train.store.dispose();
   });
 
   it("linear", () => {
@@ -316,6 +348,39 @@ describe.each(["cpu", "wasm"])("TfOps on %s against naive references", (backend)
     local.store.dispose();
   });
 
+  it.each([[[4, 3, 3, 2]], [[2, 3, 2, 3, 2]], [[5, 3]]])(
+    "batchNorm train on %j: the pooled statistics and closed-form gradient equal tf.moments and autodiff",
+    (shape) => {
+      const x = naive.seeded(shape, 25);
+      x.data.forEach((v, i) => (x.data[i] = 2 * v - 0.3));
+      const probe = naive.seeded(shape, 26);
+      const run = (mode: "pooled" | "moments") => {
+        const o = new TfOps({ trainable: true, batchNorm: mode });
+        const bn = bnParams(3, 41);
+        const xt = o.input(x.data, shape);
+        const pt = o.input(probe.data, shape);
+        const gamma = o.store.get(bn.weight, "vec");
+        const beta = o.store.get(bn.bias, "vec");
+        let y: Float32Array = new Float32Array();
+        const [gx, gg, gb] = tf.grads((a: tf.Tensor, _g: tf.Tensor, _b: tf.Tensor) => {
+          const out = o.batchNorm(a, bn, true);
+          y = Float32Array.from(out.dataSync());
+          return tf.sum(tf.mul(out, pt));
+        })([xt, gamma, beta]);
+        o.store.syncToParams();
+        const res = [y, o.readSync(gx).data, gg.dataSync(), gb.dataSync(), bn.runningMean.f32, bn.runningVar.f32].map((a) =>
+          Float32Array.from(a),
+        );
+        tf.dispose([gx, gg, gb, xt, pt]);
+        o.store.dispose();
+        return res;
+      };
+      const pooled = run("pooled");
+      const moments = run("moments");
+      pooled.forEach((a, i) => expect(naive.maxRelErr(a, moments[i]!)).toBeLessThan(1e-5));
+    },
+  );
+
   it("dropout: identity in eval and for p=0, inverted scaling in training", () => {
     const x = naive.seeded([4, 50], 25);
     const t = ops.input(x.data, x.shape);
@@ -382,7 +447,7 @@ describe("gradient of every TfOps op: wasm equals cpu", () => {
   ];
 
   async function gradOf(backend: string, c: OpCase): Promise<Float32Array> {
-    await initBackend(backend, { threads: 1 });
+    await initBackend(backend);
     const ops = new TfOps({ trainable: true });
     const x = ops.input(naive.seeded(c.shape, 60).data, c.shape);
     const g = tf.tidy(() => {

@@ -19,6 +19,8 @@ import {
   triple,
 } from "@blvnet/core";
 import * as tf from "@tensorflow/tfjs-core";
+import { batchNormTrain } from "./batchnorm.js";
+import { conv3dByFrames } from "./conv3d.js";
 import { permute } from "./layouts.js";
 import { ParamStore } from "./store.js";
 
@@ -28,17 +30,37 @@ export interface TfOpsOptions {
   /** Seed of the dropout masks. */
   seed?: number;
   store?: ParamStore;
+  /**
+   * How conv3d runs: "conv2d" = a sum over the temporal taps of conv2d over frames (conv3d.ts),
+   * "kernel" = tf.conv3d; "auto" (default) = "conv2d" on wasm and cpu, whose Conv3D kernels are
+   * single-threaded loops, else "kernel".
+   */
+  conv3d?: Conv3dLowering;
+  /**
+   * Training-mode batchNorm: "pooled" (default) = per-channel statistics by average pooling and a
+   * closed-form gradient (batchnorm.ts); "moments" = tf.moments and autodiff.
+   */
+  batchNorm?: "pooled" | "moments";
 }
+
+export type Conv3dLowering = "auto" | "conv2d" | "kernel";
+
+/** Backends whose Conv3D kernel is a plain loop (tfjs 4.22): conv3d runs as conv2d there by default. */
+const CONV3D_AS_CONV2D_ON = new Set(["wasm", "cpu"]);
 
 export class TfOps implements Ops<tf.Tensor> {
   readonly kind = "tfjs";
   readonly store: ParamStore;
   /** Dropout masks: core's dropoutMask, as the ONNX training engine draws them. */
   private readonly rng: Rng;
+  private readonly conv3dLowering: Conv3dLowering;
+  private readonly bnLowering: "pooled" | "moments";
 
   constructor(opts: TfOpsOptions = {}) {
     this.store = opts.store ?? new ParamStore(opts.trainable ?? false);
     this.rng = new Rng(opts.seed ?? 0);
+    this.conv3dLowering = opts.conv3d ?? "auto";
+    this.bnLowering = opts.batchNorm ?? "pooled";
   }
 
   // ---- boundary ----------------------------------------------------------------------------
@@ -111,6 +133,12 @@ export class TfOps implements Ops<tf.Tensor> {
     const [pt, ph, pw] = triple(opts.padding, 0);
     const dilation = triple(opts.dilation, 1);
     const w = this.store.get(weight, "dhwio") as tf.Tensor5D;
+    const lowering =
+      this.conv3dLowering === "auto" ? (CONV3D_AS_CONV2D_ON.has(tf.getBackend()) ? "conv2d" : "kernel") : this.conv3dLowering;
+    if (lowering === "conv2d") {
+      const y = conv3dByFrames(x as tf.Tensor5D, w, [st, sh, sw], [pt, ph, pw], dilation);
+      return bias ? tf.add(y, this.store.get(bias, "vec")) : y;
+    }
     const padded =
       pt || ph || pw
         ? tf.pad(x, [
@@ -142,9 +170,16 @@ export class TfOps implements Ops<tf.Tensor> {
       const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, bn.eps)));
       return tf.add(tf.mul(tf.sub(x, mean), scale), beta);
     }
+    const n = x.size / x.shape[x.shape.length - 1];
+    if (this.bnLowering === "pooled") {
+      const { y, mean, variance } = batchNormTrain(x, gamma, beta, bn.eps);
+      this.updateRunningStats(bn, mean, variance, n);
+      tf.dispose([mean, variance]);
+      return y;
+    }
     const axes = x.shape.slice(0, -1).map((_, i) => i);
     const { mean, variance } = tf.moments(x, axes);
-    this.updateRunningStats(bn, mean, variance, x.size / x.shape[x.shape.length - 1]);
+    this.updateRunningStats(bn, mean, variance, n);
     const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, bn.eps)));
     return tf.add(tf.mul(y, gamma), beta);
   }

@@ -140,7 +140,7 @@ describe("trainStep", () => {
   });
 
   it.each(["cpu", "wasm"])("the loss of a small conv net falls on a fixed batch (%s); BN stats update once per step", async (backend) => {
-    await initBackend(backend, { threads: 1 });
+    await initBackend(backend);
     const m = tinyNet();
     const ops = new TfOps({ trainable: true });
     const input = ops.input(refgenInput(INPUT_SHAPE), INPUT_SHAPE);
@@ -159,7 +159,7 @@ describe("trainStep", () => {
 
 describe("wasm and cpu agree on a conv/bn/relu net", () => {
   async function run(backend: string) {
-    await initBackend(backend, { threads: 1 });
+    await initBackend(backend);
     const m = tinyNet();
     const ops = new TfOps({ trainable: true });
     const input = ops.input(refgenInput(INPUT_SHAPE), INPUT_SHAPE);

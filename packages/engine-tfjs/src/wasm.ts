@@ -42,11 +42,43 @@ let pkg: WasmPackage | null = null;
 /** Registers the tfjs wasm backend (not yet initialised). */
 export async function setupWasm(): Promise<boolean> {
   try {
-    pkg ??= (await import("@tensorflow/tfjs-backend-wasm")) as unknown as WasmPackage;
+    if (!pkg) {
+      pkg = (await import("@tensorflow/tfjs-backend-wasm")) as unknown as WasmPackage;
+      useSharedIdentity(true);
+    }
     return tf.findBackendFactory("wasm") !== null;
   } catch {
     return false;
   }
+}
+
+let copyingIdentity: tf.KernelConfig | undefined;
+
+/**
+ * tfjs-backend-wasm 4.22's Identity kernel copies its input (one single-threaded memcpy), and
+ * tfjs-core runs Identity on every tensor a kernel saves for its gradient (engine.clone), so each
+ * training step copied every saved activation: time, and peak memory. The cpu and webgl backends'
+ * Identity shares the data instead (one more reference on the same dataId, as Reshape does on
+ * wasm); tensor data is never written in place, so sharing is exact. `true` (the default, set when
+ * the package is loaded) registers that sharing kernel for wasm; `false` restores the package's own.
+ */
+export function useSharedIdentity(on: boolean): void {
+  copyingIdentity ??= tf.getKernel("Identity", "wasm");
+  if (!copyingIdentity) return; // the package registered no Identity: leave it alone
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel(
+    on
+      ? {
+          kernelName: "Identity",
+          backendName: "wasm",
+          kernelFunc: ({ inputs, backend }) => {
+            const x = inputs.x as tf.TensorInfo;
+            (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+            return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+          },
+        }
+      : copyingIdentity,
+  );
 }
 
 export interface WasmInitResult {
