@@ -162,13 +162,13 @@ const conv3x3s2 = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w 
 const conv1x1 = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, "valid");
 const gmac3d = (8 * 56 * 56 * 64 * 64 * 27) / 1e9;
 
-/** Training BN as TfOps.batchNorm computed it before (batchNorm: "moments"): tf.moments, autodiff. */
+/** Training BN as TfOps.batchNorm computes it by default (batchNorm: "moments"): tf.moments, autodiff. */
 function bnMoments(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, [0, 1, 2]);
   return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), gamma), beta);
 }
 
-/** Training BN as TfOps.batchNorm computes it now (batchNorm: "pooled"). */
+/** Training BN with the opt-in pooled lowering (batchNorm: "pooled"). */
 function bnPooled(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
   const { y, mean, variance } = batchNormTrain(x, gamma, beta, 1e-5);
   tf.dispose([mean, variance]);
