@@ -464,22 +464,20 @@ export class OnnxOps implements Ops<OnnxValue> {
    */
   private pickPays(before: RowExpr, pushed: RowExpr): boolean {
     if (!isBlend(before)) return false;
-    const leaves = leafRows(pushed);
     const gathered = new Map<OnnxValue, Set<string>>();
-    for (const { base, pattern } of leaves) {
-      const inPerClip = base.shape[0] / this.clips;
-      const split = pattern.every((r) => r >= 0) ? { gather: pattern, offset: 0 } : asGatherThenShift(pattern, inPerClip);
-      if (!split) return false;
-      if (split.gather.length === inPerClip && split.gather.every((r, j) => r === j)) continue;
-      if (!gathered.has(base)) gathered.set(base, new Set());
-      gathered.get(base)!.add(split.gather.join(","));
-    }
     let rows = 0;
-    let available = 0;
-    for (const [base, gathers] of gathered) {
-      for (const g of gathers) rows += g.split(",").length;
-      available += base.shape[0] / this.clips;
+    for (const { base, pattern } of leafRows(pushed)) {
+      const inPerClip = base.shape[0] / this.clips;
+      const gather = pattern.every((r) => r >= 0) ? pattern : asGatherThenShift(pattern, inPerClip)?.gather;
+      if (!gather) return false;
+      if (isIdentity(gather, inPerClip)) continue;
+      const seen = gathered.get(base) ?? new Set<string>();
+      gathered.set(base, seen);
+      const key = gather.join(",");
+      if (!seen.has(key)) rows += gather.length;
+      seen.add(key);
     }
+    const available = [...gathered.keys()].reduce((a, base) => a + base.shape[0] / this.clips, 0);
     return rows <= available;
   }
 
@@ -550,7 +548,7 @@ export class OnnxOps implements Ops<OnnxValue> {
   /** Rows of `base` by a per-clip pattern: nothing (identity), one Pad (shift), or a Gather. */
   private emitRows(base: OnnxValue, pattern: number[], shape: number[]): OnnxValue {
     const inPerClip = base.shape[0] / this.clips;
-    if (pattern.length === inPerClip && pattern.every((r, j) => r === j)) return base;
+    if (isIdentity(pattern, inPerClip)) return base;
     const key = `${base.name}|${pattern.join(",")}`;
     const known = this.emittedRows.get(key);
     if (known) return known;
@@ -732,7 +730,7 @@ function asShift(pattern: number[]): { frames: number; offset: number } | null {
   const j0 = pattern.findIndex((r) => r >= 0);
   if (j0 < 0) return null;
   const offset = pattern[j0] - j0;
-  if (offset === 0) return pattern.every((r, j) => r === j) ? { frames: n, offset: 0 } : null;
+  if (offset === 0) return isIdentity(pattern, n) ? { frames: n, offset: 0 } : null;
   for (let frames = Math.abs(offset) + 1; frames <= n; frames++) {
     if (n % frames !== 0) continue;
     const want = shiftPattern(n, frames, offset);
@@ -764,6 +762,11 @@ type ScaleExpr = Extract<RowExpr, { kind: "scale" }>;
 
 function identityPattern(rows: number): number[] {
   return Array.from({ length: rows }, (_, j) => j);
+}
+
+/** Whether a pattern over `rows` input rows keeps every row in place. */
+function isIdentity(pattern: number[], rows: number): boolean {
+  return pattern.length === rows && pattern.every((r, j) => r === j);
 }
 
 /** A scale of rows, or a sum / ReLU of such: what TAM makes. */

@@ -284,7 +284,7 @@ export class OrtTrainer {
           s.dirty = true;
         }
         // Each Param reads its current value (the other array is the spare the next step overwrites).
-        for (const slot of g.params) if (slot.output) this.syncParam(slot.param, this.values.get(slot.param)!);
+        this.syncToParams();
       }
       for (const r of g.runningStats) (r.bn.numBatchesTracked.data as BigInt64Array)[0] += 1n;
       this.steps++;
@@ -339,14 +339,12 @@ export class OrtTrainer {
    * next (it then becomes the spare that step writes into), so copy it to keep it longer.
    */
   syncToParams(): void {
-    for (const [p, s] of this.values) this.syncParam(p, s);
-  }
-
-  private syncParam(p: Param, s: StateTensor): void {
-    if (!s.dirty) return;
-    const data = this.hostData(s);
-    if (p.data !== data) p.set(data);
-    s.dirty = false;
+    for (const [p, s] of this.values) {
+      if (!s.dirty) continue;
+      const data = this.hostData(s);
+      if (p.data !== data) p.set(data);
+      s.dirty = false;
+    }
   }
 
   /** The model's state_dict after syncing. */
