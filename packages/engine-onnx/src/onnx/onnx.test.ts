@@ -165,7 +165,9 @@ describe("OnnxOps + onnxruntime vs TfOps", () => {
     // bn1 and bn_dw fold into their convs, bn_dw1 into its Mul (+ Add); bn2 reads a conv output
     // that the residual add also reads, so it stays.
     expect(ops.filter((o) => o === "BatchNormalization")).toHaveLength(1);
-    expect(ops.filter((o) => o === "Conv")).toHaveLength(3);
+    // conv1 (+bn1, ReLU) is read only by the big and little row gathers: it runs once per gather, on
+    // gathered input rows (see the next test), so 4 Convs.
+    expect(ops.filter((o) => o === "Conv")).toHaveLength(4);
     expect(ops.filter((o) => o === "Mul")).toHaveLength(2);
     expect(ops.filter((o) => o === "Resize")).toHaveLength(1);
     expect(ops.filter((o) => o === "Gather")).toHaveLength(5); // 3 row gathers + 4->7 resize (2 axes)
@@ -173,6 +175,31 @@ describe("OnnxOps + onnxruntime vs TfOps", () => {
     expect(inits.has("conv1.weight")).toBe(false); // replaced by the folded copy
     expect(inits.has("bn2.running_var")).toBe(true);
     expect(model.training).toBe(false);
+  });
+
+  it("a per-row stem read only by row gathers runs on gathered input rows (static and dynamic batch)", () => {
+    for (const dynamicBatch of [false, true]) {
+      const graph = fromBinary(ModelProtoSchema, buildOnnx(build(new Tiny2d()), { dynamicBatch }).bytes).graph!;
+      const producer = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
+      const stems = graph.node.filter((n) => n.opType === "Conv" && n.input[1]!.startsWith("conv1.weight"));
+      expect(stems).toHaveLength(2);
+      for (const conv of stems) {
+        // input -> Reshape (frames) -> [Reshape ->] Gather [-> Reshape] -> Conv
+        let v = producer.get(conv.input[0]!);
+        const path: string[] = [];
+        while (v) {
+          path.push(v.opType);
+          v = producer.get(v.input[0]!);
+        }
+        expect(path).toContain("Gather");
+        expect(path.at(-1)).toBe("Reshape");
+      }
+      // Nothing gathers rows of a conv1 output any more.
+      const stemOuts = new Set(
+        graph.node.filter((n) => n.opType === "Relu" && stems.some((c) => c.output[0] === n.input[0])).map((n) => n.output[0]),
+      );
+      for (const n of graph.node) if (n.opType === "Gather") expect(stemOuts.has(n.input[0]!)).toBe(false);
+    }
   });
 
   it("dynamic export declares a symbolic batch", () => {

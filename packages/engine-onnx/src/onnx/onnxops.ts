@@ -94,6 +94,24 @@ interface FoldCandidate {
   bn: BatchNormParams;
 }
 
+/**
+ * A value computed from `input` by per-row ops only (2-D convs, eval BNs, ReLUs): `redo` applies the
+ * same ops to any rows of `input`, so a gather of the value's rows equals `redo(gather of input)`.
+ * `chain` lists the values in between (each read once when the rewrite applies).
+ */
+interface PerRowChain {
+  input: OnnxValue;
+  redo: (rows: OnnxValue) => OnnxValue;
+  chain: string[];
+}
+
+/** An emitted row gather: `out` holds rows `rows` of `base`. */
+interface RowGather {
+  base: OnnxValue;
+  rows: number[];
+  out: OnnxValue;
+}
+
 export class OnnxOps implements Ops<OnnxValue> {
   readonly kind = "onnx";
   readonly graph = new GraphBuilder();
@@ -110,6 +128,9 @@ export class OnnxOps implements Ops<OnnxValue> {
   /** Emitted values of lazy expressions (and of row-mapped leaves, keyed by base name + pattern). */
   private readonly emitted = new Map<RowExpr, OnnxValue>();
   private readonly emittedRows = new Map<string, OnnxValue>();
+  /** Values made by per-row ops, and the row gathers emitted (see `pushGathersToInputs`). */
+  private readonly perRow = new Map<string, PerRowChain>();
+  private readonly rowGathers: RowGather[] = [];
 
   constructor(opts: OnnxOpsOptions = {}) {
     this.opset = opts.opset ?? DEFAULT_OPSET;
@@ -170,13 +191,14 @@ export class OnnxOps implements Ops<OnnxValue> {
       }
       return this.depthwiseScale(x, weight, bias, shape);
     }
-    return this.conv(x, weight, bias, shape, {
+    const y = this.conv(x, weight, bias, shape, {
       kernel_shape: onnxAttr.ints([kh, kw]),
       strides: onnxAttr.ints([sh, sw]),
       pads: onnxAttr.ints([ph, pw, ph, pw]),
       dilations: onnxAttr.ints([dh, dw]),
       group: onnxAttr.int(opts.groups ?? 1),
     });
+    return this.notePerRow(x, y, (v) => this.conv2d(v, weight, bias, opts));
   }
 
   conv3d(x: OnnxValue, weight: Param, bias: Param | null, opts: Conv3dOptions = {}): OnnxValue {
@@ -236,13 +258,26 @@ export class OnnxOps implements Ops<OnnxValue> {
     const bnNode = this.graph.addNode("BatchNormalization", inputs, [out], { epsilon: onnxAttr.float(bn.eps) });
     const conv = this.convByOutput.get(x.name);
     if (conv && this.foldBatchNorm) this.foldCandidates.push({ conv, bnNode, bn });
-    return new OnnxValue(out, [...x.shape]);
+    return this.notePerRow(x, new OnnxValue(out, [...x.shape]), (v) => this.batchNorm(v, bn, false));
   }
 
   relu(x: OnnxValue): OnnxValue {
     // Only a blend (a lazy sum of scales, TAM's shape) stays lazy through a ReLU.
     if (x.expr && isBlend(x.expr)) return this.lazy({ kind: "relu", x: x.expr }, [...x.shape]);
-    return this.node("Relu", [x.name], [...x.shape]);
+    return this.notePerRow(x, this.node("Relu", [x.name], [...x.shape]), (v) => this.relu(v));
+  }
+
+  /** Record that `y = op(x)` acts row by row, extending x's own per-row chain (inference exports only). */
+  private notePerRow(x: OnnxValue, y: OnnxValue, op: (v: OnnxValue) => OnnxValue): OnnxValue {
+    if (!this.lazyRows) return y;
+    const before = this.perRow.get(x.name);
+    this.perRow.set(
+      y.name,
+      before
+        ? { input: before.input, redo: (v) => op(before.redo(v)), chain: [...before.chain, x.name] }
+        : { input: x, redo: op, chain: [] },
+    );
+    return y;
   }
 
   add(a: OnnxValue, b: OnnxValue): OnnxValue {
@@ -352,6 +387,12 @@ export class OnnxOps implements Ops<OnnxValue> {
   }
 
   private gatherRowsNow(x: OnnxValue, rows: number[]): OnnxValue {
+    const out = this.gatherRowsNode(x, rows);
+    if (this.lazyRows) this.rowGathers.push({ base: x, rows, out });
+    return out;
+  }
+
+  private gatherRowsNode(x: OnnxValue, rows: number[]): OnnxValue {
     const [, ...rest] = x.shape;
     if (this.dynamicClips === null) {
       return this.node("Gather", [x.name, this.graph.int64(rows)], [rows.length, ...rest], { axis: onnxAttr.int(0) });
@@ -608,7 +649,9 @@ export class OnnxOps implements Ops<OnnxValue> {
     for (const e of extras) this.graph.addNode("Identity", [e.value.name], [e.name]);
     if (output.name === input.name) this.graph.addNode("Identity", [input.name], [opts.outputName]);
     else this.renameValue(output.name, opts.outputName);
-    this.foldBatchNorms(new Set([opts.outputName, ...extras.map((e) => e.value.name)]));
+    const graphOutputs = new Set([opts.outputName, ...extras.map((e) => e.value.name)]);
+    this.pushGathersToInputs(graphOutputs);
+    this.foldBatchNorms(graphOutputs);
     this.graph.pruneInitializers();
     const batchDim = (rows: number, traceRows: number) => {
       if (this.dynamicClips === null) return traceRows;
@@ -639,11 +682,53 @@ export class OnnxOps implements Ops<OnnxValue> {
     }
   }
 
+  /**
+   * A value made by per-row ops (bLVNet's stem: conv, BN, ReLU over every frame) and read only by row
+   * gathers that together take no more rows than it has (the big and the little frames) is computed
+   * per gather instead: gather the ops' input, then apply the ops to it. Same values and MACs; the
+   * gather copies the small input instead of the large output, and onnxruntime keeps the output in
+   * its blocked layout (no reorder to NCHW for the Gather and back).
+   */
+  private pushGathersToInputs(graphOutputs: Set<string>): void {
+    const readers = new Map<string, OnnxNode[]>();
+    const producer = new Map<string, OnnxNode>();
+    for (const n of this.graph.nodes) {
+      if (n.dropped) continue;
+      for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
+      for (const o of n.outputs) producer.set(o, n);
+    }
+    const byBase = new Map<string, RowGather[]>();
+    for (const g of this.rowGathers) byBase.set(g.base.name, [...(byBase.get(g.base.name) ?? []), g]);
+    for (const [base, gathers] of byBase) {
+      const chain = this.perRow.get(base);
+      if (!chain || graphOutputs.has(base)) continue;
+      if (gathers.reduce((a, g) => a + g.rows.length, 0) > gathers[0]!.base.shape[0]) continue;
+      // The gathers' nodes, from the one reading `base` to the one producing the picked rows.
+      const paths = gathers.map((g) => {
+        const path: OnnxNode[] = [];
+        for (let v = g.out.name; v !== base; v = path[path.length - 1]!.inputs[0]!) path.push(producer.get(v)!);
+        return path;
+      });
+      // Applies only when the original chain then dies: the gathers are the base's only readers and
+      // each value inside the chain has one reader (the next op).
+      const entries = new Set(paths.map((p) => p[p.length - 1]!));
+      const baseReaders = readers.get(base) ?? [];
+      if (baseReaders.length !== entries.size || baseReaders.some((n) => !entries.has(n))) continue;
+      if (chain.chain.some((v) => readers.get(v)?.length !== 1 || graphOutputs.has(v))) continue;
+      for (const v of [base, ...chain.chain]) producer.get(v)!.dropped = true;
+      gathers.forEach((g, i) => {
+        for (const n of paths[i]!) n.dropped = true;
+        this.renameValue(chain.redo(this.gatherRowsNode(chain.input, g.rows)).name, g.out.name);
+      });
+    }
+  }
+
   /** Fold each eval BN into its conv when the conv's output feeds only that BN. */
   private foldBatchNorms(graphOutputs: Set<string>): void {
     const readers = new Map<string, number>();
-    for (const n of this.graph.nodes) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    for (const n of this.graph.nodes) if (!n.dropped) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
     for (const { conv, bnNode, bn } of this.foldCandidates) {
+      if (conv.node.dropped) continue;
       const convOut = conv.node.outputs[0];
       if (readers.get(convOut) !== 1 || graphOutputs.has(convOut)) continue;
       const { weight, bias } = foldedConv(conv.weight, conv.bias, bn);
