@@ -83,6 +83,8 @@ export class OrtTrainingEngine implements TrainingEngine {
 
   async state(): Promise<TensorMap> {
     const t = this.trainer;
+    // after a non-finite step the weights may hold NaN (updated in place): never hand them out to be saved
+    if (t?.stateLost) throw new Error("training state: a non-finite step overwrote the weights; load() a good state first");
     await t?.download();
     t?.syncToParams();
     const out = stateDict(this.model);

@@ -25,7 +25,10 @@ export interface TrainingEngine {
   readonly kind: EngineKind;
   /**
    * One SGD step on a batch (input in the model's layout, one label per row). Throws
-   * NonFiniteLossError, without touching the weights, when the loss or a gradient is not finite.
+   * NonFiniteLossError when the loss or a gradient is not finite. The engine's state is then
+   * undefined (the onnxruntime engine updates weights and momentum buffers in place, like
+   * torch.optim.SGD): it refuses to step or save (`state()` throws) until `load()` restores a
+   * good state; the training loop stops there and resumes from the last good checkpoint.
    */
   step(input: Float32Array, shape: number[], labels: Int32Array, lr: number): Promise<StepResult>;
   /** Eval-mode logits [rows, classes], row-major. */

@@ -9,10 +9,10 @@
  * The same builder makes forward-only graphs (logits) with the weights as inputs, for evaluation.
  */
 import type { Ops, Param, SgdConfig } from "@blvnet/core";
-import type { OnnxGraphIO } from "../onnx/graph.js";
+import type { OnnxGraphIO, OnnxNode } from "../onnx/graph.js";
 import { onnxAttr } from "../onnx/graph.js";
 import type { OnnxValue } from "../onnx/onnxops.js";
-import { TRAIN_OPSET } from "./emit.js";
+import { type Emitter, TRAIN_OPSET } from "./emit.js";
 import { type DropoutMask, OnnxTrainOps, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
 
 /** What the builders need of a model: a forward producing logits [N, K] (VideoModel fits). */
@@ -31,6 +31,11 @@ export interface ParamSlot {
   param: Param;
   input: string;
   output: string | null;
+  /**
+   * The output may be written over the input (fetch buffer = feed buffer): every node that reads
+   * the param runs before its update (SGD-updated weights; see `orderReadersBeforeUpdates`).
+   */
+  inPlace: boolean;
 }
 
 /** A momentum buffer of a trainable param. */
@@ -113,6 +118,7 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
 
   const momentum = hyper.momentum ?? 0;
   const wd = hyper.weightDecay ?? 0;
+  const afterReaders = readersTick(e, new Map(trainable), STEP_IO.loss);
   const updated = new Map<Param, string>();
   const momentumSlots: MomentumSlot[] = [];
   for (const [p, name] of trainable) {
@@ -121,7 +127,11 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
     // discarded anyway) makes each update read its own norm term: onnxruntime orders execution by a
     // DFS from the graph outputs, so each parameter's norm term and update then run as soon as its
     // gradient is complete (still in cache, buffer freed early) instead of all after the backward.
-    const lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(sumSquares.get(p)!, 0));
+    let lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(sumSquares.get(p)!, 0));
+    // The new weight is written over the old one: `lr + 0 * (one value of each backward reader of
+    // the weight)` (== lr while finite) makes the update wait for them.
+    const tick = afterReaders.get(p);
+    if (tick) lr = e.add(lr, e.scale(tick, 0));
     if (coef) d = e.mul(d, coef);
     if (wd !== 0) d = e.add(d, e.scale(name, wd));
     let step = d;
@@ -142,7 +152,7 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
   const params: ParamSlot[] = slots.map(([param, input]) => {
     const out = updated.get(param) ?? (statsOut.has(param) ? nextName(input) : null);
     if (statsOut.has(param)) e.g.addNode("Identity", [statsOut.get(param)!], [out!]); // running stats are 1-D
-    return { param, input, output: out };
+    return { param, input, output: out, inPlace: updated.has(param) };
   });
 
   const inputs: OnnxGraphIO[] = [
@@ -184,6 +194,55 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
   };
 }
 
+/**
+ * For each param, a scalar that is computed only after every node that reads the param (its flat
+ * input or a Reshape/Identity view of it) and is not an ancestor of `loss` (forward readers come
+ * before the loss, hence before any update): one element of each such reader's first output,
+ * summed. Params without such readers are absent. onnxruntime only orders nodes by data
+ * dependencies, so an update that reads this value cannot overwrite the weight while the backward
+ * still needs it (e.g. an input-gradient ConvTranspose or MatMul reading W).
+ */
+function readersTick(e: Emitter, params: Map<Param, string>, loss: string): Map<Param, string> {
+  const nodes = e.g.nodes.filter((n) => !n.dropped);
+  const producer = new Map<string, OnnxNode>();
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) {
+      const list = consumers.get(i);
+      if (list) list.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  // Ancestors of the loss (the forward and the loss itself).
+  const beforeLoss = new Set<OnnxNode>();
+  const stack = [producer.get(loss)!];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (beforeLoss.has(n)) continue;
+    beforeLoss.add(n);
+    for (const i of n.inputs) {
+      const p = producer.get(i);
+      if (p && !beforeLoss.has(p)) stack.push(p);
+    }
+  }
+  const out = new Map<Param, string>();
+  for (const [p, input] of params) {
+    const readers: OnnxNode[] = [];
+    const views = [input];
+    while (views.length) {
+      for (const n of consumers.get(views.pop()!) ?? []) {
+        if (n.opType === "Reshape" || n.opType === "Identity") views.push(n.outputs[0]);
+        else if (!beforeLoss.has(n) && !readers.includes(n)) readers.push(n);
+      }
+    }
+    if (!readers.length) continue;
+    const firsts = readers.map((n) => e.slice(e.reshape(n.outputs[0], [-1]), [0], [1], [0]));
+    out.set(p, e.reduceSum(e.sum(firsts), [0], false));
+  }
+  return out;
+}
+
 export interface ForwardGraph {
   bytes: Uint8Array;
   inputName: string;
@@ -200,7 +259,7 @@ export function buildForwardGraph(model: ForwardModel, inputShape: number[]): Fo
   const logits = model.forward(ops, x);
   if (ops.dropoutMasks.length || ops.runningStats.length) throw new Error("forward graph: trace the model in eval mode");
   ops.e.g.addNode("Identity", [logits.name], [STEP_IO.logits]);
-  const params = orderedParams(model, ops.paramInputs).map(([param, input]) => ({ param, input, output: null }));
+  const params = orderedParams(model, ops.paramInputs).map(([param, input]) => ({ param, input, output: null, inPlace: false }));
   const bytes = ops.e.g.toBytes({
     opset: TRAIN_OPSET,
     graphName: "forward",

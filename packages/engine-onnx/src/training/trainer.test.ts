@@ -15,6 +15,7 @@ import {
   Linear,
   type Param,
   refgenInput,
+  type TensorData,
   VideoModel,
 } from "@blvnet/core";
 import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
@@ -110,6 +111,20 @@ function maxRelErr(a: Float32Array, b: Float32Array): number {
 }
 
 const SGD = { lr: 0.05, momentum: 0.9, weightDecay: 1e-3 };
+
+/** The state after one step of a fresh trainer (Tiny, no dropout) from saved weights and momentum buffers (by name). */
+async function stepFrom(weights: Map<string, TensorData>, momenta: Map<string, Float32Array>, shape: number[]) {
+  const m = tiny(0).train();
+  for (const [k, p] of m.namedTensors()) p.set(weights.get(k)!.slice());
+  const t = await OrtTrainer.create(m, { ...SGD, threads: 1, inputShape: shape });
+  try {
+    t.setMomentumBuffers(new Map(m.namedTensors().flatMap(([k, p]) => (momenta.has(k) ? [[p, momenta.get(k)!]] : []))));
+    await t.step(refgenInput(shape), [0, 1]);
+    return new Map([...t.stateDict()].map(([k, v]) => [k, v.data.slice()]));
+  } finally {
+    await t.release();
+  }
+}
 const CLIPS = 2;
 
 /** Two tfjs steps; returns the states after each step and the losses. */
@@ -201,7 +216,7 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
     expect((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe(0n);
   });
 
-  it("momentum buffers exist for every trained param and a non-finite step changes nothing", async () => {
+  it("momentum buffers exist for every trained param; a non-finite step loses the state until it is restored", async () => {
     const m = tiny(0).train();
     const shape = inputShape(m.inputSpec, CLIPS);
     const trainer = await OrtTrainer.create(m, { ...SGD, threads: 1, inputShape: shape });
@@ -212,19 +227,30 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
         [...trained].sort((x, y) => x.name.localeCompare(y.name)),
       );
       const momenta = trainer.momentumBuffers();
-      const before = trainer.stateDict();
-      const copies = new Map([...before].map(([k, t]) => [k, t.data.slice()]));
+      const copies = new Map([...trainer.stateDict()].map(([k, t]) => [k, t.data.slice()]));
+      const nameOf = new Map(m.namedTensors().map(([k, p]) => [p, k]));
+      // a fresh trainer's step from that state, to compare with the restored trainer's
+      const after = await stepFrom(copies, new Map([...momenta].map(([p, b]) => [nameOf.get(p)!, b])), shape);
       const bad = refgenInput(shape);
       bad[0] = NaN;
       const r = await trainer.step(bad, [0, 1]);
       expect(r.applied).toBe(false);
       expect(trainer.stepCount).toBe(1);
-      for (const [k, t] of trainer.stateDict()) expect([...t.data], k).toEqual([...copies.get(k)!]);
-      // momentum buffers are updated in place: the next step needs them restored
-      await expect(trainer.step(refgenInput(shape), [0, 1])).rejects.toThrow(/momentum buffers/);
+      // weights and momentum buffers are updated in place: nothing steps or saves until they are restored
+      expect(trainer.stateLost).toBe(true);
+      await expect(trainer.step(refgenInput(shape), [0, 1])).rejects.toThrow(/weights and momentum buffers/);
       expect(() => trainer.momentumBuffers()).toThrow(/non-finite/);
+      expect(() => trainer.stateDict()).toThrow(/non-finite/);
+      // BN statistics are not updated by a non-finite step (they keep a spare)
+      for (const [k, p] of m.namedTensors()) if (/running_/.test(k)) expect([...p.data], k).toEqual([...copies.get(k)!]);
+      for (const [k, p] of m.namedTensors()) p.set(copies.get(k)!.slice());
+      trainer.reloadParams();
+      await expect(trainer.step(refgenInput(shape), [0, 1])).rejects.toThrow(/^(?!.*weights).*momentum buffers/);
       trainer.setMomentumBuffers(momenta);
+      expect(trainer.stateLost).toBe(false);
       expect([...trainer.momentumBuffers().values()].map((b) => [...b])).toEqual([...momenta.values()].map((b) => [...b]));
+      await trainer.step(refgenInput(shape), [0, 1]);
+      for (const [k, t] of trainer.stateDict()) expect([...t.data], k).toEqual([...after.get(k)!]);
       // eval logits through the forward graph equal the tfjs eval forward of the synced weights
       m.eval();
       const logits = await trainer.logits(refgenInput(shape), shape);

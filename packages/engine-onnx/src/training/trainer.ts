@@ -1,13 +1,16 @@
 /**
  * Training with onnxruntime-node: the whole SGD step is one compiled ONNX graph (step-graph.ts).
  * Weights, momentum buffers and BN running statistics live as (flat) onnxruntime tensors owned here and
- * are fed back every step without copies. Each weight and BN statistic has a spare of the same shape
- * that the run writes the next value into (pre-allocated outputs); the two swap after a finite step,
- * so a step whose loss or gradient norm is not finite leaves them as they were. The model's Params
- * share these arrays (no third copy): after each CPU step they point at the current values
- * (`syncToParams` does the same after device steps). Momentum buffers, read only by their own
- * update, are updated in place (no spare): after a non-finite step they must be restored before the
- * next step (`setMomentumBuffers`; train() stops there and resumes from a checkpoint).
+ * are fed back every step without copies. On the CPU, weights and momentum buffers are updated in
+ * place (the run writes each new value over the one it read: the step graph orders every reader
+ * of a weight before its update), like torch.optim.SGD: no second copy of the weights (~100 MiB on
+ * bLVNet-TAM-50). So a step whose loss or gradient norm is not finite has already overwritten them
+ * (`applied: false`): the trainer then refuses to step, save or hand out momenta until they are
+ * restored (`reloadParams` after loading the Params, `setMomentumBuffers`; train() stops there and
+ * resumes from the last good checkpoint). BN running statistics (small) still have a spare of the
+ * same shape that the run writes into; the two swap after a finite step. The model's Params share
+ * these arrays (no third copy): after each CPU step they point at the current values
+ * (`syncToParams` does the same after device steps).
  *
  * Devices: the sessions run on the CPU EP (default), the WebGPU EP or the CUDA EP (`device`). On
  * WebGPU the state stays on the device between steps (`resident`, default on): the step's state
@@ -18,6 +21,8 @@
  */
 
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { Module, Param, TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
@@ -60,6 +65,12 @@ export interface OrtTrainerOptions extends StepGraphOptions {
   /** onnxruntime's CPU memory arena (default on). */
   memArena?: boolean;
   /**
+   * Free onnxruntime-node's copies of the state outputs right after each host step with a full GC
+   * (see `releaseGarbage`; default off: on the bLVNet-TAM-50 f8x2 step it lowered peak RSS by
+   * ~80 MiB but made steps ~130 ms (~14%) slower, the freed memory being faulted in again next step).
+   */
+  releaseOutputCopies?: boolean;
+  /**
    * onnxruntime's memory pattern (one pre-planned activation block per run; default off: on the
    * bLVNet-TAM-50 f8x2 112x112 step it raised peak RSS from ~1,240 to ~1,560 MiB at no measurable
    * speed gain; measure with packages/bench/src/perf/step-memory.bench.ts).
@@ -73,7 +84,10 @@ export interface OrtStepResult {
   correct: number;
   /** Global L2 norm of the gradients (before clipping). */
   gradNorm: number;
-  /** False when the loss or gradient norm was not finite: nothing was updated. */
+  /**
+   * False when the loss or gradient norm was not finite: the step count and BN statistics are
+   * unchanged, but on the CPU the weights and momentum buffers were overwritten (see the class).
+   */
   applied: boolean;
 }
 
@@ -98,6 +112,29 @@ interface CompiledForward {
 
 const shapeKey = (shape: number[]) => shape.join("x");
 
+let fullGc: (() => void) | null | undefined;
+
+/**
+ * onnxruntime-node (1.30) returns every fetched output as a NEW ArrayBuffer, copying even the
+ * pre-allocated ones the run wrote into: each step hands JS a copy of all weights and momentum
+ * buffers (~200 MiB on bLVNet-TAM-50) that nothing reads, and V8 frees them only at a later GC, so
+ * they add to the peak (bLVNet-TAM-50 f8x2 step: peak RSS 945-971 -> 885-893 MiB with this, 3
+ * alternated runs each). A full GC right after the step (10-30 ms: the JS heap is small) frees them. V8's
+ * gc() needs --expose-gc: the flag is set at run time and gc() taken from a fresh context (its
+ * minor/major option forms do not free them in Node 20); a no-op where that is not allowed.
+ */
+function releaseGarbage(): void {
+  if (fullGc === undefined) {
+    try {
+      setFlagsFromString("--expose-gc");
+      fullGc = runInNewContext("gc") as () => void;
+    } catch {
+      fullGc = null;
+    }
+  }
+  fullGc?.();
+}
+
 export class OrtTrainer {
   private readonly values = new Map<Param, StateTensor>();
   private readonly momenta = new Map<Param, StateTensor>();
@@ -106,6 +143,8 @@ export class OrtTrainer {
   private steps = 0;
   /** A non-finite step wrote its (non-finite) momentum buffers in place: stepping on needs them restored. */
   private momentaLost = false;
+  /** A non-finite step wrote its weights in place: stepping on needs them reloaded (`reloadParams`). */
+  private weightsLost = false;
   readonly device: OrtDevice;
   /** State tensors stay on the device between steps (WebGPU only). */
   readonly resident: boolean;
@@ -172,7 +211,7 @@ export class OrtTrainer {
     return new this.ort.Tensor("float32", data, shape);
   }
 
-  /** The state tensor of a Param, created from its current value on first use. */
+  /** The state tensor of a Param, created from its current value on first use; `updated`: it gets a spare (written by the run, swapped after a finite step). */
   private valueOf(p: Param, updated: boolean): StateTensor {
     let s = this.values.get(p);
     if (!s) {
@@ -197,6 +236,18 @@ export class OrtTrainer {
 
   /** One SGD step on a batch (input in the model's layout, one label per clip) at learning rate `lr`. */
   async step(input: Float32Array, labels: ArrayLike<number>, lr = this.opts.lr, stepOpts: StepOptions = {}): Promise<OrtStepResult> {
+    const r = await this.runStep(input, labels, lr, stepOpts);
+    // The run's output copies are unreachable now (runStep's frame is gone): free them.
+    if (!this.resident && this.opts.releaseOutputCopies) releaseGarbage();
+    return r;
+  }
+
+  private async runStep(
+    input: Float32Array,
+    labels: ArrayLike<number>,
+    lr: number | undefined,
+    stepOpts: StepOptions,
+  ): Promise<OrtStepResult> {
     if (lr === undefined) throw new Error("OrtTrainer.step: no learning rate (pass one or set opts.lr)");
     const inputShape = stepOpts.shape ?? this.opts.inputShape;
     if (!inputShape) throw new Error("OrtTrainer.step: no batch shape (pass { shape } or create the trainer with inputShape)");
@@ -217,19 +268,25 @@ export class OrtTrainer {
       [g.lrName]: this.tensor(Float32Array.of(lr), []),
     };
     const fetches: Record<string, Ort.Tensor | null> = { [g.lossName]: null, [g.logitsName]: null, [g.gradNormName]: null };
+    if (this.weightsLost || this.momentaLost)
+      throw new Error(
+        `OrtTrainer.step: a non-finite step overwrote the ${this.lostWhat()} (updated in place); restore them (reloadParams after loading the Params, setMomentumBuffers) or resume from a checkpoint`,
+      );
     const swaps: StateTensor[] = [];
+    const inPlace: StateTensor[] = [];
     for (const slot of g.params) {
-      const s = this.valueOf(slot.param, slot.output !== null);
+      // In place on the host: the run writes the new value over the one it read (no spare).
+      const overwrite = slot.inPlace && !this.resident;
+      const s = this.valueOf(slot.param, slot.output !== null && !overwrite);
       feeds[slot.input] = s.cur;
-      if (slot.output) {
+      if (slot.output && overwrite) {
+        fetches[slot.output] = s.cur;
+        inPlace.push(s);
+      } else if (slot.output) {
         fetches[slot.output] = s.spare;
         swaps.push(s);
       }
     }
-    if (this.momentaLost)
-      throw new Error(
-        "OrtTrainer.step: a non-finite step overwrote the momentum buffers (updated in place); restore them with setMomentumBuffers or resume from a checkpoint",
-      );
     const momenta = g.momentum.map((slot) => this.momentumOf(slot.param));
     g.momentum.forEach((slot, i) => {
       feeds[slot.input] = momenta[i].cur;
@@ -265,6 +322,10 @@ export class OrtTrainer {
     if (!this.resident && momenta.length) {
       if (applied) for (const m of momenta) m.dirty = true;
       else this.momentaLost = true;
+    }
+    if (inPlace.length) {
+      if (applied) for (const s of inPlace) s.dirty = true;
+      else this.weightsLost = true;
     }
     if (this.resident) {
       const outputs = [...g.params.flatMap((slot) => (slot.output ? [slot.output] : [])), ...g.momentum.map((slot) => slot.output)];
@@ -335,8 +396,9 @@ export class OrtTrainer {
 
   /**
    * Point the model's Params at the current weights and running statistics (host arrays, PyTorch
-   * layout; no copy). On the CPU every step does this; a Param's array is valid until the step after
-   * next (it then becomes the spare that step writes into), so copy it to keep it longer.
+   * layout; no copy). On the CPU every step does this; the next step overwrites a weight's array in
+   * place, and a running statistic's array is valid until the step after next (it then becomes the
+   * spare that step writes into): copy them to keep them longer.
    */
   syncToParams(): void {
     for (const [p, s] of this.values) {
@@ -349,8 +411,19 @@ export class OrtTrainer {
 
   /** The model's state_dict after syncing. */
   stateDict(): TensorMap {
+    if (this.weightsLost) throw new Error("OrtTrainer: the weights were overwritten by a non-finite step");
     this.syncToParams();
     return stateDict(this.model);
+  }
+
+  /** What a non-finite step overwrote (empty when nothing is lost). */
+  private lostWhat(): string {
+    return [this.weightsLost ? "weights" : "", this.momentaLost ? "momentum buffers" : ""].filter(Boolean).join(" and ");
+  }
+
+  /** A non-finite step overwrote state that must be restored before stepping or saving (see the class). */
+  get stateLost(): boolean {
+    return this.weightsLost || this.momentaLost;
   }
 
   /** Momentum buffers of the params updated so far (copies, PyTorch layout). */
@@ -378,6 +451,7 @@ export class OrtTrainer {
   reloadParams(): void {
     this.disposeDevice(this.values);
     this.values.clear();
+    this.weightsLost = false;
   }
 
   /** Free the device buffers of resident state (onnxruntime-node does not garbage-collect them). */
