@@ -51,7 +51,10 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => i + f
 /** Lowering choices (for A/B timing; the defaults are the lowerings measured at parity with PyTorch). */
 export interface TrainLowering {
   convInputGrad?: InputGradLowering;
-  /** Gradient sums as chained Add nodes, not Sum (default off; OrtTrainer turns it on for WebGPU, whose EP has no Sum kernel). */
+  /**
+   * Gradient sums as chained Add nodes, not Sum: true always (OrtTrainer sets it for WebGPU, whose EP
+   * has no Sum kernel), false never; default: sums of up to 4 terms (faster on CPU, see Emitter.sum).
+   */
   sumAsAdds?: boolean;
   /** The lowerings before step 20 for ReLU, avg-pool and small-Cin weight gradients (A/B timing; see each rule). */
   legacy?: boolean;
