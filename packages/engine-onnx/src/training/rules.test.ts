@@ -246,6 +246,13 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
       ),
       [1, 3, 12, 12],
     );
+    // few input channels: the weight gradient as one swapped Conv (default) and by im2col (legacy), batch 2
+    const stem = () =>
+      new Case({ a: conv(3, 4, 7, { stride: 2, padding: 3 }), b: conv(4, 5, 3, { dilation: 2, padding: 1 }) }, (ops, x, m) =>
+        (m.b as Conv2d).forward(ops, (m.a as Conv2d).forward(ops, x)),
+      );
+    await check(stem(), [2, 3, 13, 12]);
+    await check(stem(), [2, 3, 13, 12], { lowering: { legacy: true } });
   });
 
   it("conv2d with dilation 2 and non-square kernel", async () => {
@@ -300,6 +307,11 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
       new Case({ c: conv(3, 3, 1) }, (ops, x, m) => ops.add(ops.relu((m.c as Conv2d).forward(ops, x)), ops.relu(x))),
       [2, 3, 4, 4],
     );
+    await check(
+      new Case({ c: conv(3, 3, 1) }, (ops, x, m) => ops.add(ops.relu((m.c as Conv2d).forward(ops, x)), ops.relu(x))),
+      [2, 3, 4, 4],
+      { lowering: { legacy: true } },
+    );
   });
 
   it("max pool 2-D (3x3 stride 2 pad 1) and 3-D", async () => {
@@ -312,6 +324,14 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
   it("average pool 3x3 stride 2 pad 1, count_include_pad on and off", async () => {
     await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 })), [2, 3, 7, 6]);
     await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1, countIncludePad: false })), [2, 3, 6, 7]);
+    // the AveragePool adjoint (default) on even/odd sizes and other windows, and the ConvTranspose one (legacy)
+    await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 })), [1, 2, 8, 5]);
+    await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 2, stride: 2 })), [1, 2, 5, 6]);
+    await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 3, stride: 1, padding: 1 })), [1, 2, 5, 4]);
+    await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: [3, 2], stride: [2, 3], padding: [1, 0] })), [1, 2, 7, 8]);
+    await check(new Case({}, (ops, x) => ops.avgPool2d(x, { kernel: 3, stride: 2, padding: 1 })), [2, 3, 7, 6], {
+      lowering: { legacy: true },
+    });
   });
 
   it("global average pool (4-D, 5-D) and linear", async () => {

@@ -51,8 +51,13 @@ const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => i + f
 /** Lowering choices (for A/B timing; the defaults are the lowerings measured at parity with PyTorch). */
 export interface TrainLowering {
   convInputGrad?: InputGradLowering;
-  /** Gradient sums as chained Add nodes, not Sum (default off; OrtTrainer turns it on for WebGPU, whose EP has no Sum kernel). */
+  /**
+   * Gradient sums as chained Add nodes, not Sum: true always (OrtTrainer sets it for WebGPU, whose EP
+   * has no Sum kernel), false never; default: sums of up to 4 terms (faster on CPU, see Emitter.sum).
+   */
   sumAsAdds?: boolean;
+  /** The lowerings before step 20 for ReLU, avg-pool and small-Cin weight gradients (A/B timing; see each rule). */
+  legacy?: boolean;
 }
 
 export class OnnxTrainOps extends OnnxOps {
@@ -151,11 +156,18 @@ export class OnnxTrainOps extends OnnxOps {
 
   private recordConv(x: OnnxValue, y: OnnxValue, weight: Param, bias: Param | null, g: ConvGeometry): OnnxValue {
     return this.record(y, [x], [weight, bias], (dy) => {
-      const grad = new ConvGrad(this.e, dy, g, this.lowering.convInputGrad, (e, v, shape) => {
-        let t = this.channelsFirstOf.get(v);
-        if (!t) this.channelsFirstOf.set(v, (t = channelsFirst(e, v, shape)));
-        return t;
-      });
+      const grad = new ConvGrad(
+        this.e,
+        dy,
+        g,
+        this.lowering.convInputGrad,
+        (e, v, shape) => {
+          let t = this.channelsFirstOf.get(v);
+          if (!t) this.channelsFirstOf.set(v, (t = channelsFirst(e, v, shape)));
+          return t;
+        },
+        !this.lowering.legacy,
+      );
       this.tape.toParam(bias, () => grad.bias());
       this.tape.toParam(weight, () => grad.weight(x.name));
       this.gradTo(x, () => grad.input(this.param(weight)));
@@ -273,11 +285,19 @@ export class OnnxTrainOps extends OnnxOps {
     return this.paramInputs.get(p)!;
   }
 
+  /**
+   * dx = dy * float(y > 0). onnxruntime's Where broadcasting the scalar 0 runs ~4x slower than a
+   * same-shape Mul (6 ms vs 1.6 ms on a 16x64x56x56 map); Greater + Cast + Mul is exact (dy * 1, dy * 0).
+   */
   override relu(x: OnnxValue): OnnxValue {
     const y = super.relu(x);
     const e = this.e;
     return this.record(y, [x], [], (dy) => {
-      this.gradTo(x, () => e.op("Where", [e.op("Greater", [y.name, e.scalar(0)]), dy, e.scalar(0)]));
+      this.gradTo(x, () => {
+        const positive = e.op("Greater", [y.name, e.scalar(0)]);
+        if (this.lowering.legacy) return e.op("Where", [positive, dy, e.scalar(0)]);
+        return e.mul(dy, e.op("Cast", [positive], { to: onnxAttr.int(1) })); // 1 = FLOAT
+      });
     });
   }
 
@@ -341,6 +361,7 @@ export class OnnxTrainOps extends OnnxOps {
     const includePad = opts.countIncludePad ?? true;
     return this.record(y, [x], [], (dy) => {
       this.gradTo(x, () => {
+        if (includePad && !this.lowering.legacy) return avgPoolAdjoint(e, dy, x.shape, y.shape, k, s, p);
         const c = x.shape[1];
         // dy / (window count), spread back over each window by a depthwise ConvTranspose (with
         // count_include_pad the constant 1/(kh*kw) sits in its kernel: no extra pass).
@@ -475,6 +496,30 @@ export class OnnxTrainOps extends OnnxOps {
       );
     });
   }
+}
+
+/**
+ * The adjoint of a 2-D average pool with count_include_pad, separably: dx = A_h^T dy A_w / (kh*kw)
+ * per image and channel, where A[o, i] = 1 when input cell i lies in output window o. Both products
+ * are one flat MatMul with a small constant matrix (the rows side between two Transposes of the
+ * small maps). onnxruntime's depthwise ConvTranspose (the general lowering) runs at ~1 GFLOP/s:
+ * 3-5 ms per shortcut pool of bLVNet-TAM; a zero-interleaving Pad + AveragePool was slower still
+ * (the 6-D Pad copies one element per row).
+ */
+function avgPoolAdjoint(e: Emitter, dy: string, xShape: number[], yShape: number[], k: number[], s: number[], p: number[]): string {
+  const [h, w] = xShape.slice(2);
+  const [ho, wo] = yShape.slice(2);
+  const windows = (outSize: number, inSize: number, axis: number, value: number) => {
+    const m = new Float32Array(outSize * inSize); // [out, in]
+    for (let o = 0; o < outSize; o++)
+      for (let t = 0; t < k[axis]; t++) {
+        const i = o * s[axis] - p[axis] + t;
+        if (i >= 0 && i < inSize) m[o * inSize + i] = value;
+      }
+    return e.f32(m, [outSize, inSize]);
+  };
+  const rows = e.op("MatMul", [e.transpose(dy, [0, 1, 3, 2]), windows(ho, h, 0, 1 / (k[0] * k[1]))]); // [n, c, wo, h]
+  return e.op("MatMul", [e.transpose(rows, [0, 1, 3, 2]), windows(wo, w, 1, 1)]); // [n, c, h, w]
 }
 
 /** 1 / (cells of each window inside the unpadded input) for avg pooling without count_include_pad. */
