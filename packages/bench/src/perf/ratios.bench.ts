@@ -20,6 +20,7 @@
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
@@ -257,5 +258,25 @@ for (const p of results) {
     `  a/b pairwise median ${p.pairRatio.toFixed(3)}x (b/a ${speedup.toFixed(2)}x), medians ${(p.aMedian / p.bMedian).toFixed(3)}x; target ${p.target}: ${p.met ? "MET" : "not met"}`,
   );
 }
-if (args.json) writeFileSync(args.json, JSON.stringify({ threads, date: new Date().toISOString(), results }, null, 1));
+if (args.json) {
+  // Provenance: commit, versions, device and the command (no machine paths); loaded only now, after the peaks were read.
+  const { deviceName, gitCommit } = await import("@blvnet/train");
+  const ortVersion = createRequire(import.meta.url)("onnxruntime-node/package.json").version as string;
+  const provenance = {
+    git_commit: gitCommit(),
+    node_version: process.version,
+    ort_version: ortVersion,
+    device: deviceName(),
+    threads,
+    date: new Date().toISOString(),
+    command: ["ratios.bench.ts", ...withoutPaths(process.argv.slice(2))].join(" "),
+  };
+  writeFileSync(args.json, JSON.stringify({ ...provenance, results }, null, 1));
+}
 process.exit(0);
+
+/** The arguments without path flags and their values (a published figure names no path of its machine). */
+function withoutPaths(argv: string[]): string[] {
+  const paths = new Set(["--peer-src-blvnet", "--json"]);
+  return argv.filter((a, i) => !paths.has(a) && !paths.has(argv[i - 1] ?? "") && !paths.has(a.split("=")[0]!));
+}
