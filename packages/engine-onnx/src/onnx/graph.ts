@@ -83,6 +83,22 @@ export class GraphBuilder {
     return out;
   }
 
+  /** The producer and the readers of every value, over the nodes not dropped (for rewrite passes). */
+  links(): { producer: Map<string, OnnxNode>; readers: Map<string, OnnxNode[]> } {
+    const producer = new Map<string, OnnxNode>();
+    const readers = new Map<string, OnnxNode[]>();
+    for (const n of this.nodes) {
+      if (n.dropped) continue;
+      for (const o of n.outputs) producer.set(o, n);
+      for (const i of n.inputs) {
+        const list = readers.get(i);
+        if (list) list.push(n);
+        else readers.set(i, [n]);
+      }
+    }
+    return { producer, readers };
+  }
+
   setInitializer(name: string, init: OnnxInitializer): string {
     this.initializers.set(name, init);
     return name;

@@ -690,13 +690,7 @@ export class OnnxOps implements Ops<OnnxValue> {
    * its blocked layout (no reorder to NCHW for the Gather and back).
    */
   private pushGathersToInputs(graphOutputs: Set<string>): void {
-    const readers = new Map<string, OnnxNode[]>();
-    const producer = new Map<string, OnnxNode>();
-    for (const n of this.graph.nodes) {
-      if (n.dropped) continue;
-      for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
-      for (const o of n.outputs) producer.set(o, n);
-    }
+    const { producer, readers } = this.graph.links();
     const byBase = new Map<string, RowGather[]>();
     for (const g of this.rowGathers) byBase.set(g.base.name, [...(byBase.get(g.base.name) ?? []), g]);
     for (const [base, gathers] of byBase) {
@@ -725,12 +719,11 @@ export class OnnxOps implements Ops<OnnxValue> {
 
   /** Fold each eval BN into its conv when the conv's output feeds only that BN. */
   private foldBatchNorms(graphOutputs: Set<string>): void {
-    const readers = new Map<string, number>();
-    for (const n of this.graph.nodes) if (!n.dropped) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    const { readers } = this.graph.links();
     for (const { conv, bnNode, bn } of this.foldCandidates) {
       if (conv.node.dropped) continue;
       const convOut = conv.node.outputs[0];
-      if (readers.get(convOut) !== 1 || graphOutputs.has(convOut)) continue;
+      if (readers.get(convOut)?.length !== 1 || graphOutputs.has(convOut)) continue;
       const { weight, bias } = foldedConv(conv.weight, conv.bias, bn);
       const wDims = conv.kind === "conv" ? [...conv.weight.shape] : this.graph.initializers.get(conv.node.inputs[1])!.dims;
       const bDims = conv.kind === "conv" ? [bias.length] : wDims;

@@ -33,7 +33,7 @@ export interface ParamSlot {
   output: string | null;
   /**
    * The output may be written over the input (fetch buffer = feed buffer): every node that reads
-   * the param runs before its update (SGD-updated weights; see `orderReadersBeforeUpdates`).
+   * the param runs before its update (SGD-updated weights; see `readersTick`).
    */
   inPlace: boolean;
 }
@@ -203,17 +203,7 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
  * still needs it (e.g. an input-gradient ConvTranspose or MatMul reading W).
  */
 function readersTick(e: Emitter, params: Map<Param, string>, loss: string): Map<Param, string> {
-  const nodes = e.g.nodes.filter((n) => !n.dropped);
-  const producer = new Map<string, OnnxNode>();
-  const consumers = new Map<string, OnnxNode[]>();
-  for (const n of nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) {
-      const list = consumers.get(i);
-      if (list) list.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
+  const { producer, readers: consumers } = e.g.links();
   // Ancestors of the loss (the forward and the loss itself).
   const beforeLoss = new Set<OnnxNode>();
   const stack = [producer.get(loss)!];

@@ -56,7 +56,7 @@ export interface TrainLowering {
    * has no Sum kernel), false never; default: sums of up to 4 terms (faster on CPU, see Emitter.sum).
    */
   sumAsAdds?: boolean;
-  /** The lowerings before step 20 for ReLU, avg-pool and small-Cin weight gradients (A/B timing; see each rule). */
+  /** The previous lowerings of the ReLU and avg-pool backward and of small-Cin weight gradients (Where, depthwise ConvTranspose, im2col; A/B timing; see each rule). */
   legacy?: boolean;
 }
 
