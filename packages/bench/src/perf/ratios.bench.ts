@@ -16,7 +16,7 @@
  *   npx tsx --conditions=source packages/bench/src/perf/ratios.bench.ts [--threads 2]
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet DIR (a checkout of IBM/bLVNet-TAM; default peer/blvnet-tam)] [--json out.json]
- *       [--lowering auto|auto-no-gemm|convtranspose|gemm] [--no-lazy-rows] [--no-arena] [--pattern] [--release-output-copies]
+ *       [--lowering auto|auto-no-gemm|convtranspose|gemm] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -48,8 +48,8 @@ const { values: args } = parseArgs({
     "no-pattern": { type: "boolean", default: false },
     /** A/B: onnxruntime's memory pattern ON in the step session (the trainer's default is off). */
     pattern: { type: "boolean", default: false },
-    /** A/B: free onnxruntime-node's output copies after each step (OrtTrainerOptions.releaseOutputCopies). */
-    "release-output-copies": { type: "boolean", default: false },
+    /** A/B: leave onnxruntime-node's output copies to the GC (OrtTrainerOptions.freeOutputCopies false). */
+    "keep-output-copies": { type: "boolean", default: false },
   },
 });
 const threads = Number(args.threads);
@@ -143,7 +143,7 @@ if (!skip.has("train")) {
     lowering: { convInputGrad: args.lowering as InputGradLowering },
     memArena: !args["no-arena"],
     memPattern: args.pattern && !args["no-pattern"],
-    releaseOutputCopies: args["release-output-copies"],
+    freeOutputCopies: !args["keep-output-copies"],
   });
   const peer = await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src-blvnet"]! });
   log(`train: ours first step ${(await time(() => ort.step(input, labels, 0.001))).toFixed(0)} ms`);

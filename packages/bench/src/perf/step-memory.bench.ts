@@ -5,7 +5,7 @@
  *
  *   npx tsx --conditions=source packages/bench/src/perf/step-memory.bench.ts [--steps 5] [--threads 2]
  *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto|auto-no-gemm|...] [--profile prefix]
- *       [--release-output-copies]
+ *       [--keep-output-copies]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -24,8 +24,8 @@ const { values: args } = parseArgs({
     /** The trainer's default is pattern off; --pattern turns it on (A/B). */
     pattern: { type: "boolean", default: false },
     lowering: { type: "string", default: "auto-no-gemm" },
-    /** A/B: free onnxruntime-node's output copies after each step (OrtTrainerOptions.releaseOutputCopies). */
-    "release-output-copies": { type: "boolean", default: false },
+    /** A/B: leave onnxruntime-node's output copies to the GC (OrtTrainerOptions.freeOutputCopies false). */
+    "keep-output-copies": { type: "boolean", default: false },
     profile: { type: "string" },
     top: { type: "string", default: "30" },
   },
@@ -61,7 +61,7 @@ const trainer = await OrtTrainer.create(model, {
   memPattern: args.pattern && !args["no-pattern"],
   lowering: { convInputGrad: args.lowering as InputGradLowering },
   profilePrefix: args.profile,
-  releaseOutputCopies: args["release-output-copies"],
+  freeOutputCopies: !args["keep-output-copies"],
 });
 stage(`compiled (${(performance.now() - t).toFixed(0)} ms)`);
 const times: number[] = [];
@@ -73,7 +73,7 @@ for (let i = 0; i < Number(args.steps); i++) {
 }
 const later = times.slice(1).sort((a, b) => a - b);
 console.log(
-  `[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, release copies ${args["release-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
+  `[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
     .map((v) => v.toFixed(2))
     .join(" ")}`,
 );

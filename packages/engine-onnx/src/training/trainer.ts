@@ -21,14 +21,13 @@
  */
 
 import { availableParallelism } from "node:os";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import type { Module, Param, TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
 import type { OrtDevice } from "../ort/providers.js";
 import { DeviceReadback } from "../ort/resident.js";
 import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
+import { freeArrayBuffer } from "./free-buffer.js";
 import { findProfileFile } from "./profile.js";
 import {
   buildForwardGraph,
@@ -65,11 +64,10 @@ export interface OrtTrainerOptions extends StepGraphOptions {
   /** onnxruntime's CPU memory arena (default on). */
   memArena?: boolean;
   /**
-   * Free onnxruntime-node's copies of the state outputs right after each host step with a full GC
-   * (see `releaseGarbage`; default off: on the bLVNet-TAM-50 f8x2 step it lowered peak RSS by
-   * ~80 MiB but made steps ~130 ms (~14%) slower, the freed memory being faulted in again next step).
+   * Free onnxruntime-node's copies of the state outputs right after each host step (default true;
+   * false only for A/B: see `freeOutputCopies`).
    */
-  releaseOutputCopies?: boolean;
+  freeOutputCopies?: boolean;
   /**
    * onnxruntime's memory pattern (one pre-planned activation block per run; default off: on the
    * bLVNet-TAM-50 f8x2 112x112 step it raised peak RSS from ~1,240 to ~1,560 MiB at no measurable
@@ -112,27 +110,18 @@ interface CompiledForward {
 
 const shapeKey = (shape: number[]) => shape.join("x");
 
-let fullGc: (() => void) | null | undefined;
-
 /**
  * onnxruntime-node (1.30) returns every fetched output as a NEW ArrayBuffer, copying even the
  * pre-allocated ones the run wrote into: each step hands JS a copy of all weights and momentum
- * buffers (~200 MiB on bLVNet-TAM-50) that nothing reads, and V8 frees them only at a later GC, so
- * they add to the peak (bLVNet-TAM-50 f8x2 step: peak RSS 945-971 -> 885-893 MiB with this, 3
- * alternated runs each). A full GC right after the step (10-30 ms: the JS heap is small) frees them. V8's
- * gc() needs --expose-gc: the flag is set at run time and gc() taken from a fresh context (its
- * minor/major option forms do not free them in Node 20); a no-op where that is not allowed.
+ * buffers (~200 MiB on bLVNet-TAM-50) that nothing reads and V8 would free only at a later GC,
+ * adding to the peak. Free those copies now (the pre-allocated tensors hold the same values).
  */
-function releaseGarbage(): void {
-  if (fullGc === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      fullGc = runInNewContext("gc") as () => void;
-    } catch {
-      fullGc = null;
-    }
+function freeOutputCopies(out: Ort.InferenceSession.ReturnType, fetches: Record<string, Ort.Tensor | null>): void {
+  for (const [name, mine] of Object.entries(fetches)) {
+    if (!mine) continue;
+    const copy = out[name].data as Float32Array;
+    if (copy.buffer !== (mine.data as Float32Array).buffer) freeArrayBuffer(copy.buffer as ArrayBuffer);
   }
-  fullGc?.();
 }
 
 export class OrtTrainer {
@@ -236,18 +225,6 @@ export class OrtTrainer {
 
   /** One SGD step on a batch (input in the model's layout, one label per clip) at learning rate `lr`. */
   async step(input: Float32Array, labels: ArrayLike<number>, lr = this.opts.lr, stepOpts: StepOptions = {}): Promise<OrtStepResult> {
-    const r = await this.runStep(input, labels, lr, stepOpts);
-    // The run's output copies are unreachable now (runStep's frame is gone): free them.
-    if (!this.resident && this.opts.releaseOutputCopies) releaseGarbage();
-    return r;
-  }
-
-  private async runStep(
-    input: Float32Array,
-    labels: ArrayLike<number>,
-    lr: number | undefined,
-    stepOpts: StepOptions,
-  ): Promise<OrtStepResult> {
     if (lr === undefined) throw new Error("OrtTrainer.step: no learning rate (pass one or set opts.lr)");
     const inputShape = stepOpts.shape ?? this.opts.inputShape;
     if (!inputShape) throw new Error("OrtTrainer.step: no batch shape (pass { shape } or create the trainer with inputShape)");
@@ -309,6 +286,7 @@ export class OrtTrainer {
     // Resident state: no pre-allocated outputs (onnxruntime allocates them on the device).
     if (this.resident) for (const k of Object.keys(fetches)) fetches[k] = null;
     const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
+    if (!this.resident && this.opts.freeOutputCopies !== false) freeOutputCopies(out, fetches);
     const loss = (out[g.lossName].data as Float32Array)[0];
     const gradNorm = (out[g.gradNormName].data as Float32Array)[0];
     const logits = out[g.logitsName].data as Float32Array;
