@@ -146,9 +146,9 @@ function tfjsSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seed
   return { losses, states };
 }
 
-async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[]) {
+async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[], ffi?: boolean) {
   const shape = inputShape(model.inputSpec, CLIPS);
-  const trainer = await OrtTrainer.create(model, { ...SGD, threads: 1, inputShape: shape });
+  const trainer = await OrtTrainer.create(model, { ...SGD, threads: 1, inputShape: shape, ffi });
   const losses: number[] = [];
   const states: Map<string, Float32Array>[] = [];
   try {
@@ -209,6 +209,22 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
     const { a, b } = await compareTwoSteps(true, 0.5);
     expect((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe(2n);
     expect((a.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]);
+  });
+
+  it("the C API path (FfiSession, default) and onnxruntime-node's binding give the same bits", async () => {
+    const shape = inputShape(tiny(0).inputSpec, CLIPS);
+    const inputs = [refgenInput(shape), refgenInput(shape).map((v) => 0.25 - v)];
+    const labels = [
+      [2, 3],
+      [0, 4],
+    ];
+    const viaC = await ortSteps(tiny(0.5).train(), inputs, labels, [3, 4], true);
+    const viaBinding = await ortSteps(tiny(0.5).train(), inputs, labels, [3, 4], false);
+    expect(viaC.losses).toEqual(viaBinding.losses);
+    for (let s = 0; s < 2; s++)
+      for (const [name, want] of viaBinding.states[s])
+        expect([...viaC.states[s].get(name)!], `${name} after step ${s + 1}`).toEqual([...want]);
+    expect([...viaC.momentum.values()].map((b) => [...b])).toEqual([...viaBinding.momentum.values()].map((b) => [...b]));
   });
 
   it("eval-mode BN (running statistics as inputs, not updated)", async () => {

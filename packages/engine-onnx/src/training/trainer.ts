@@ -24,6 +24,7 @@ import { availableParallelism } from "node:os";
 import type { Module, Param, TensorMap } from "@blvnet/core";
 import { dropoutMask, Rng, stateDict } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
+import { FfiSession } from "../ort/ffi-session.js";
 import type { OrtDevice } from "../ort/providers.js";
 import { DeviceReadback } from "../ort/resident.js";
 import { createDeviceSession, deviceSession, loadOrt } from "../ort/session.js";
@@ -65,9 +66,14 @@ export interface OrtTrainerOptions extends StepGraphOptions {
   memArena?: boolean;
   /**
    * Free onnxruntime-node's copies of the state outputs right after each host step (default true;
-   * false only for A/B: see `freeOutputCopies`).
+   * false only for A/B: see `freeOutputCopies`). Moot on the C API path (`ffi`), which makes none.
    */
   freeOutputCopies?: boolean;
+  /**
+   * Run the CPU step through onnxruntime's C API (`FfiSession`) rather than onnxruntime-node's
+   * binding, which copies every fetched output (default true where available; false for A/B).
+   */
+  ffi?: boolean;
   /**
    * onnxruntime's memory pattern (one pre-planned activation block per run; default off: on the
    * bLVNet-TAM-50 f8x2 112x112 step it raised peak RSS from ~1,240 to ~1,560 MiB at no measurable
@@ -97,9 +103,16 @@ interface StateTensor {
   dirty: boolean;
 }
 
+/** What the trainer asks of a step session: onnxruntime-node's or the C API's (`FfiSession`). */
+interface StepSession {
+  run(feeds: Record<string, Ort.Tensor>, fetches: Record<string, Ort.Tensor | null>): Promise<Record<string, Ort.Tensor>>;
+  endProfiling(): unknown;
+  release(): Promise<void>;
+}
+
 interface CompiledStep {
   graph: StepGraph;
-  session: Ort.InferenceSession;
+  session: StepSession;
   labels: Float32Array;
 }
 
@@ -181,6 +194,21 @@ export class OrtTrainer {
     });
   }
 
+  /**
+   * The step on the CPU through onnxruntime's C API (`FfiSession`: outputs written in place, no
+   * copies), unless profiling (the binding's profiler is used then), turned off (`ffi: false`) or
+   * not available on this platform (null: the caller uses onnxruntime-node's binding).
+   */
+  private hostStepSession(bytes: Uint8Array): StepSession | null {
+    if (this.device !== "cpu" || this.opts.profilePrefix || this.opts.ffi === false) return null;
+    return FfiSession.create(this.ort, bytes, {
+      threads: this.opts.threads ?? availableParallelism(),
+      graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      enableCpuMemArena: this.opts.memArena ?? true,
+      enableMemPattern: this.opts.memPattern ?? false,
+    });
+  }
+
   /** Build and load the step graph for a batch shape (traced with the model's current train/eval flags). */
   async compileStep(inputShape: number[]): Promise<StepGraph> {
     const key = shapeKey(inputShape);
@@ -191,7 +219,7 @@ export class OrtTrainer {
     const stateOutputs = this.resident
       ? [...graph.params.flatMap((s) => (s.output ? [s.output] : [])), ...graph.momentum.map((s) => s.output)]
       : [];
-    const session = await this.session(graph.bytes, true, stateOutputs);
+    const session = this.hostStepSession(graph.bytes) ?? ((await this.session(graph.bytes, true, stateOutputs)) as unknown as StepSession);
     this.stepGraphs.set(key, { graph, session, labels: new Float32Array(graph.logitsShape[0] * graph.logitsShape[1]) });
     return graph;
   }
@@ -285,7 +313,7 @@ export class OrtTrainer {
 
     // Resident state: no pre-allocated outputs (onnxruntime allocates them on the device).
     if (this.resident) for (const k of Object.keys(fetches)) fetches[k] = null;
-    const out = await c.session.run(feeds, fetches as Ort.InferenceSession.FetchesType);
+    const out = await c.session.run(feeds, fetches);
     if (!this.resident && this.opts.freeOutputCopies !== false) freeOutputCopies(out, fetches);
     const loss = (out[g.lossName].data as Float32Array)[0];
     const gradNorm = (out[g.gradNormName].data as Float32Array)[0];
