@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder, onnxAttr } from "../onnx/graph.js";
@@ -54,5 +57,20 @@ describe("FfiSession (onnxruntime's C API through koffi)", () => {
     await expect(s.run({ a: f32([1, 2, 3, 4, 5, 6], [2, 3]) }, { y: null })).rejects.toThrow(/^onnxruntime: .*b/);
     await s.release();
     await expect(s.run({}, { y: null })).rejects.toThrow(/released/);
+  });
+
+  it("profiles when asked: endProfiling names the file onnxruntime wrote", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ffi-prof-"));
+    try {
+      const s = FfiSession.create(ort, addModel(), { threads: 1, profileFilePrefix: join(dir, "p") })!;
+      await s.run({ a: f32([1, 2, 3, 4, 5, 6], [2, 3]), b: f32([1, 1, 1, 1, 1, 1], [2, 3]) }, { y: null });
+      const file = s.endProfiling();
+      await s.release();
+      expect(file).toMatch(/p_.*\.json$/);
+      const events = JSON.parse(readFileSync(file!.startsWith("/") ? file! : join(process.cwd(), file!), "utf8")) as { name: string }[];
+      expect(events.some((e) => e.name === "model_run")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });

@@ -32,6 +32,7 @@ const ORT_API_INDEX = {
     "void *Run(void *session, void *runOptions, const char **inNames, void **inputs, size_t nIn, const char **outNames, size_t nOut, _Inout_ void **outputs)",
   ],
   CreateSessionOptions: [10, "void *CreateSessionOptions(_Out_ void **out)"],
+  EnableProfiling: [14, "void *EnableProfiling(void *opts, const char *prefix)"],
   EnableMemPattern: [16, "void *EnableMemPattern(void *opts)"],
   DisableMemPattern: [17, "void *DisableMemPattern(void *opts)"],
   EnableCpuMemArena: [18, "void *EnableCpuMemArena(void *opts)"],
@@ -49,15 +50,18 @@ const ORT_API_INDEX = {
   GetDimensions: [62, "void *GetDimensions(void *info, int64_t *dims, size_t n)"],
   GetTensorTypeAndShape: [65, "void *GetTensorTypeAndShape(void *value, _Out_ void **out)"],
   CreateCpuMemoryInfo: [69, "void *CreateCpuMemoryInfo(int allocator, int memType, _Out_ void **out)"],
+  AllocatorFree: [76, "void *AllocatorFree(void *allocator, void *p)"],
+  GetAllocatorWithDefaultOptions: [78, "void *GetAllocatorWithDefaultOptions(_Out_ void **out)"],
   ReleaseStatus: [93, "void ReleaseStatus(void *p)"],
   ReleaseMemoryInfo: [94, "void ReleaseMemoryInfo(void *p)"],
   ReleaseSession: [95, "void ReleaseSession(void *p)"],
   ReleaseValue: [96, "void ReleaseValue(void *p)"],
   ReleaseTensorTypeAndShapeInfo: [99, "void ReleaseTensorTypeAndShapeInfo(void *p)"],
   ReleaseSessionOptions: [100, "void ReleaseSessionOptions(void *p)"],
+  SessionEndProfiling: [110, "void *SessionEndProfiling(void *session, void *allocator, _Out_ void **out)"],
 } as const;
 type ApiName = keyof typeof ORT_API_INDEX;
-const TABLE_SIZE = 101;
+const TABLE_SIZE = 111;
 /** Any version from 1 to the library's gives the same table; 1 is what every release accepts. */
 const API_VERSION = 1;
 
@@ -80,6 +84,8 @@ export interface FfiSessionOptions {
   graphOptimizationLevel?: keyof typeof GRAPH_LEVELS;
   enableCpuMemArena?: boolean;
   enableMemPattern?: boolean;
+  /** Write onnxruntime's profile (JSON) with this path prefix; `endProfiling` returns the file. */
+  profileFilePrefix?: string;
 }
 
 class FfiApi {
@@ -180,6 +186,7 @@ export class FfiSession {
       api.call("SetSessionGraphOptimizationLevel", so, GRAPH_LEVELS[opts.graphOptimizationLevel ?? "all"]);
       api.call(opts.enableCpuMemArena === false ? "DisableCpuMemArena" : "EnableCpuMemArena", so);
       api.call(opts.enableMemPattern === false ? "DisableMemPattern" : "EnableMemPattern", so);
+      if (opts.profileFilePrefix) api.call("EnableProfiling", so, opts.profileFilePrefix);
       return new FfiSession(api, ort, api.out("CreateSessionFromArray", env, bytes, bytes.byteLength, so));
     } finally {
       api.release("ReleaseSessionOptions", so);
@@ -257,8 +264,19 @@ export class FfiSession {
     }
   }
 
-  /** Profiling is not offered on this path: callers that profile use the binding. */
-  endProfiling(): void {}
+  /** Stop profiling; returns the profile file's name (null when the session was not profiling or is released). */
+  endProfiling(): string | null {
+    if (!this.handle) return null;
+    const { api } = this;
+    const allocator = api.out("GetAllocatorWithDefaultOptions");
+    const name = api.out("SessionEndProfiling", this.handle, allocator);
+    if (!name) return null;
+    try {
+      return (api.koffi.decode(name, "char", -1) as string) || null;
+    } finally {
+      api.call("AllocatorFree", allocator, name);
+    }
+  }
 
   async release(): Promise<void> {
     this.api.release("ReleaseSession", this.handle);

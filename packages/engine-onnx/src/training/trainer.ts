@@ -196,16 +196,17 @@ export class OrtTrainer {
 
   /**
    * The step on the CPU through onnxruntime's C API (`FfiSession`: outputs written in place, no
-   * copies), unless profiling (the binding's profiler is used then), turned off (`ffi: false`) or
-   * not available on this platform (null: the caller uses onnxruntime-node's binding).
+   * copies), unless turned off (`ffi: false`) or not available on this platform (null: the caller
+   * uses onnxruntime-node's binding).
    */
   private hostStepSession(bytes: Uint8Array): StepSession | null {
-    if (this.device !== "cpu" || this.opts.profilePrefix || this.opts.ffi === false) return null;
+    if (this.device !== "cpu" || this.opts.ffi === false) return null;
     return FfiSession.create(this.ort, bytes, {
       threads: this.opts.threads ?? availableParallelism(),
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
       enableCpuMemArena: this.opts.memArena ?? true,
       enableMemPattern: this.opts.memPattern ?? false,
+      profileFilePrefix: this.opts.profilePrefix,
     });
   }
 
