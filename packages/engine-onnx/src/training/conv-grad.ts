@@ -159,14 +159,18 @@ export class ConvGrad {
     const outSpatial = g.outShape.slice(2);
     const inSpatial = g.inShape.slice(2);
     const axes = range(g.kernel.length, 2);
+    // Taps past the kernel come from the end padding: trim it (asymmetric pads) rather than compute and crop them.
+    const produced = (endPad: number[]) =>
+      inSpatial.map((v, i) => Math.floor((v + g.pad[i] + endPad[i] - g.stride[i] * (outSpatial[i] - 1) - 1) / g.dilation[i]) + 1);
+    const extra = produced(g.pad).map((v, i) => v - g.kernel[i]);
+    const endPad = g.pad.map((p, i) => Math.max(0, p - extra[i] * g.dilation[i]));
     const r = e.op("Conv", [this.transposed(e, x, g.inShape), channelsFirst(e, this.dy, g.outShape)], {
       kernel_shape: onnxAttr.ints(outSpatial),
-      pads: onnxAttr.ints([...g.pad, ...g.pad]),
+      pads: onnxAttr.ints([...g.pad, ...endPad]),
       strides: onnxAttr.ints(g.dilation),
       dilations: onnxAttr.ints(g.stride),
     }); // [Cin, Cout, >= kernel...]
-    const produced = inSpatial.map((v, i) => Math.floor((v + 2 * g.pad[i] - g.stride[i] * (outSpatial[i] - 1) - 1) / g.dilation[i]) + 1);
-    const cropped = produced.every((v, i) => v === g.kernel[i])
+    const cropped = produced(endPad).every((v, i) => v === g.kernel[i])
       ? r
       : e.slice(
           r,
