@@ -118,10 +118,14 @@ export function im2colChannelsFirst(e: Emitter, x: string, g: ConvGeometry, tran
 export type InputGradLowering = "auto" | "auto-no-gemm" | "auto-scatter" | "convtranspose" | "gemm" | "gemm-scatter";
 
 /**
- * "auto-scatter" takes `gemmScatter` where its col2im MatMul is cheap next to the Gemm: input
- * positions Q <= Cout / SCATTER_MIN_RATIO (its MACs are Q/Cout of the Gemm's), and the scatter
- * matrix (taps*P x Q) at most SCATTER_MAX_ELEMS.
+ * "auto-scatter" takes `gemmScatter` where ConvTranspose's per-image GEMM is skinny (at most
+ * SCATTER_MAX_P output positions per image: 4x4 maps), where its col2im MatMul is cheap next to
+ * the Gemm (input positions Q <= Cout / SCATTER_MIN_RATIO: its MACs are Q/Cout of the Gemm's), and
+ * the scatter matrix (taps*P x Q) has at most SCATTER_MAX_ELEMS. At 8x256x7x7 (P = 49) the two
+ * lowerings were even (micro 5.0 vs 4.6 and 8.6 vs 10.5 ms; in the step 6.1 vs 6.2 ms), so 7x7
+ * outputs keep ConvTranspose.
  */
+const SCATTER_MAX_P = 16;
 const SCATTER_MIN_RATIO = 4;
 const SCATTER_MAX_ELEMS = 2 ** 20;
 
@@ -144,8 +148,8 @@ export class ConvGrad {
     private readonly g: ConvGeometry,
     // the Gemm + col2im path ("auto") is opt-in: on the bLVNet-TAM-50 f8x2 112x112 step it was 18-38% slower
     // than "auto-no-gemm" in 4 alternated runs (perf/step-memory.bench.ts --lowering auto|auto-no-gemm);
-    // "auto-scatter" (auto-no-gemm + `gemmScatter` on 9 late-stage convs) cut ConvTranspose 76-93 -> 24 ms
-    // for +18-30 ms Gemm and +2-3 ms MatMul per step (perf/lowering-ab.bench.ts, medians of 5-7 rounds)
+    // "auto-scatter" (auto-no-gemm + `gemmScatter` on the 8 convs with 4x4 outputs) cut the conv input
+    // gradients by ~14 ms kernel time per step (perf/lowering-ab.bench.ts, see the flip21 commit)
     private readonly lowering: InputGradLowering = "auto-scatter",
     private readonly transposed: ChannelsFirst = channelsFirst,
     /** Weight gradients of convs with few input channels as one Conv (`weightBySwappedConv`); off = im2col always (A/B). */
@@ -319,7 +323,8 @@ export class ConvGrad {
 
 function scatterPays(g: ConvGeometry): boolean {
   const q = numel(g.inShape.slice(2));
-  return q * SCATTER_MIN_RATIO <= g.outShape[1] && numel(g.kernel) * numel(g.outShape.slice(2)) * q <= SCATTER_MAX_ELEMS;
+  const p = numel(g.outShape.slice(2));
+  return p <= SCATTER_MAX_P && q * SCATTER_MIN_RATIO <= g.outShape[1] && numel(g.kernel) * p * q <= SCATTER_MAX_ELEMS;
 }
 
 /** S [taps*P, Q]: 1 where kernel tap t of output position p reads input position q (row-major everywhere). */
