@@ -6,6 +6,10 @@
  *
  *   AB_PROFILE=1 npx tsx --conditions=source packages/bench/src/perf/lowering-ab.bench.ts \
  *       '{"legacy":{"legacy":true},"new":{}}' [steps 5] [rounds 2]
+ *
+ * AB_STAT=median reports the median over rounds of each op's kernel time instead of the mean.
+ * AB_NODES=ConvTranspose,Conv (with AB_PROFILE=1) also lists every node of those op types with its
+ * kernel ms per step (last round), e.g. to see which convs a lowering moved.
  */
 import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -20,6 +24,8 @@ const opts = { depth: 50, alpha: 2, beta: 4, frames: 16, blendingFrames: 3, numC
 const profile = process.env.AB_PROFILE === "1";
 const profileDir = profile ? mkdtempSync(join(tmpdir(), "lowering-ab-")) : "";
 const kern: Record<string, Map<string, number>[]> = {};
+const nodeTypes = new Set((process.env.AB_NODES ?? "").split(",").filter(Boolean));
+const nodeRows: Record<string, string[]> = {};
 const rounds = Number(process.argv[4] ?? 2);
 const times: Record<string, number[]> = {};
 const losses: Record<string, string[]> = {};
@@ -47,6 +53,12 @@ for (let round = 0; round < rounds; round++)
       const sum = summarizeProfile(t.endProfiling()!, 1);
       const m = new Map(sum.rows.map((r) => [r.opType, r.msPerRun]));
       m.set("TOTAL", sum.msPerRun);
+      nodeRows[name] = sum.nodes
+        .filter((r) => nodeTypes.has(r.opType))
+        .map(
+          (r) =>
+            `  ${r.msPerRun.toFixed(2).padStart(7)} ms ${r.opType.padEnd(14)} ${r.node.slice(0, 36).padEnd(36)} ${r.inputs.slice(0, 90)}`,
+        );
       (kern[name] ??= []).push(m);
     }
     await t.release();
@@ -58,9 +70,15 @@ for (const name of Object.keys(variants))
   );
 if (profile) {
   const names = Object.keys(variants);
-  const avg = (n: string, op: string) => kern[n].reduce((a, m) => a + (m.get(op) ?? 0), 0) / kern[n].length;
+  // AB_STAT=median: the median over rounds (robust to a round slowed by another process) instead of the mean
+  const avg =
+    process.env.AB_STAT === "median"
+      ? (n: string, op: string) => med(kern[n].map((m) => m.get(op) ?? 0))
+      : (n: string, op: string) => kern[n].reduce((a, m) => a + (m.get(op) ?? 0), 0) / kern[n].length;
+  for (const n of names) console.log(`  ${n} TOTAL per round: ${kern[n].map((m) => m.get("TOTAL")!.toFixed(0)).join(" ")}`);
   for (const op of [...new Set(["TOTAL", ...names.flatMap((n) => [...kern[n][0].keys()])])].slice(0, 40))
     console.log(`  ${op.padEnd(20)} ${names.map((n) => avg(n, op).toFixed(1).padStart(8)).join(" ")}`);
+  for (const n of names.filter(() => nodeTypes.size > 0)) console.log(`${n} nodes (last round):\n${nodeRows[n].join("\n")}`);
 }
 console.log(
   `load ${loadavg()

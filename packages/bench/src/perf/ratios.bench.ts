@@ -16,7 +16,7 @@
  *   npx tsx --conditions=source packages/bench/src/perf/ratios.bench.ts [--threads 2]
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet DIR (a checkout of IBM/bLVNet-TAM; default peer/blvnet-tam)] [--json out.json]
- *       [--lowering auto|auto-no-gemm|convtranspose|gemm] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies]
+ *       [--lowering auto-scatter|auto-no-gemm|auto|convtranspose|gemm|gemm-scatter] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -39,8 +39,8 @@ const { values: args } = parseArgs({
     skip: { type: "string", default: "" },
     "peer-src-blvnet": { type: "string", default: "peer/blvnet-tam" },
     json: { type: "string" },
-    /** A/B: the conv input-gradient lowering of the step graph (auto-no-gemm = before the Gemm + col2im path). */
-    lowering: { type: "string", default: "auto-no-gemm" },
+    /** A/B: the conv input-gradient lowering of the step graph (auto-no-gemm = before the scatter-matrix Gemm path). */
+    lowering: { type: "string", default: "auto-scatter" },
     /** A/B: export without lazy row maps (the Gather/Pad graph of bLVNet's frame handling). */
     "no-lazy-rows": { type: "boolean", default: false },
     /** A/B: onnxruntime's memory arena / memory pattern off in the step session. */

@@ -4,13 +4,13 @@
  * options and graph lowerings; the alternated comparison with PyTorch is step.bench.ts.
  *
  *   npx tsx --conditions=source packages/bench/src/perf/step-memory.bench.ts [--steps 5] [--threads 2]
- *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto|auto-no-gemm|...] [--profile prefix]
- *       [--keep-output-copies]
+ *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto-scatter|auto-no-gemm|...] [--profile prefix]
+ *       [--keep-output-copies] [--flip slice|blocked|off]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
-import { type InputGradLowering, OrtTrainer, summarizeProfile } from "@blvnet/engine-onnx";
+import { type FlipWeight, type InputGradLowering, OrtTrainer, summarizeProfile } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 
 const { values: args } = parseArgs({
@@ -23,7 +23,9 @@ const { values: args } = parseArgs({
     "no-pattern": { type: "boolean", default: false },
     /** The trainer's default is pattern off; --pattern turns it on (A/B). */
     pattern: { type: "boolean", default: false },
-    lowering: { type: "string", default: "auto-no-gemm" },
+    lowering: { type: "string", default: "auto-scatter" },
+    /** How stride-1 conv input gradients build the flipped weight (TrainLowering.flipWeight; default: the trainer's). */
+    flip: { type: "string" },
     /** A/B: leave onnxruntime-node's output copies to the GC (OrtTrainerOptions.freeOutputCopies false). */
     "keep-output-copies": { type: "boolean", default: false },
     profile: { type: "string" },
@@ -59,7 +61,7 @@ const trainer = await OrtTrainer.create(model, {
   inputShape: shape,
   memArena: !args["no-arena"],
   memPattern: args.pattern && !args["no-pattern"],
-  lowering: { convInputGrad: args.lowering as InputGradLowering },
+  lowering: { convInputGrad: args.lowering as InputGradLowering, ...(args.flip ? { flipWeight: args.flip as FlipWeight } : {}) },
   profilePrefix: args.profile,
   freeOutputCopies: !args["keep-output-copies"],
 });
@@ -73,7 +75,7 @@ for (let i = 0; i < Number(args.steps); i++) {
 }
 const later = times.slice(1).sort((a, b) => a - b);
 console.log(
-  `[lowering ${args.lowering}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
+  `[lowering ${args.lowering}, flip ${args.flip ?? "default"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
     .map((v) => v.toFixed(2))
     .join(" ")}`,
 );

@@ -1,4 +1,4 @@
-export type { InputGradLowering } from "./conv-grad.js";
+export type { FlipWeight, InputGradLowering } from "./conv-grad.js";
 export { findProfileFile, type ProfileNodeRow, type ProfileRow, summarizeProfile } from "./profile.js";
 export {
   buildForwardGraph,

@@ -206,6 +206,68 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
     });
   });
 
+  it("flipped-weight Conv input gradient with the blocked weight swap: flip on the weight or on the maps, vs ConvTranspose", async () => {
+    const blocked = { lowering: { flipWeight: "blocked" as const } };
+    // maps larger than the weight: taps reversed by the anti-identity MatMul
+    const small = () => new Case({ c: conv(3, 4, 3, { padding: 1, bias: true }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x));
+    await check(small(), [2, 3, 6, 6], blocked);
+    // weight larger than the maps (96x96x3x3: the two-pass blocked Transpose): dy and dx reversed
+    const wide = () => new Case({ c: conv(96, 80, 3, { padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x));
+    await check(wide(), [1, 96, 3, 3], { ...blocked, fdTol: 5e-3 });
+    // dilated non-square kernel, and a 3-D conv, both ways round
+    const dil = () => new Case({ c: conv(4, 6, [3, 1], { padding: [2, 0], dilation: 2 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x));
+    await check(dil(), [2, 4, 7, 5], blocked);
+    await check(dil(), [1, 4, 3, 2], blocked);
+    const c3 = () => new Case({ c: new Conv3d(8, 6, 3, { padding: 1 }) }, (ops, x, m) => (m.c as Conv3d).forward(ops, x));
+    await check(c3(), [1, 8, 4, 5, 5], blocked);
+    await check(c3(), [1, 8, 2, 2, 2], blocked);
+    // same dL/dx as the ConvTranspose lowering (float32 summation-order noise only)
+    for (const [model, shape] of [
+      [wide(), [1, 96, 3, 3]],
+      [small(), [2, 3, 6, 6]],
+    ] as const) {
+      const x = randArray(numelOf([...shape]), 11);
+      const a = await ortGrads(model, [...shape], x, 5, 1, { flipWeight: "blocked" });
+      const b = await ortGrads(model, [...shape], x, 5, 1, { flipWeight: "off" });
+      const [ga, gb] = [await a.run(x), await b.run(x)];
+      expect(maxRelErr(ga.dx, gb.dx)).toBeLessThan(1e-5);
+      await a.release();
+      await b.release();
+    }
+  });
+
+  it("conv input gradient as one Gemm + a scatter-matrix MatMul: strided, odd sizes, dilated, 3-D, batch 1, vs ConvTranspose", async () => {
+    const scatter = { lowering: { convInputGrad: "gemm-scatter" as const } };
+    const c2 = (cin: number, cout: number, k: number | [number, number], cfg: ConstructorParameters<typeof Conv2d>[3]) => () =>
+      new Case({ c: conv(cin, cout, k, cfg) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x));
+    await check(c2(3, 4, 3, { padding: 1, bias: true })(), [2, 3, 6, 6], scatter);
+    await check(c2(3, 4, 3, { stride: 2, padding: 1 })(), [2, 3, 7, 7], scatter);
+    await check(c2(3, 4, 3, { stride: 2, padding: 1 })(), [2, 3, 8, 6], scatter);
+    await check(c2(2, 3, [3, 1], { padding: [2, 0], dilation: 2 })(), [2, 2, 7, 5], scatter);
+    await check(c2(3, 4, 7, { stride: 2, padding: 3 })(), [1, 3, 12, 11], scatter);
+    await check(
+      new Case({ c: new Conv3d(3, 4, 3, { stride: [1, 2, 2], padding: 1 }) }, (ops, x, m) => (m.c as Conv3d).forward(ops, x)),
+      [1, 3, 4, 5, 5],
+      scatter,
+    );
+    // "auto-scatter" picks it for few input positions and many output channels (4x4 maps, Cout 64)
+    const late = c2(8, 64, 3, { padding: 1 });
+    await check(late(), [2, 8, 4, 4], { lowering: { convInputGrad: "auto-scatter" } });
+    // same dL/dx as ConvTranspose (float32 summation-order noise only)
+    for (const [model, shape] of [
+      [late(), [2, 8, 4, 4]],
+      [c2(3, 4, 3, { stride: 2, padding: 1 })(), [2, 3, 7, 7]],
+    ] as const) {
+      const x = randArray(numelOf([...shape]), 11);
+      const a = await ortGrads(model, [...shape], x, 5, 1, { convInputGrad: "auto-scatter" });
+      const b = await ortGrads(model, [...shape], x, 5, 1, { convInputGrad: "convtranspose" });
+      const [ga, gb] = [await a.run(x), await b.run(x)];
+      expect(maxRelErr(ga.dx, gb.dx)).toBeLessThan(1e-5);
+      await a.release();
+      await b.release();
+    }
+  });
+
   it("conv input gradient as one Gemm + col2im: strided, odd sizes, dilated, 3-D", async () => {
     const gemm = { lowering: { convInputGrad: "gemm" as const } };
     await check(

@@ -28,7 +28,7 @@ import {
 } from "@blvnet/core";
 import { onnxAttr } from "../onnx/graph.js";
 import { nearestSourceIndices, OnnxOps, OnnxValue } from "../onnx/onnxops.js";
-import { type ConvGeometry, ConvGrad, channelsFirst, convTransposeGrad, type InputGradLowering } from "./conv-grad.js";
+import { type ConvGeometry, ConvGrad, channelsFirst, convTransposeGrad, type FlipWeight, type InputGradLowering } from "./conv-grad.js";
 import { Emitter, numel, TRAIN_OPSET } from "./emit.js";
 import { Tape } from "./tape.js";
 
@@ -56,6 +56,8 @@ export interface TrainLowering {
    * has no Sum kernel), false never; default: sums of up to 4 terms (faster on CPU, see Emitter.sum).
    */
   sumAsAdds?: boolean;
+  /** How stride-1 conv input gradients build the flipped weight of their forward Conv, and where they use it (see FlipWeight; default "slice"). */
+  flipWeight?: FlipWeight;
   /** The previous lowerings of the ReLU and avg-pool backward and of small-Cin weight gradients (Where, depthwise ConvTranspose, im2col; A/B timing; see each rule). */
   legacy?: boolean;
 }
@@ -167,6 +169,7 @@ export class OnnxTrainOps extends OnnxOps {
           return t;
         },
         !this.lowering.legacy,
+        this.lowering.flipWeight,
       );
       this.tape.toParam(bias, () => grad.bias());
       this.tape.toParam(weight, () => grad.weight(x.name));
