@@ -16,7 +16,7 @@
  *   npx tsx --conditions=source packages/bench/src/perf/ratios.bench.ts [--threads 2]
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet DIR (a checkout of IBM/bLVNet-TAM; default peer/blvnet-tam)] [--json out.json]
- *       [--lowering auto-scatter|auto-no-gemm|auto|convtranspose|gemm|gemm-scatter] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies]
+ *       [--lowering auto-scatter|auto-no-gemm|auto|convtranspose|gemm|gemm-scatter] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies] [--no-ffi]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -50,6 +50,8 @@ const { values: args } = parseArgs({
     pattern: { type: "boolean", default: false },
     /** A/B: leave onnxruntime-node's output copies to the GC (OrtTrainerOptions.freeOutputCopies false). */
     "keep-output-copies": { type: "boolean", default: false },
+    /** A/B: run the step through onnxruntime-node's binding instead of onnxruntime's C API (OrtTrainerOptions.ffi false). */
+    "no-ffi": { type: "boolean", default: false },
   },
 });
 const threads = Number(args.threads);
@@ -124,7 +126,7 @@ async function time(f: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-log(`ratios bench, ${threads} threads, load ${load()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}`);
+log(`ratios bench, ${threads} threads, load ${load()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, step via ${args["no-ffi"] ? "binding" : "C API"}`);
 
 // ---- 1. training step ------------------------------------------------------------------------
 if (!skip.has("train")) {
@@ -144,6 +146,7 @@ if (!skip.has("train")) {
     memArena: !args["no-arena"],
     memPattern: args.pattern && !args["no-pattern"],
     freeOutputCopies: !args["keep-output-copies"],
+    ffi: !args["no-ffi"],
   });
   const peer = await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src-blvnet"]! });
   log(`train: ours first step ${(await time(() => ort.step(input, labels, 0.001))).toFixed(0)} ms`);
@@ -243,7 +246,7 @@ for (const batch of [1, 8]) {
 }
 
 console.log(
-  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}`,
+  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, step via ${args["no-ffi"] ? "binding" : "C API"}`,
 );
 for (const p of results) {
   const speedup = 1 / p.pairRatio;
@@ -268,6 +271,7 @@ if (args.json) {
     ort_version: ortVersion,
     device: deviceName(),
     threads,
+    step_via: args["no-ffi"] ? "onnxruntime-node binding" : "onnxruntime C API (koffi)",
     date: new Date().toISOString(),
     command: ["ratios.bench.ts", ...withoutPaths(process.argv.slice(2))].join(" "),
   };
