@@ -6,6 +6,7 @@
  *
  *   AB_PROFILE=1 npx tsx --conditions=source packages/bench/src/perf/lowering-ab.bench.ts \
  *       '{"legacy":{"legacy":true},"new":{}}' [steps 5] [rounds 2]
+ *   e.g. per-param vs packed small-param SGD updates: '{"old":{"packUpdatesBelow":0},"packed":{}}'
  */
 import { mkdtempSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
