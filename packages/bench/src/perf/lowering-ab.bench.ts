@@ -6,6 +6,7 @@
  *
  *   AB_PROFILE=1 npx tsx --conditions=source packages/bench/src/perf/lowering-ab.bench.ts \
  *       '{"legacy":{"legacy":true},"new":{}}' [steps 5] [rounds 2]
+ *   e.g. per-param vs packed small-param SGD updates: '{"old":{"packUpdatesBelow":0},"packed":{}}'
  *
  * AB_STAT=median reports the median over rounds of each op's kernel time instead of the mean.
  * AB_NODES=ConvTranspose,Conv (with AB_PROFILE=1) also lists every node of those op types with its

@@ -5,7 +5,7 @@
  *
  *   npx tsx --conditions=source packages/bench/src/perf/step-memory.bench.ts [--steps 5] [--threads 2]
  *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto-scatter|auto-no-gemm|...] [--profile prefix]
- *       [--keep-output-copies] [--flip slice|blocked|off]
+ *       [--keep-output-copies] [--flip slice|blocked|off] [--pack-updates N]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     flip: { type: "string" },
     /** A/B: leave onnxruntime-node's output copies to the GC (OrtTrainerOptions.freeOutputCopies false). */
     "keep-output-copies": { type: "boolean", default: false },
+    /** TrainLowering.packUpdatesBelow (0: every param updated on its own; default: the trainer's). */
+    "pack-updates": { type: "string" },
     profile: { type: "string" },
     top: { type: "string", default: "30" },
   },
@@ -61,7 +63,11 @@ const trainer = await OrtTrainer.create(model, {
   inputShape: shape,
   memArena: !args["no-arena"],
   memPattern: args.pattern && !args["no-pattern"],
-  lowering: { convInputGrad: args.lowering as InputGradLowering, ...(args.flip ? { flipWeight: args.flip as FlipWeight } : {}) },
+  lowering: {
+    convInputGrad: args.lowering as InputGradLowering,
+    ...(args.flip ? { flipWeight: args.flip as FlipWeight } : {}),
+    ...(args["pack-updates"] !== undefined ? { packUpdatesBelow: Number(args["pack-updates"]) } : {}),
+  },
   profilePrefix: args.profile,
   freeOutputCopies: !args["keep-output-copies"],
 });
@@ -75,7 +81,7 @@ for (let i = 0; i < Number(args.steps); i++) {
 }
 const later = times.slice(1).sort((a, b) => a - b);
 console.log(
-  `[lowering ${args.lowering}, flip ${args.flip ?? "default"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
+  `[lowering ${args.lowering}, flip ${args.flip ?? "default"}, pack-updates ${args["pack-updates"] ?? "default"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
     .map((v) => v.toFixed(2))
     .join(" ")}`,
 );

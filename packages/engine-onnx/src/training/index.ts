@@ -19,4 +19,4 @@ export {
   type StepOptions,
   type TrainableForwardModel,
 } from "./trainer.js";
-export { type DropoutMask, OnnxTrainOps, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
+export { type DropoutMask, OnnxTrainOps, PACK_UPDATES_BELOW, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";

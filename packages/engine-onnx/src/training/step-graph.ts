@@ -13,7 +13,7 @@ import type { OnnxGraphIO, OnnxNode } from "../onnx/graph.js";
 import { onnxAttr } from "../onnx/graph.js";
 import type { OnnxValue } from "../onnx/onnxops.js";
 import { type Emitter, TRAIN_OPSET } from "./emit.js";
-import { type DropoutMask, OnnxTrainOps, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
+import { type DropoutMask, OnnxTrainOps, PACK_UPDATES_BELOW, type RunningStatsUpdate, type TrainLowering } from "./trainops.js";
 
 /** What the builders need of a model: a forward producing logits [N, K] (VideoModel fits). */
 export interface ForwardModel {
@@ -110,19 +110,101 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
 
   // The norm and the update run on flat views (see OnnxTrainOps: fast elementwise paths); Reshape is an alias.
   const flatGrads = new Map(trainable.map(([p]) => [p, p.shape.length === 1 ? grads.get(p)! : e.reshape(grads.get(p)!, [p.numel])]));
+  // Small params are updated as one packed vector (TrainLowering.packUpdatesBelow); the others one by one.
+  const packBelow = hyper.lowering?.packUpdatesBelow ?? PACK_UPDATES_BELOW;
+  let packed = trainable.filter(([p]) => p.numel <= packBelow);
+  if (packed.length < 2) packed = [];
+  const single = packed.length ? trainable.filter(([p]) => p.numel > packBelow) : trainable;
+  const packedGrad = packed.length
+    ? e.concat(
+        packed.map(([p]) => flatGrads.get(p)!),
+        0,
+      )
+    : null;
   // Global gradient norm over every gradient, then the clip coefficient.
-  const sumSquares = new Map(trainable.map(([p]) => [p, e.reduceSumSquare(flatGrads.get(p)!, null, false)]));
-  e.g.addNode("Sqrt", [e.sum([...sumSquares.values()])], [STEP_IO.gradNorm]);
+  const sumSquares = new Map(single.map(([p]) => [p, e.reduceSumSquare(flatGrads.get(p)!, null, false)]));
+  const packedSumSquares = packedGrad ? e.reduceSumSquare(packedGrad, null, false) : null;
+  e.g.addNode("Sqrt", [e.sum([...sumSquares.values(), ...(packedSumSquares ? [packedSumSquares] : [])])], [STEP_IO.gradNorm]);
   const clip = hyper.clipGradNorm ?? 0;
   const coef = clip > 0 ? e.op("Min", [e.op("Div", [e.scalar(clip), e.add(STEP_IO.gradNorm, e.scalar(1e-6))]), e.scalar(1)]) : null;
 
   const momentum = hyper.momentum ?? 0;
   const wd = hyper.weightDecay ?? 0;
-  const afterReaders = readersTick(e, new Map(trainable), STEP_IO.loss);
+  // Each packed param's gradient and reader ticks (`firsts`) also ride on the update of the single
+  // param before it in state_dict order (in that update's tick): the DFS then computes them next to
+  // that param's gradient, as with per-param updates, instead of at the end of the backward with
+  // their (large) inputs kept alive until then (measured: +55 MiB peak without riders, +90 MiB with
+  // the reader ticks but not the gradients).
+  const ridersOf = new Map<Param, Param[]>();
+  if (packed.length && single.length) {
+    const isPacked = new Set(packed.map(([p]) => p));
+    let host: Param = single[0][0];
+    for (const [p] of trainable) {
+      if (!isPacked.has(p)) host = p;
+      else ridersOf.set(host, [...(ridersOf.get(host) ?? []), p]);
+    }
+  }
+  const afterReaders = readersTick(e, new Map(trainable), STEP_IO.loss, new Set([...packed.map(([p]) => p), ...ridersOf.keys()]));
   const updated = new Map<Param, string>();
   const momentumSlots: MomentumSlot[] = [];
-  for (const [p, name] of trainable) {
-    let d = flatGrads.get(p)!;
+  // One SGD update of flat `w` (graph input or packed), grad `d0`, momentum input `m` (when momentum != 0);
+  // returns the new weight and momentum values (the caller names them as outputs).
+  const update = (w: string, d0: string, m: string | null, lr: string, outW?: string, outM?: string) => {
+    let d = d0;
+    if (coef) d = e.mul(d, coef);
+    if (wd !== 0) d = e.add(d, e.scale(w, wd));
+    let step = d;
+    if (m !== null) {
+      const m2 = outM ?? e.g.fresh("momentum_next");
+      e.g.addNode("Add", [e.scale(m, momentum), d], [m2]);
+      step = hyper.nesterov ? e.add(d, e.scale(m2, momentum)) : m2;
+    }
+    const w2 = outW ?? e.g.fresh("weight_next");
+    e.g.addNode("Sub", [w, e.mul(step, lr)], [w2]);
+  };
+  if (packedGrad) {
+    // The same update on the concatenation, split into the outputs. It waits for the backward readers
+    // of every packed weight (their `firsts`, summed) before the Split writes the new weights over
+    // them. Its nodes come before the single updates in the graph: onnxruntime's default order is a
+    // reverse DFS from the leaf nodes, last one first, so the packed update runs last (after the
+    // backward) and each single update as soon as its gradient is complete (measured: emitted after
+    // them, the packed update pulls the whole backward in its own order, +110 MiB peak).
+    let lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(packedSumSquares!, 0));
+    const firsts = packed.flatMap(([p]) => afterReaders.get(p)?.firsts ?? []);
+    if (firsts.length) lr = e.add(lr, e.scale(e.reduceSum(e.concat(firsts, 0), [0], false), 0));
+    const slots =
+      momentum !== 0 ? packed.map(([p, name]) => ({ param: p, input: momentumName(name), output: nextName(momentumName(name)) })) : [];
+    momentumSlots.push(...slots);
+    const w = e.concat(
+      packed.map(([, name]) => name),
+      0,
+    );
+    const m = slots.length
+      ? e.concat(
+          slots.map((s) => s.input),
+          0,
+        )
+      : null;
+    const w2 = e.g.fresh("weight_next");
+    const m2 = m ? e.g.fresh("momentum_next") : undefined;
+    update(w, packedGrad, m, lr, w2, m2);
+    const sizes = e.i64(packed.map(([p]) => p.numel));
+    e.g.addNode(
+      "Split",
+      [w2, sizes],
+      packed.map(([, name]) => nextName(name)),
+      { axis: onnxAttr.int(0) },
+    );
+    if (m2)
+      e.g.addNode(
+        "Split",
+        [m2, sizes],
+        slots.map((s) => s.output),
+        { axis: onnxAttr.int(0) },
+      );
+    for (const [p, name] of packed) updated.set(p, nextName(name));
+  }
+  for (const [p, name] of single) {
     // Without clipping, `lr + 0 * |g|^2` (== lr bit for bit while finite; a non-finite step is
     // discarded anyway) makes each update read its own norm term: onnxruntime orders execution by a
     // DFS from the graph outputs, so each parameter's norm term and update then run as soon as its
@@ -130,20 +212,25 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
     let lr = coef ? STEP_IO.lr : e.add(STEP_IO.lr, e.scale(sumSquares.get(p)!, 0));
     // The new weight is written over the old one: `lr + 0 * (one value of each backward reader of
     // the weight)` (== lr while finite) makes the update wait for them.
-    const tick = afterReaders.get(p);
-    if (tick) lr = e.add(lr, e.scale(tick, 0));
-    if (coef) d = e.mul(d, coef);
-    if (wd !== 0) d = e.add(d, e.scale(name, wd));
-    let step = d;
-    if (momentum !== 0) {
-      const slot = { param: p, input: momentumName(name), output: nextName(momentumName(name)) };
-      e.g.addNode("Add", [e.scale(slot.input, momentum), d], [slot.output]);
-      momentumSlots.push(slot);
-      step = hyper.nesterov ? e.add(d, e.scale(slot.output, momentum)) : slot.output;
+    let tick = afterReaders.get(p)?.tick;
+    const riders = ridersOf.get(p);
+    if (riders) {
+      const firsts = [p, ...riders].flatMap((q) => afterReaders.get(q)?.firsts ?? []);
+      // (whole small gradients: their sum is finite when their squares are, else the step is discarded anyway)
+      for (const q of riders) firsts.push(flatGrads.get(q)!);
+      tick = e.reduceSum(e.concat(firsts, 0), [0], false);
     }
-    e.g.addNode("Sub", [name, e.mul(step, lr)], [nextName(name)]);
+    if (tick) lr = e.add(lr, e.scale(tick, 0));
+    let slot: MomentumSlot | null = null;
+    if (momentum !== 0) {
+      slot = { param: p, input: momentumName(name), output: nextName(momentumName(name)) };
+      momentumSlots.push(slot);
+    }
+    update(name, flatGrads.get(p)!, slot?.input ?? null, lr, nextName(name), slot?.output);
     updated.set(p, nextName(name));
   }
+  const order = new Map(trainable.map(([p], i) => [p, i]));
+  momentumSlots.sort((a, b) => order.get(a.param)! - order.get(b.param)!);
   const statsOut = new Map<Param, string>();
   for (const r of ops.runningStats) {
     statsOut.set(r.bn.runningMean, r.meanOut);
@@ -195,14 +282,20 @@ export function buildStepGraph(model: ForwardModel, inputShape: number[], hyper:
 }
 
 /**
- * For each param, a scalar that is computed only after every node that reads the param (its flat
+ * For each param, values [1] that are computed only after every node that reads the param (its flat
  * input or a Reshape/Identity view of it) and is not an ancestor of `loss` (forward readers come
- * before the loss, hence before any update): one element of each such reader's first output,
- * summed. Params without such readers are absent. onnxruntime only orders nodes by data
+ * before the loss, hence before any update): one element of each such reader's first output
+ * (`firsts`, [1] each), summed into `tick` unless the param is in `untallied`. Params without such
+ * readers are absent. onnxruntime only orders nodes by data
  * dependencies, so an update that reads this value cannot overwrite the weight while the backward
  * still needs it (e.g. an input-gradient ConvTranspose or MatMul reading W).
  */
-function readersTick(e: Emitter, params: Map<Param, string>, loss: string): Map<Param, string> {
+function readersTick(
+  e: Emitter,
+  params: Map<Param, string>,
+  loss: string,
+  untallied: Set<Param>,
+): Map<Param, { tick?: string; firsts: string[] }> {
   const { producer, readers: consumers } = e.g.links();
   // Ancestors of the loss (the forward and the loss itself).
   const beforeLoss = new Set<OnnxNode>();
@@ -216,7 +309,7 @@ function readersTick(e: Emitter, params: Map<Param, string>, loss: string): Map<
       if (p && !beforeLoss.has(p)) stack.push(p);
     }
   }
-  const out = new Map<Param, string>();
+  const out = new Map<Param, { tick?: string; firsts: string[] }>();
   for (const [p, input] of params) {
     const readers: OnnxNode[] = [];
     const views = [input];
@@ -228,7 +321,7 @@ function readersTick(e: Emitter, params: Map<Param, string>, loss: string): Map<
     }
     if (!readers.length) continue;
     const firsts = readers.map((n) => e.slice(e.reshape(n.outputs[0], [-1]), [0], [1], [0]));
-    out.set(p, e.reduceSum(e.sum(firsts), [0], false));
+    out.set(p, { firsts, tick: untallied.has(p) ? undefined : e.reduceSum(e.sum(firsts), [0], false) });
   }
   return out;
 }

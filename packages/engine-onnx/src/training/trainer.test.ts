@@ -21,6 +21,8 @@ import {
 import { initBackend, sgdOf, TfOps, trainStep } from "@blvnet/engine-tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
+import { GraphBuilder, type OnnxNode } from "../onnx/graph.js";
+import { buildStepGraph } from "./step-graph.js";
 import { OrtTrainer } from "./trainer.js";
 
 const FRAMES = 4;
@@ -276,6 +278,99 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
       expect(maxRelErr(logits, ref.data)).toBeLessThan(1e-5);
     } finally {
       await trainer.release();
+    }
+  });
+
+  it("packed updates of small params (TrainLowering.packUpdatesBelow) equal the per-param ones, written in place", async () => {
+    const shape = inputShape(tiny(0).inputSpec, CLIPS);
+    const inputs = [refgenInput(shape), refgenInput(shape).map((v) => -0.5 * v), refgenInput(shape).map((v) => 0.25 * v)];
+    // (the tiny model's params have 5-216 elements: 100 packs some, 4096 all)
+    const settings: { lr: number; momentum?: number; weightDecay?: number; nesterov?: boolean; clipGradNorm?: number }[] = [
+      SGD,
+      { lr: 0.05, momentum: 0.9, nesterov: true },
+      { lr: 0.05 },
+      { ...SGD, clipGradNorm: 1e-3 },
+    ];
+    for (const sgd of settings) {
+      const runs: { losses: number[]; norms: number[]; state: Map<string, Float32Array>; momenta: Float32Array[] }[] = [];
+      expect(
+        tiny(0)
+          .parameters()
+          .some((p) => p.numel > 100),
+      ).toBe(true);
+      for (const packUpdatesBelow of [0, 100, 4096]) {
+        const m = tiny(0).train();
+        const trainer = await OrtTrainer.create(m, { ...sgd, threads: 1, inputShape: shape, lowering: { packUpdatesBelow } });
+        try {
+          const losses: number[] = [];
+          const norms: number[] = [];
+          for (let s = 0; s < inputs.length; s++) {
+            const r = await trainer.step(inputs[s], [s % 5, (s + 2) % 5], sgd.lr);
+            losses.push(r.loss);
+            norms.push(r.gradNorm);
+          }
+          const state = new Map(
+            [...trainer.stateDict()].flatMap(([k, t]) => (t.data instanceof Float32Array ? [[k, t.data.slice()] as const] : [])),
+          );
+          runs.push({ losses, norms, state, momenta: [...trainer.momentumBuffers().values()] });
+        } finally {
+          await trainer.release();
+        }
+      }
+      const [ref, ...packed] = runs;
+      const clipped = (sgd.clipGradNorm ?? 0) > 0;
+      for (const run of packed) {
+        // the gradient norm sums the packed squares in another order; with clipping it scales the updates
+        for (let s = 0; s < ref.norms.length; s++) expect(Math.abs(run.norms[s] - ref.norms[s])).toBeLessThan(1e-6 * ref.norms[s]);
+        if (clipped) {
+          for (const [k, w] of ref.state) expect(maxRelErr(run.state.get(k)!, w), k).toBeLessThan(1e-6);
+          continue;
+        }
+        expect(run.losses).toEqual(ref.losses);
+        for (const [k, w] of ref.state) expect([...run.state.get(k)!], k).toEqual([...w]);
+        expect(run.momenta.map((b) => [...b])).toEqual(ref.momenta.map((b) => [...b]));
+      }
+    }
+  });
+
+  it("every reader of an in-place updated weight or momentum buffer runs before the node that overwrites it", () => {
+    for (const packUpdatesBelow of [0, 100, 4096]) {
+      let builder: GraphBuilder | null = null;
+      const toBytes = GraphBuilder.prototype.toBytes;
+      GraphBuilder.prototype.toBytes = function (this: GraphBuilder, ...args: Parameters<typeof toBytes>) {
+        builder = this;
+        return toBytes.apply(this, args);
+      };
+      let g: ReturnType<typeof buildStepGraph>;
+      try {
+        g = buildStepGraph(tiny(0).train(), inputShape(tiny(0).inputSpec, CLIPS), { ...SGD, lowering: { packUpdatesBelow } });
+      } finally {
+        GraphBuilder.prototype.toBytes = toBytes;
+      }
+      const { producer, readers } = (builder as unknown as GraphBuilder).links();
+      const ancestors = (n: OnnxNode) => {
+        const seen = new Set<OnnxNode>();
+        const stack = [n];
+        while (stack.length) {
+          for (const i of stack.pop()!.inputs) {
+            const p = producer.get(i);
+            if (p && !seen.has(p)) seen.add(p) && stack.push(p);
+          }
+        }
+        return seen;
+      };
+      const pairs = [...g.params.filter((s) => s.inPlace).map((s) => [s.input, s.output!]), ...g.momentum.map((s) => [s.input, s.output])];
+      expect(pairs.length).toBeGreaterThan(20);
+      for (const [input, output] of pairs) {
+        const writer = producer.get(output)!;
+        const before = ancestors(writer);
+        const views = [input];
+        while (views.length)
+          for (const r of readers.get(views.pop()!) ?? []) {
+            if (r.opType === "Reshape" || r.opType === "Identity") views.push(r.outputs[0]);
+            else if (r !== writer) expect(before.has(r), `${r.opType} reading ${input} (packUpdatesBelow ${packUpdatesBelow})`).toBe(true);
+          }
+      }
     }
   });
 });
