@@ -126,7 +126,9 @@ async function time(f: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-log(`ratios bench, ${threads} threads, load ${load()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, step via ${args["no-ffi"] ? "binding" : "C API"}`);
+log(
+  `ratios bench, ${threads} threads, load ${load()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, step via ${args["no-ffi"] ? "binding" : "C API"}`,
+);
 
 // ---- 1. training step ------------------------------------------------------------------------
 if (!skip.has("train")) {
