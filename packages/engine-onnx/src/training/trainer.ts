@@ -160,8 +160,12 @@ export class OrtTrainer {
     this.device = opts.device ?? "cpu";
     this.resident = this.device === "webgpu" && opts.resident !== false;
     // The WebGPU EP has no Sum kernel: gradient sums as chained Adds keep them on the GPU (no host copies).
-    if (this.device === "webgpu" && opts.lowering?.sumAsAdds === undefined)
-      this.opts = { ...opts, lowering: { ...opts.lowering, sumAsAdds: true } };
+    // Its shaders take at most 16 storage buffers, so no packed update (its Concat/Split have hundreds of inputs/outputs).
+    if (this.device === "webgpu")
+      this.opts = {
+        ...opts,
+        lowering: { sumAsAdds: true, packUpdatesBelow: 0, ...opts.lowering },
+      };
   }
 
   /** A trainer for `model`; the step graph is compiled for `inputShape` now (others on first use). */
