@@ -184,16 +184,23 @@ export class OrtTrainer {
     this.steps = n;
   }
 
+  /** The session settings every trainer session shares (binding or C API). */
+  private get hostOptions() {
+    return {
+      threads: this.opts.threads ?? availableParallelism(),
+      graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      enableCpuMemArena: this.opts.memArena ?? true,
+      enableMemPattern: this.opts.memPattern ?? false,
+    };
+  }
+
   /** A session on the trainer's device; `deviceOutputs` stay on the device (resident state). */
   private session(bytes: Uint8Array, profile: boolean, deviceOutputs: string[] = []): Promise<Ort.InferenceSession> {
     return createDeviceSession(this.ort, this.device, bytes, {
-      threads: this.opts.threads ?? availableParallelism(),
-      graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
+      ...this.hostOptions,
       ...(deviceOutputs.length
         ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((o) => [o, "gpu-buffer" as const])) }
         : {}),
-      enableCpuMemArena: this.opts.memArena ?? true,
-      enableMemPattern: this.opts.memPattern ?? false,
       ...(profile && this.opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: this.opts.profilePrefix } : {}),
     });
   }
@@ -205,13 +212,7 @@ export class OrtTrainer {
    */
   private hostStepSession(bytes: Uint8Array): StepSession | null {
     if (this.device !== "cpu" || this.opts.ffi === false) return null;
-    return FfiSession.create(this.ort, bytes, {
-      threads: this.opts.threads ?? availableParallelism(),
-      graphOptimizationLevel: this.opts.graphOptimizationLevel ?? "all",
-      enableCpuMemArena: this.opts.memArena ?? true,
-      enableMemPattern: this.opts.memPattern ?? false,
-      profileFilePrefix: this.opts.profilePrefix,
-    });
+    return FfiSession.create(this.ort, bytes, { ...this.hostOptions, profileFilePrefix: this.opts.profilePrefix });
   }
 
   /** Build and load the step graph for a batch shape (traced with the model's current train/eval flags). */
