@@ -54,6 +54,12 @@ export interface BatchNormParams {
   momentum: number;
 }
 
+/** One tap of a temporal blend: a depthwise 1x1 conv weight [C, 1, 1, 1] (no bias) read `offset` frames away. */
+export interface TemporalTap {
+  weight: Param;
+  offset: number;
+}
+
 export interface Ops<T> {
   /** Interpreter name, e.g. "tfjs", "onnx", "shape". */
   readonly kind: string;
@@ -96,6 +102,13 @@ export interface Ops<T> {
    * zero where t + offset falls outside [0, T). Never crosses clip boundaries.
    */
   timeShift(x: T, frames: number, offset: number): T;
+  /**
+   * Optional fused form of TAM's blend: the sum over taps, in order, of
+   * timeShift(conv2d(x, w_k, null, { groups: C }), frames, offset_k). Interpreters without it get that
+   * composition op by op (so counts and traces stay per op), as do inputs it returns null for; the
+   * training step builder fuses it on large frames.
+   */
+  temporalBlend?(x: T, frames: number, taps: readonly TemporalTap[]): T | null;
   /** Channels [start, end) of dim 1. */
   sliceChannels(x: T, start: number, end: number): T;
   /** Concatenate along dim 1. */
@@ -127,8 +140,9 @@ export const TENSOR_OPS = [
   "segmentMean",
 ] as const satisfies readonly Exclude<keyof Ops<unknown>, "kind" | "shape">[];
 export type TensorOp = (typeof TENSOR_OPS)[number];
-// Compile-time check that the list is complete: a new op must be added above.
-const _allListed: [Exclude<keyof Ops<unknown>, "kind" | "shape" | TensorOp>] extends [never] ? true : never = true;
+// Compile-time check that the list is complete: a new op must be added above (optional fused ops are
+// not wrapped: a wrapping interpreter lacks them, so models take the op-by-op composition).
+const _allListed: [Exclude<keyof Ops<unknown>, "kind" | "shape" | "temporalBlend" | TensorOp>] extends [never] ? true : never = true;
 
 /** Fold `add` over xs in order (for interpreters without an n-ary sum kernel). */
 export function addAll<T>(ops: Ops<T>, xs: T[]): T {

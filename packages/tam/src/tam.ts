@@ -57,8 +57,17 @@ export class TAM extends Module<TamConfig> {
   forward<T>(ops: Ops<T>, x: T): T {
     const rows = ops.shape(x)[0];
     if (rows % this.cfg.duration !== 0) throw new Error(`TAM: ${rows} rows are not whole clips of ${this.cfg.duration} frames`);
+    const taps = this.taps;
+    const fused = taps.every(({ conv }) => !conv.bias)
+      ? ops.temporalBlend?.(
+          x,
+          this.cfg.duration,
+          taps.map(({ conv, offset }) => ({ weight: conv.weight, offset })),
+        )
+      : null;
+    if (fused) return ops.relu(fused);
     // The 1x1 depthwise conv acts per frame, so shifting its output equals shifting its input.
-    const shifted = this.taps.map(({ conv, offset }) => {
+    const shifted = taps.map(({ conv, offset }) => {
       const z = conv.forward(ops, x);
       return offset === 0 ? z : ops.timeShift(z, this.cfg.duration, offset);
     });

@@ -5,7 +5,7 @@
  *
  *   npx tsx --conditions=source packages/bench/src/perf/step-memory.bench.ts [--steps 5] [--threads 2]
  *       [--size 112] [--frames 16] [--no-arena] [--pattern] [--lowering auto-scatter|auto-no-gemm|...] [--profile prefix]
- *       [--keep-output-copies] [--flip slice|blocked|off] [--pack-updates N]
+ *       [--keep-output-copies] [--flip slice|blocked|off] [--pack-updates N] [--blend-min-plane N]
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     "keep-output-copies": { type: "boolean", default: false },
     /** TrainLowering.packUpdatesBelow (0: every param updated on its own; default: the trainer's). */
     "pack-updates": { type: "string" },
+    /** TrainLowering.blendMinPlane ("Infinity": TAM blends op by op; default: the trainer's). */
+    "blend-min-plane": { type: "string" },
     profile: { type: "string" },
     top: { type: "string", default: "30" },
   },
@@ -67,6 +69,7 @@ const trainer = await OrtTrainer.create(model, {
     convInputGrad: args.lowering as InputGradLowering,
     ...(args.flip ? { flipWeight: args.flip as FlipWeight } : {}),
     ...(args["pack-updates"] !== undefined ? { packUpdatesBelow: Number(args["pack-updates"]) } : {}),
+    ...(args["blend-min-plane"] !== undefined ? { blendMinPlane: Number(args["blend-min-plane"]) } : {}),
   },
   profilePrefix: args.profile,
   freeOutputCopies: !args["keep-output-copies"],
@@ -81,7 +84,7 @@ for (let i = 0; i < Number(args.steps); i++) {
 }
 const later = times.slice(1).sort((a, b) => a - b);
 console.log(
-  `[lowering ${args.lowering}, flip ${args.flip ?? "default"}, pack-updates ${args["pack-updates"] ?? "default"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
+  `[lowering ${args.lowering}, flip ${args.flip ?? "default"}, pack-updates ${args["pack-updates"] ?? "default"}, blend-min-plane ${args["blend-min-plane"] ?? "default"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, free copies ${!args["keep-output-copies"]}] median of steps 2..: ${later[Math.floor(later.length / 2)]?.toFixed(0)} ms, peak RSS ${peak()} MiB, load ${loadavg()
     .map((v) => v.toFixed(2))
     .join(" ")}`,
 );

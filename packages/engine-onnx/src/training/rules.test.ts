@@ -301,6 +301,15 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
     await check(new Case({ c: conv(3, 4, 3, { stride: 2, padding: 1 }) }, (ops, x, m) => (m.c as Conv2d).forward(ops, x)), [2, 3, 7, 7]);
   });
 
+  it("strided weight gradients by im2col (strided Slices): odd and even sizes, stride 3, 3-D", async () => {
+    // more than SWAP_MAX_CIN input channels, so the weight gradient takes im2col + Gemm
+    const one = (c: Module) => new Case({ c }, (ops, x, m) => (m.c as Conv2d).forward(ops, x));
+    await check(one(conv(5, 4, 3, { stride: 2, padding: 1 })), [2, 5, 7, 7]);
+    await check(one(conv(5, 4, 3, { stride: 2, padding: 1 })), [2, 5, 8, 6]);
+    await check(one(conv(5, 3, [3, 2], { stride: 3, padding: [1, 0] })), [2, 5, 8, 10]);
+    await check(one(new Conv3d(5, 3, 3, { stride: 2, padding: 1 })), [2, 5, 5, 6, 7], { tol: 1e-4 });
+  });
+
   it("conv2d 7x7 stride 2 pad 3 (stem) and 1x1 stride 2", async () => {
     await check(
       new Case({ a: conv(3, 4, 7, { stride: 2, padding: 3 }), b: conv(4, 5, 1, { stride: 2 }) }, (ops, x, m) =>
@@ -430,6 +439,33 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
       ),
       [8, 6, 2, 2],
     );
+  });
+
+  it("temporalBlend (TAM's blend, fused as MatMuls) vs tfjs's op-by-op composition: 3 and 5 taps, past the clip, x used twice", async () => {
+    const depthwise = (c: number) => new Conv2d(c, c, 1, { groups: c });
+    const blend = (offsets: number[], frames: number) => {
+      const convs = offsets.map(() => depthwise(3));
+      return new Case(Object.fromEntries(convs.map((c, i) => [`tap${i}`, c])), (ops, x) => {
+        const taps = offsets.map((offset, i) => ({ weight: convs[i].weight, offset }));
+        const y =
+          ops.temporalBlend?.(x, frames, taps) ??
+          ops.sum(taps.map(({ offset }, i) => ops.timeShift(convs[i].forward(ops, x), frames, offset)));
+        return ops.add(y, x);
+      });
+    };
+    const fused = (ops: Ops<unknown>) => typeof ops.temporalBlend === "function";
+    expect(fused(new OnnxTrainOps()) && !fused(new TfOps())).toBe(true);
+    const x = new OnnxTrainOps().input("x", [4, 3, 2, 2]);
+    expect(new OnnxTrainOps().temporalBlend(x, 4, [{ weight: depthwise(3).weight, offset: 1 }])).toBeNull();
+    const always = { lowering: { blendMinPlane: 0 } };
+    await check(blend([-1, 0, 1], 4), [8, 3, 2, 3], always);
+    await check(blend([-2, -1, 0, 1, 2], 3), [6, 3, 3, 2], always);
+    await check(blend([1, -1, 0], 1), [2, 3, 2, 2], always);
+    await check(blend([-1, 0, 1], 16), [16, 3, 8, 8], always);
+    await check(blend([-1, 0, 1], 8), [16, 3, 12, 12], always);
+    await check(blend([-1, 0, 1], 8), [16, 3, 24, 24], always);
+    // default: planes this small take the op-by-op composition
+    await check(blend([-1, 0, 1], 4), [8, 3, 2, 3]);
   });
 
   it("dropout (train mode) with the masks TfOps draws for the same seed", async () => {

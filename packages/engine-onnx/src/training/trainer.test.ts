@@ -24,6 +24,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder, type OnnxNode } from "../onnx/graph.js";
 import { buildStepGraph } from "./step-graph.js";
 import { OrtTrainer } from "./trainer.js";
+import type { TrainLowering } from "./trainops.js";
 
 const FRAMES = 4;
 
@@ -37,6 +38,7 @@ class Tiny extends VideoModel {
   conv1 = new Conv2d(3, 8, 3, { stride: 2, padding: 1 });
   bn1 = new BatchNorm(8);
   tam = new Conv2d(8, 8, 1, { groups: 8 });
+  tam_prev = new Conv2d(8, 8, 1, { groups: 8 });
   dw = new Conv2d(8, 8, 3, { padding: 1, groups: 8 });
   bn_dw = new BatchNorm(8);
   conv2 = new Conv2d(8, 8, 1, { bias: true });
@@ -50,7 +52,15 @@ class Tiny extends VideoModel {
   forward<T>(ops: Ops<T>, x: T): T {
     x = ops.clipsToFrames(x, FRAMES);
     x = ops.relu(this.bn1.forward(ops, this.conv1.forward(ops, x))); // 6x6
-    x = ops.relu(ops.add(this.tam.forward(ops, ops.timeShift(x, FRAMES, 1)), ops.timeShift(x, FRAMES, -1)));
+    // a TAM blend: fused where the interpreter has it (OrtTrainer with TrainLowering.blendMinPlane <= 36)
+    const taps = [
+      { weight: this.tam.weight, offset: 1 },
+      { weight: this.tam_prev.weight, offset: -1 },
+    ];
+    const blend =
+      ops.temporalBlend?.(x, FRAMES, taps) ??
+      ops.add(ops.timeShift(this.tam.forward(ops, x), FRAMES, 1), ops.timeShift(this.tam_prev.forward(ops, x), FRAMES, -1));
+    x = ops.relu(blend);
     const rows = ops.shape(x)[0];
     const big = ops.gatherRows(
       x,
@@ -148,9 +158,9 @@ function tfjsSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seed
   return { losses, states };
 }
 
-async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[], ffi?: boolean) {
+async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][], seeds: number[], ffi?: boolean, lowering?: TrainLowering) {
   const shape = inputShape(model.inputSpec, CLIPS);
-  const trainer = await OrtTrainer.create(model, { ...SGD, threads: 1, inputShape: shape, ffi });
+  const trainer = await OrtTrainer.create(model, { ...SGD, threads: 1, inputShape: shape, ffi, lowering });
   const losses: number[] = [];
   const states: Map<string, Float32Array>[] = [];
   try {
@@ -167,7 +177,7 @@ async function ortSteps(model: Tiny, inputs: Float32Array[], labels: number[][],
   }
 }
 
-async function compareTwoSteps(training: boolean, dropout: number) {
+async function compareTwoSteps(training: boolean, dropout: number, lowering?: TrainLowering) {
   const shape = inputShape(tiny(0).inputSpec, CLIPS);
   const inputs = [refgenInput(shape), refgenInput(shape).map((v) => -0.5 * v)];
   const labels = [
@@ -179,7 +189,7 @@ async function compareTwoSteps(training: boolean, dropout: number) {
   const b = tiny(dropout).train(training);
   const start = snapshot(a);
   const ref = tfjsSteps(a, inputs, labels, seeds);
-  const got = await ortSteps(b, inputs, labels, seeds);
+  const got = await ortSteps(b, inputs, labels, seeds, undefined, lowering);
   for (let s = 0; s < 2; s++) {
     expect(Math.abs(got.losses[s] - ref.losses[s])).toBeLessThan(1e-5 * Math.max(1, ref.losses[s]));
     for (const [name, want] of ref.states[s]) {
@@ -211,6 +221,10 @@ describe("OrtTrainer (one ONNX graph per SGD step) vs the tfjs trainStep", () =>
     const { a, b } = await compareTwoSteps(true, 0.5);
     expect((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe(2n);
     expect((a.bn1.params.numBatchesTracked.data as BigInt64Array)[0]).toBe((b.bn1.params.numBatchesTracked.data as BigInt64Array)[0]);
+  });
+
+  it("TAM blends fused as MatMuls (blendMinPlane 0) match tfjs's op-by-op blend over two steps", async () => {
+    await compareTwoSteps(true, 0.5, { blendMinPlane: 0 });
   });
 
   it("the C API path (FfiSession, default) and onnxruntime-node's binding give the same bits", async () => {

@@ -24,6 +24,7 @@ import {
   type Pool2dOptions,
   type Pool3dOptions,
   pair,
+  type TemporalTap,
   triple,
 } from "@blvnet/core";
 import { onnxAttr } from "../onnx/graph.js";
@@ -70,10 +71,19 @@ export interface TrainLowering {
    * 0: every param updated on its own (the previous graph, byte-identical). Default PACK_UPDATES_BELOW.
    */
   packUpdatesBelow?: number;
+  /**
+   * TAM blends (`temporalBlend`) on frames of at least this many positions (H*W) run as MatMuls over
+   * a clip-major view; smaller ones op by op, where the per-plane Transposes and the tiny batched
+   * MatMuls cost more than the passes they save. Infinity: never fused (A/B). Default BLEND_MIN_PLANE.
+   */
+  blendMinPlane?: number;
 }
 
 /** Default `TrainLowering.packUpdatesBelow` (elements). */
 export const PACK_UPDATES_BELOW = 4096;
+
+/** Default `TrainLowering.blendMinPlane` (positions per frame). */
+export const BLEND_MIN_PLANE = 512;
 
 export class OnnxTrainOps extends OnnxOps {
   readonly e: Emitter;
@@ -464,6 +474,51 @@ export class OnnxTrainOps extends OnnxOps {
     if (Math.abs(offset) >= frames) return super.timeShift(x, frames, offset); // all zeros: no gradient flows
     const y = this.value(this.shiftPad(x.name, x.shape, frames, offset), [...x.shape]);
     return this.record(y, [x], [], (dy) => this.gradTo(x, () => this.shiftPad(dy, x.shape, frames, -offset)));
+  }
+
+  /**
+   * TAM's blend as MatMuls over a [clips, C, T, H*W] view: y[c] = M_c x[c], M_c = sum_k w_k[c] S_k,
+   * where the 0/1 matrix S_k [T, T] reads frame t + offset_k inside the clip (so M_c is banded and
+   * exact: one nonzero term per entry). Backward: dx[c] = M_c^T dy[c], and dw_k[c] is the sum of
+   * (dy x^T)[c] over S_k's ones. Two Transposes of whole-plane blocks and one MatMul replace a pass
+   * per tap, shift and sum (forward 3 passes instead of 7; backward 4 instead of 13).
+   */
+  temporalBlend(x: OnnxValue, frames: number, taps: readonly TemporalTap[]): OnnxValue | null {
+    const e = this.e;
+    const [rows, c, ...spatial] = x.shape;
+    const [n, t, s, k] = [rows / frames, frames, numel(spatial), taps.length];
+    if (!Number.isInteger(n) || s < (this.lowering.blendMinPlane ?? BLEND_MIN_PLANE)) return null;
+    const toClips = (v: string) => e.transpose(e.reshape(v, [n, t, c, s]), [0, 2, 1, 3]); // [n, C, T, s]
+    const fromClips = (v: string) => e.reshape(e.transpose(v, [0, 2, 1, 3]), [...x.shape]);
+    const reads = new Float32Array(k * t * t); // S_k flattened: [K, T*T]
+    taps.forEach(({ offset }, j) => {
+      for (let row = 0; row < t; row++) if (row + offset >= 0 && row + offset < t) reads[j * t * t + row * t + row + offset] = 1;
+    });
+    const readsT = new Float32Array(t * t * k); // [T*T, K]
+    reads.forEach((v, i) => (readsT[(i % (t * t)) * k + Math.floor(i / (t * t))] = v));
+    const w = e.concat(
+      taps.map(({ weight }) => e.reshape(this.flatParam(weight), [c, 1])),
+      1,
+    ); // [C, K]
+    const blend = e.reshape(e.op("MatMul", [w, e.f32(reads, [k, t * t])]), [c, t, t]);
+    const xClips = toClips(x.name);
+    const y = this.value(fromClips(e.op("MatMul", [blend, xClips])), [...x.shape]);
+    return this.record(
+      y,
+      [x],
+      taps.map(({ weight }) => weight),
+      (dy) => {
+        const dyClips = toClips(dy);
+        let perTap: string | null = null; // [C, K], shared by the taps' weight gradients
+        const tapGrads = () => {
+          const outer = e.op("MatMul", [dyClips, e.transpose(xClips, [0, 1, 3, 2])]); // [n, C, T, T]
+          perTap ??= e.op("MatMul", [e.reshape(e.reduceSum(outer, [0], false), [c, t * t]), e.f32(readsT, [t * t, k])]);
+          return perTap;
+        };
+        taps.forEach(({ weight }, j) => this.tape.toParam(weight, () => e.reshape(e.slice(tapGrads(), [j], [j + 1], [1]), weight.shape)));
+        this.gradTo(x, () => fromClips(e.op("MatMul", [e.transpose(blend, [0, 2, 1]), dyClips])));
+      },
+    );
   }
 
   private shiftPad(x: string, shape: readonly number[], frames: number, offset: number): string {
