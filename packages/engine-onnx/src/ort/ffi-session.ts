@@ -88,9 +88,18 @@ export interface FfiSessionOptions {
   profileFilePrefix?: string;
 }
 
+/** A tensor's OrtValue and the memory it was made over. */
+interface WrappedValue {
+  value: Pointer;
+  buffer: ArrayBufferLike;
+  bytes: number;
+}
+
 class FfiApi {
   private env: Pointer = null;
   private cpu: Pointer = null;
+  private readonly values = new WeakMap<Ort.Tensor, WrappedValue>();
+  private readonly collected = new FinalizationRegistry<WrappedValue>((entry) => this.release("ReleaseValue", entry.value));
 
   constructor(
     readonly koffi: typeof import("koffi"),
@@ -117,6 +126,38 @@ class FfiApi {
     const message = this.fns.GetErrorMessage(status) as string;
     this.fns.ReleaseStatus(status);
     throw new Error(`onnxruntime: ${message}`);
+  }
+
+  /**
+   * The OrtValue over a CPU tensor's memory (no copy), made once per tensor: a trainer feeds the same
+   * weight and momentum tensors every step (~700 values a step otherwise). Released after the tensor
+   * is collected; it only points at the tensor's memory, which lives as long as the tensor.
+   */
+  valueOf(t: Ort.Tensor): Pointer {
+    const data = stableData(t);
+    const known = this.values.get(t);
+    if (known && known.buffer === data.buffer && data.byteLength === known.bytes) return known.value;
+    const type = ELEMENT_TYPES[t.type];
+    if (!type || t.location !== "cpu") throw new Error(`FfiSession: unsupported tensor (${t.type} on ${t.location})`);
+    if (t.size > 0 && data.byteLength === 0) throw new Error("FfiSession: the tensor's memory was detached");
+    const value = this.out(
+      "CreateTensorWithDataAsOrtValue",
+      this.shared().cpu,
+      data,
+      data.byteLength,
+      BigInt64Array.from(t.dims, BigInt),
+      t.dims.length,
+      type[0],
+    );
+    if (known) {
+      this.release("ReleaseValue", known.value);
+      Object.assign(known, { value, buffer: data.buffer, bytes: data.byteLength });
+    } else {
+      const entry = { value, buffer: data.buffer, bytes: data.byteLength };
+      this.values.set(t, entry);
+      this.collected.register(t, entry);
+    }
+    return value;
   }
 
   /** One environment and one CPU memory description for every session (onnxruntime's env is a process singleton). */
@@ -200,29 +241,12 @@ export class FfiSession {
    */
   async run(feeds: Record<string, Ort.Tensor>, fetches: Record<string, Ort.Tensor | null>): Promise<Record<string, Ort.Tensor>> {
     if (!this.handle) throw new Error("FfiSession.run: the session was released");
-    const { cpu } = this.api.shared();
     const created: Pointer[] = [];
-    const wrap = (t: Ort.Tensor): Pointer => {
-      const type = ELEMENT_TYPES[t.type];
-      if (!type || t.location !== "cpu") throw new Error(`FfiSession: unsupported tensor (${t.type} on ${t.location})`);
-      const data = stableData(t);
-      const value = this.api.out(
-        "CreateTensorWithDataAsOrtValue",
-        cpu,
-        data,
-        data.byteLength,
-        BigInt64Array.from(t.dims, BigInt),
-        t.dims.length,
-        type[0],
-      );
-      created.push(value);
-      return value;
-    };
     try {
       const inNames = Object.keys(feeds);
-      const inputs = inNames.map((n) => wrap(feeds[n]));
+      const inputs = inNames.map((n) => this.api.valueOf(feeds[n]));
       const outNames = Object.keys(fetches);
-      const outputs = outNames.map((n) => (fetches[n] ? wrap(fetches[n]!) : null));
+      const outputs = outNames.map((n) => (fetches[n] ? this.api.valueOf(fetches[n]!) : null));
       this.api.call("Run", this.handle, null, inNames, inputs, inNames.length, outNames, outNames.length, outputs);
       const result: Record<string, Ort.Tensor> = {};
       outNames.forEach((n, i) => {
