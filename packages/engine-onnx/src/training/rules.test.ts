@@ -373,6 +373,20 @@ describe("OnnxTrainOps reverse-mode rules vs tfjs (cpu) and finite differences",
     await check(evalBn, [2, 3, 4, 4]);
   });
 
+  it("train-mode BN after a conv (plain, grouped, strided; the conv output used twice)", async () => {
+    const after = (c: Conv2d, reuse = false) =>
+      new Case({ c, bn: new BatchNorm(c.weight.shape[0]) }, (ops, x, m) => {
+        const z = (m.c as Conv2d).forward(ops, x);
+        const y = (m.bn as BatchNorm).forward(ops, z);
+        return reuse ? ops.add(y, z) : y;
+      });
+    await check(after(conv(5, 4, 3, { padding: 1 })), [2, 5, 5, 4], { tol: 1e-4 });
+    // (a bias before a train-mode BN gets a zero gradient: finite differences only, as for the grouped conv)
+    await check(after(conv(4, 6, 3, { padding: 1, groups: 2, bias: true })), [2, 4, 4, 5], { tfjs: false });
+    await check(after(conv(5, 4, 3, { stride: 2, padding: 1 })), [3, 5, 6, 6], { tol: 1e-4 });
+    await check(after(conv(5, 4, 1), true), [2, 5, 3, 4], { tol: 1e-4 });
+  });
+
   it("relu and add, with a value used twice (gradient accumulation)", async () => {
     await check(
       new Case({ c: conv(3, 3, 1) }, (ops, x, m) => ops.add(ops.relu((m.c as Conv2d).forward(ops, x)), ops.relu(x))),
