@@ -2,6 +2,7 @@
  * Provenance columns carried by every result row: what produced the number, where and when.
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, cpus } from "node:os";
 import { VERSION } from "./version.js";
@@ -65,8 +66,27 @@ function packageVersion(name: string): string {
 
 let versions: { tfjs: string; ort: string } | undefined;
 
+/**
+ * CPU model, logical cores and the widest SIMD onnxruntime and PyTorch can use: the same model name
+ * covers AVX2 and AVX-512 machines, and CPU timings differ by up to 2x between them.
+ */
 export function deviceName(): string {
-  return `${cpus()[0]?.model?.trim() ?? "unknown CPU"} x${availableParallelism()}`;
+  const simd = simdLevel();
+  return `${cpus()[0]?.model?.trim() ?? "unknown CPU"} x${availableParallelism()}${simd ? ` ${simd}` : ""}`;
+}
+
+/** "AVX-512" / "AVX2" from /proc/cpuinfo's flags (Linux x86); "" elsewhere. */
+export function simdLevel(cpuinfo?: string): string {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      return "";
+    }
+  }
+  const flags = new Set(/^flags\s*:(.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? []);
+  return flags.has("avx512f") ? "AVX-512" : flags.has("avx2") ? "AVX2" : "";
 }
 
 export function provenance(fields: { backend: string; threads?: number; seed?: number; device?: string }): Provenance {
