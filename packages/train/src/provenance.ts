@@ -70,8 +70,12 @@ let versions: { tfjs: string; ort: string } | undefined;
  * CPU model, logical cores and the widest SIMD onnxruntime and PyTorch can use: the same model name
  * covers AVX2 and AVX-512 machines, and CPU timings differ by up to 2x between them.
  */
+let hostSimd: string | undefined;
+
 export function deviceName(): string {
-  const simd = simdLevel();
+  // read once: provenance() names the device on every result row
+  hostSimd ??= simdLevel();
+  const simd = hostSimd;
   return `${cpus()[0]?.model?.trim() ?? "unknown CPU"} x${availableParallelism()}${simd ? ` ${simd}` : ""}`;
 }
 

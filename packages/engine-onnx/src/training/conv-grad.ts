@@ -109,9 +109,9 @@ export function im2colChannelsFirst(e: Emitter, x: string, g: ConvGeometry, tran
     if (!v) phases.set(q, (v = e.slice(padded, [q], [paddedSpatial[last]], [2 + last], [sw])));
     return v;
   };
+  // in a phase, the last axis is read with step 1 from the tap's offset within the phase
+  const lastInPhase = (i: number) => byPhase && i === last;
   const cols = kernelTaps(g.kernel).map((tap) => {
-    // (in a phase, the last axis is read with step 1 from the tap's offset within the phase)
-    const lastInPhase = (i: number) => byPhase && i === last;
     const starts = tap.map((t, i) => (lastInPhase(i) ? Math.floor(t / sw) : t * g.dilation[i]));
     const ends = starts.map((st, i) => st + (outSpatial[i] - 1) * (lastInPhase(i) ? 1 : g.stride[i]) + 1);
     const steps = g.stride.map((v, i) => (lastInPhase(i) ? 1 : v));

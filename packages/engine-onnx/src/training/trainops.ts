@@ -491,11 +491,15 @@ export class OnnxTrainOps extends OnnxOps {
     const toClips = (v: string) => e.transpose(e.reshape(v, [n, t, c, s]), [0, 2, 1, 3]); // [n, C, T, s]
     const fromClips = (v: string) => e.reshape(e.transpose(v, [0, 2, 1, 3]), [...x.shape]);
     const reads = new Float32Array(k * t * t); // S_k flattened: [K, T*T]
+    const readsT = new Float32Array(t * t * k); // its transpose [T*T, K]
     taps.forEach(({ offset }, j) => {
-      for (let row = 0; row < t; row++) if (row + offset >= 0 && row + offset < t) reads[j * t * t + row * t + row + offset] = 1;
+      for (let row = 0; row < t; row++) {
+        if (row + offset < 0 || row + offset >= t) continue;
+        const entry = row * t + row + offset;
+        reads[j * t * t + entry] = 1;
+        readsT[entry * k + j] = 1;
+      }
     });
-    const readsT = new Float32Array(t * t * k); // [T*T, K]
-    reads.forEach((v, i) => (readsT[(i % (t * t)) * k + Math.floor(i / (t * t))] = v));
     const w = e.concat(
       taps.map(({ weight }) => e.reshape(this.flatParam(weight), [c, 1])),
       1,
