@@ -54,10 +54,23 @@ def build_blvnet(src, opts):
     return bLVNet_TAM(params), (opts["frames"] * 3, opts["size"], opts["size"])
 
 
+def accept_positional_pretrained(arch):
+    """The TSM code builds its backbone as torchvision.models.<arch>(False) (pretrain "none"); torchvision
+    releases that take only `weights=` reject the positional bool. Then pass weights=None: the same network."""
+    import torchvision
+
+    builder = getattr(torchvision.models, arch)
+    try:
+        builder(False)
+    except TypeError:
+        setattr(torchvision.models, arch, lambda pretrained=False, **kw: builder(weights="DEFAULT" if pretrained else None, **kw))
+
+
 def build_tsn(src, opts, is_shift):
     if not os.path.isfile(os.path.join(src, "ops", "models.py")):
         raise SystemExit(f"--peer-src {src}: ops/models.py not found (expected a checkout of mit-han-lab/temporal-shift-module)")
     sys.path.insert(0, src)
+    accept_positional_pretrained(f"resnet{opts['depth']}")
     from ops.models import TSN  # noqa: E402  (official code)
 
     model = TSN(

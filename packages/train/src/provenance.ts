@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism, cpus } from "node:os";
+import { basename, isAbsolute, relative } from "node:path";
 import { VERSION } from "./version.js";
 
 export interface Provenance {
@@ -37,9 +38,11 @@ export const PROVENANCE_COLUMNS: (keyof Provenance)[] = [
 
 let commit: string | undefined;
 
-/** HEAD commit of the checkout (with "-dirty" if the tree has changes), or "unknown". */
+/** HEAD commit of the checkout (with "-dirty" if the tree has changes), a bundle's (set by its launcher), or "unknown". */
 export function gitCommit(): string {
   if (commit !== undefined) return commit;
+  const bundled = process.env.BLVNET_BUNDLE_COMMIT;
+  if (bundled) return (commit = bundled);
   try {
     const cwd = new URL("../../..", import.meta.url).pathname;
     const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
@@ -93,6 +96,19 @@ export function simdLevel(cpuinfo?: string): string {
   return flags.has("avx512f") ? "AVX-512" : flags.has("avx2") ? "AVX2" : "";
 }
 
+/**
+ * The command line as published: absolute paths inside the working directory become relative, others keep
+ * only their last part (".../name"), so no row names a folder of the machine that made it.
+ */
+export function portableCommand(args: string[], cwd = process.cwd()): string {
+  const portable = (p: string) => {
+    if (!isAbsolute(p)) return p;
+    const rel = relative(cwd, p);
+    return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : `.../${basename(p)}`;
+  };
+  return ["blvnet", ...args.map((a) => a.replace(/^(--[\w-]+=)?(\/.*)$/, (_, flag = "", p) => flag + portable(p)))].join(" ");
+}
+
 export function provenance(fields: { backend: string; threads?: number; seed?: number; device?: string }): Provenance {
   versions ??= { tfjs: packageVersion("@tensorflow/tfjs-core"), ort: packageVersion("onnxruntime-node") };
   return {
@@ -106,6 +122,6 @@ export function provenance(fields: { backend: string; threads?: number; seed?: n
     threads: fields.threads ?? availableParallelism(),
     seed: fields.seed ?? "",
     date: new Date().toISOString(),
-    command: ["blvnet", ...process.argv.slice(2)].join(" "),
+    command: portableCommand(process.argv.slice(2)),
   };
 }

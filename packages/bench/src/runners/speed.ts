@@ -8,7 +8,7 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fillDeterministic, UserError } from "@blvnet/core";
 import { checkSpeedBackend, defaultThreads, latencyStats, measureSpeed, trainSteps } from "../speed/measure.js";
-import { PeerSession } from "../speed/peer.js";
+import { PEER_MODELS, PeerSession } from "../speed/peer.js";
 import { gpuPeakBytes } from "../speed/rows.js";
 import type { RunnerResult } from "../sweep/run.js";
 import type { Job } from "../sweep/spec.js";
@@ -115,7 +115,7 @@ async function peerJob(job: Job, model: ReturnType<typeof jobModel>, s: SpeedSet
         peak_gpu_bytes: info.peak_gpu_bytes ?? "",
       },
       note: [
-        `official PyTorch code from ${src}`,
+        `official PyTorch code: ${PEER_MODELS[job.model] ?? job.model}`,
         `torch ${info.torch_version}`,
         ...(device === "cuda" ? [`cudnn.benchmark=${info.cudnn_benchmark} tf32=${info.allow_tf32}`] : []),
         `p50=${latency.p50.toFixed(2)}ms sd=${latency.sd.toFixed(2)}ms n=${latency.samples}`,

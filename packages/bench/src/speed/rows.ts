@@ -7,7 +7,7 @@ import type { Row } from "../sweep/rows.js";
 import { jobKey } from "../sweep/spec.js";
 import { readRows, writeRows } from "../sweep/store.js";
 import type { LatencyStats, SpeedResult } from "./measure.js";
-import type { PeerInfo } from "./peer.js";
+import { PEER_MODELS, type PeerInfo } from "./peer.js";
 
 /** What `bench speed --peer pytorch` measured of the official code. */
 export interface PeerMeasurement {
@@ -89,7 +89,7 @@ export function speedRow(ctx: SpeedRowContext, r: SpeedResult, extraNotes: strin
 export function peerRow(ctx: SpeedRowContext, p: PeerMeasurement, extraNotes: string[] = []): Row {
   const l = p.latency;
   const notes = [
-    `official PyTorch code from ${p.source}`,
+    `official PyTorch code: ${PEER_MODELS[ctx.modelName] ?? ctx.modelName}`,
     `torch ${p.info.torch_version}, python ${p.info.python_version}`,
     ...(p.info.device === "cuda"
       ? [`cuda ${p.info.gpu_name ?? ""} cudnn.benchmark=${p.info.cudnn_benchmark} tf32=${p.info.allow_tf32}`]

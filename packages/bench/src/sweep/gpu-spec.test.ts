@@ -16,7 +16,18 @@ describe("reproduce --gpu", () => {
     expect(new Set(jobs.map((j) => j.backend))).toEqual(new Set(["ort-webgpu"]));
     expect(new Set(jobs.map((j) => j.batch))).toEqual(new Set([1, 8]));
     expect(jobs.filter((j) => j.model === "blvnet-tam").map((j) => j.frames)).toEqual([
-      16, 16, 32, 32, 48, 48, 64, 64, 16, 16, 32, 32, 48, 48, 64, 64,
+      16, 16, 16, 16, 32, 32, 32, 32, 48, 48, 48, 48, 64, 64, 64, 64,
+    ]);
+    // smallest configurations of all four models first (a sweep cut by its budget still compares them)
+    expect(jobs.slice(0, 8).map((j) => `${j.model}${j.options.depth}/${j.frames}/b${j.batch}`)).toEqual([
+      "blvnet-tam50/16/b1",
+      "blvnet-tam50/16/b8",
+      "tsm50/8/b1",
+      "tsm50/8/b8",
+      "tsn50/8/b1",
+      "tsn50/8/b8",
+      "blvnet-tam101/16/b1",
+      "blvnet-tam101/16/b8",
     ]);
     expect(jobs.filter((j) => j.model === "tsm").map((j) => j.frames)).toEqual([8, 8, 16, 16, 32, 32, 64, 64]);
     expect(gpuSpeedSpec().settings).toMatchObject({ warmup: 3, iters: 10, train: true });

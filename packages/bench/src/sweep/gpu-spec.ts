@@ -6,7 +6,8 @@
  * configurations x 2 batches = 32 jobs per engine. Protocol of results/reference/official-h100.csv:
  * 3 warm-up + 10 timed inference runs (5 timed training steps). The sweep stops starting jobs once
  * `budgetS` has passed (the rest fail with "over the time budget", and a second run with the same
- * --out continues), so one call fits the 8-minute budget of a lent GPU.
+ * --out continues), so one call fits the 8-minute budget of a lent GPU; every model's smallest
+ * configuration runs first, so a cut sweep still compares all four.
  */
 import type { SweepSpec } from "./spec.js";
 
@@ -30,6 +31,7 @@ export function gpuSpeedSpec(o: { backend?: string; peer?: boolean; iters?: numb
       { model: "blvnet-tam", options: { depth: 101 } },
     ],
     settings: { warmup: o.warmup ?? 3, iters: o.iters ?? 10, train: true, budgetS: o.budgetS ?? GPU_BUDGET_S },
+    order: "smallest-first",
   };
 }
 

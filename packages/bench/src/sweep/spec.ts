@@ -18,6 +18,8 @@ export interface ModelVariant {
   sizes?: number[];
 }
 
+export const SWEEP_ORDERS = ["models", "smallest-first"] as const;
+
 export interface SweepSpec {
   name: string;
   kinds: JobKind[];
@@ -31,6 +33,11 @@ export interface SweepSpec {
   seeds?: number[];
   /** Per-kind settings passed to the runners (iterations, epochs, ...). */
   settings?: Record<string, number | string | boolean>;
+  /**
+   * "smallest-first": every model's first frame count, then every model's second, ... (instead of one
+   * model after another), so a sweep cut by a time budget still has each model's smallest configuration.
+   */
+  order?: (typeof SWEEP_ORDERS)[number];
 }
 
 export interface Job {
@@ -67,9 +74,13 @@ export function jobKey(j: Omit<Job, "key">): string {
   ].join("|");
 }
 
-/** Expand a spec into jobs, in a fixed order (kinds, models, frames, sizes, batches, backends, datasets, seeds). */
+/**
+ * Expand a spec into jobs, in a fixed order (kinds, models, frames, sizes, batches, backends, datasets, seeds;
+ * with order "smallest-first": kinds, frame-count rank, models, ...).
+ */
 export function expandSweep(spec: SweepSpec): Job[] {
   const jobs: Job[] = [];
+  const frameRank: number[] = [];
   for (const kind of spec.kinds) {
     // analytic profiles do not depend on backend, batch or seed
     const backends = kind === "profile" ? ["analytic"] : spec.backends;
@@ -77,7 +88,8 @@ export function expandSweep(spec: SweepSpec): Job[] {
     const datasets = kind === "accuracy" ? (spec.datasets ?? ["synthetic"]) : [""];
     const seeds: (number | "")[] = kind === "accuracy" ? (spec.seeds ?? [0]) : [""];
     for (const v of spec.models) {
-      for (const frames of v.frames ?? spec.frames)
+      const frameList = v.frames ?? spec.frames;
+      for (const frames of frameList)
         for (const size of v.sizes ?? spec.sizes)
           for (const batch of kind === "profile" ? [1] : batches)
             for (const backend of backends)
@@ -85,11 +97,19 @@ export function expandSweep(spec: SweepSpec): Job[] {
                 for (const seed of seeds) {
                   const j = { kind, model: v.model, options: v.options ?? {}, frames, size, batch, backend, dataset, seed };
                   jobs.push({ ...j, key: jobKey(j) });
+                  frameRank.push(spec.kinds.indexOf(kind) * 1000 + frameList.indexOf(frames));
                 }
     }
   }
+  const ordered =
+    spec.order === "smallest-first"
+      ? jobs
+          .map((j, i) => ({ j, i }))
+          .sort((a, b) => frameRank[a.i]! - frameRank[b.i]! || a.i - b.i)
+          .map((x) => x.j)
+      : jobs;
   const seen = new Set<string>();
-  return jobs.filter((j) => {
+  return ordered.filter((j) => {
     if (seen.has(j.key)) return false;
     seen.add(j.key);
     return true;
@@ -132,6 +152,7 @@ export function loadSweepFile(path: string): SweepSpec[] {
       if (!Array.isArray(s[k])) throw bad(`${k} must be a list`);
     }
     if (!s.batches.length || !s.backends.length) throw bad("batches and backends must not be empty");
+    if (s.order !== undefined && !SWEEP_ORDERS.includes(s.order)) throw bad(`order must be one of ${SWEEP_ORDERS.join(", ")}`);
   });
   return specs;
 }

@@ -8,6 +8,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readRows } from "@blvnet/bench";
+import { gitCommit } from "@blvnet/train";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BundleResult, makeBundle } from "./bundle.js";
 
@@ -42,7 +44,7 @@ describe("blvnet bundle", () => {
     // A PATH with the launcher's tools and nothing else (no node, no npm).
     pathWithoutNode = join(dir, "path-bin");
     mkdirSync(pathWithoutNode);
-    for (const t of ["sh", "dirname", "id", "mkdir", "chmod", "ls", "grep", "cat"]) {
+    for (const t of ["sh", "dirname", "id", "mkdir", "chmod", "ls", "grep", "cat", "sed"]) {
       const p = which(t);
       if (p) symlinkSync(p, join(pathWithoutNode, t));
     }
@@ -86,7 +88,13 @@ describe("blvnet bundle", () => {
       "--threads",
       "1",
       "--no-train",
+      "--out",
+      join(dir, "speed.csv"),
     ]);
     expect(out).toMatch(/clips\/s/);
+    // provenance without git: the checkout's commit at bundle time, a command naming no folder of this machine
+    const [row] = readRows(join(dir, "speed.csv"));
+    expect(row?.git_commit).toBe(gitCommit());
+    expect(row?.command).toMatch(/ --out \.\.\.\/speed\.csv$/);
   });
 });

@@ -3,7 +3,7 @@
  * machine with no Node and no npm (a lent GPU server). Layout of the archive (one top folder):
  *
  *   blvnet-<version>-linux-x64/
- *     blvnet                 sh launcher: XDG_RUNTIME_DIR, bundled Vulkan loader, NVIDIA ICD fallback
+ *     blvnet                 sh launcher: XDG_RUNTIME_DIR, bundled Vulkan loader, NVIDIA ICD (EGL when headless)
  *     bin/node               the Node binary that made the bundle (process.execPath)
  *     app/blvnet.mjs         the CLI and every pure-JS dependency, bundled by esbuild (tfjs-core and
  *                            its cpu backend included: plain JS; tfjs-backend-wasm left out, so tfjs
@@ -41,6 +41,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gitCommit } from "@blvnet/train";
 
 export interface BundleOptions {
   /** Archive to write (.tar.xz). */
@@ -131,9 +132,12 @@ module.exports = sharp;
 module.exports.default = sharp;
 `;
 
-export const LAUNCHER = `#!/bin/sh
+/** The bundle's sh launcher; `commit` (the checkout's, at bundle time) goes into every result row's git_commit. */
+export const launcher = (commit: string) => `#!/bin/sh
 # blvnet launcher of a relocatable bundle: the bundled Node runs the bundled CLI; nothing to install.
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd -P) || exit 1
+BLVNET_BUNDLE_COMMIT=${commit}
+export BLVNET_BUNDLE_COMMIT
 # The Vulkan loader warns (and some drivers fail) without XDG_RUNTIME_DIR.
 if [ -z "\${XDG_RUNTIME_DIR:-}" ]; then
   XDG_RUNTIME_DIR="\${TMPDIR:-/tmp}/blvnet-xdg-$(id -u)"
@@ -145,20 +149,29 @@ if [ -f "$here/lib/libvulkan.so.1" ] && ! { /sbin/ldconfig -p 2>/dev/null || ldc
   LD_LIBRARY_PATH="$here/lib\${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export LD_LIBRARY_PATH
 fi
-# No Vulkan driver on the loader's search path: take the NVIDIA one where containers mount it.
+# NVIDIA's driver folder in containers and cloud GPU images (BLVNET_NVIDIA_ROOT elsewhere): its ICD manifests
+# name libraries without a path, so make the folder findable.
+nv="\${BLVNET_NVIDIA_ROOT:-/usr/local/nvidia}"
+if [ -d "$nv/lib64" ]; then LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nv/lib64"; export LD_LIBRARY_PATH; fi
 if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -z "\${VK_ICD_FILENAMES:-}" ]; then
-  icds=$(ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json 2>/dev/null)
-  if [ -z "$icds" ]; then
-    for f in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/etc/vulkan/icd.d/nvidia_icd.json /usr/lib/x86_64-linux-gnu/nvidia/nvidia_icd.json; do
-      if [ -f "$f" ]; then VK_DRIVER_FILES="$f"; export VK_DRIVER_FILES; break; fi
-    done
+  icd=""
+  for f in /etc/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json "$nv/share/vulkan/icd.d/nvidia_icd.json" "$nv/etc/vulkan/icd.d/nvidia_icd.json" /usr/lib/x86_64-linux-gnu/nvidia/nvidia_icd.json; do
+    if [ -f "$f" ]; then icd="$f"; break; fi
+  done
+  egl=""
+  for d in "$nv/lib64" /usr/lib/x86_64-linux-gnu /usr/lib64; do
+    if [ -f "$d/libEGL_nvidia.so.0" ]; then egl="$d/libEGL_nvidia.so.0"; break; fi
+  done
+  others=$(ls /etc/vulkan/icd.d/*.json /usr/share/vulkan/icd.d/*.json /usr/local/share/vulkan/icd.d/*.json 2>/dev/null)
+  if [ -n "$icd" ] && [ -n "$egl" ] && [ -z "\${DISPLAY:-}\${WAYLAND_DISPLAY:-}" ] && grep -q '"libGLX_nvidia.so.0"' "$icd"; then
+    # Headless, the driver's GLX library cannot create a Vulkan instance ("Could not get 'vkCreateInstance'",
+    # seen on an H200 server); its EGL library can. A copy of the manifest names it, ahead of the original.
+    sed "s#"libGLX_nvidia.so.0"#"$egl"#" "$icd" > "$XDG_RUNTIME_DIR/nvidia_icd_egl.json" &&
+      VK_DRIVER_FILES="$XDG_RUNTIME_DIR/nvidia_icd_egl.json:$icd" && export VK_DRIVER_FILES
+  elif [ -n "$icd" ] && [ -z "$others" ]; then
+    VK_DRIVER_FILES="$icd" && export VK_DRIVER_FILES
   fi
 fi
-# The NVIDIA ICD names its library without a path (libGLX_nvidia.so.0): make the driver folder findable.
-case "\${VK_DRIVER_FILES:-}" in
-  /usr/local/nvidia/*)
-    if [ -d /usr/local/nvidia/lib64 ]; then LD_LIBRARY_PATH="\${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/nvidia/lib64"; export LD_LIBRARY_PATH; fi ;;
-esac
 exec "$here/bin/node" "$here/app/blvnet.mjs" "$@"
 `;
 
@@ -310,16 +323,16 @@ export async function makeBundle(opts: BundleOptions): Promise<BundleResult> {
     }
 
     // 6. launcher and a note
-    writeFileSync(join(top, "blvnet"), LAUNCHER);
+    writeFileSync(join(top, "blvnet"), launcher(gitCommit()));
     chmodSync(join(top, "blvnet"), 0o755);
     writeFileSync(
       join(top, "BUNDLE.txt"),
       [
-        `blvnet ${version} for Linux x64, bundled ${new Date().toISOString()} with Node ${process.version}.`,
+        `blvnet ${version} for Linux x64 (commit ${gitCommit()}), bundled ${new Date().toISOString()} with Node ${process.version}.`,
         "Run ./blvnet --help. Needs glibc >= 2.28 and libstdc++ (present on common Linux servers).",
         "GPU through onnxruntime's WebGPU EP: needs a Vulkan loader (system libvulkan1, or lib/ here when made with",
-        "--with-vulkan-loader) and the GPU driver's Vulkan ICD; the launcher sets VK_DRIVER_FILES to NVIDIA's ICD",
-        "under /usr/local/nvidia when the loader's search path has none.",
+        "--with-vulkan-loader) and the GPU driver's Vulkan ICD; the launcher finds NVIDIA's (also under /usr/local/nvidia,",
+        "or BLVNET_NVIDIA_ROOT) and, with no display, points it at the driver's EGL library (GLX needs an X server).",
         `Made ${opts.withSharp ? "with" : "without"} sharp (JPEG datasets), ${opts.withVulkanLoader ? "with" : "without"} the Vulkan loader; tfjs runs on its cpu backend (no wasm).`,
         "",
       ].join("\n"),
