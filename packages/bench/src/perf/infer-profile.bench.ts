@@ -5,12 +5,15 @@
  *
  *   npx tsx --conditions=source packages/bench/src/perf/infer-profile.bench.ts --model blvnet-tam \
  *       [--frames 16] [--size 224] [--batch 1] [--threads 2] [--iters 5] [--top 25] [--opt k=v ...]
+ *       [--no-blocked-shifts] (profile the graph as onnxruntime optimises it, without nchwc-reorders.ts's rewrite)
  */
-import { loadavg } from "node:os";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
 
-import { buildOnnx, findProfileFile, loadOrt, summarizeProfile } from "@blvnet/engine-onnx";
+import { buildOnnx, elideNchwcReorders, findProfileFile, loadOrt, summarizeProfile } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 
 const { values: args } = parseArgs({
@@ -24,6 +27,7 @@ const { values: args } = parseArgs({
     top: { type: "string", default: "25" },
     opt: { type: "string", multiple: true, default: [] },
     prefix: { type: "string", default: "/tmp/infer-profile" },
+    "no-blocked-shifts": { type: "boolean", default: false },
   },
 });
 const options: Record<string, unknown> = { frames: Number(args.frames), size: Number(args.size) };
@@ -38,12 +42,25 @@ const shape = inputShape(model.inputSpec, batch);
 const exp = buildOnnx(model, { clips: batch });
 const ort = await loadOrt();
 const input = new ort.Tensor("float32", refgenInput(shape), shape);
-const session = await ort.InferenceSession.create(exp.bytes, {
+const base = {
   executionProviders: ["cpu"],
   intraOpNumThreads: Number(args.threads),
   interOpNumThreads: 1,
   executionMode: "sequential",
-  graphOptimizationLevel: "all",
+} as const;
+// As OrtEngine runs it: the optimised graph with time shifts on blocked maps, run with optimisations off.
+let graph = exp.bytes;
+let level: "all" | "disabled" = "all";
+let shifts = 0;
+if (!args["no-blocked-shifts"]) {
+  const saved = join(mkdtempSync(join(tmpdir(), "infer-profile-")), "optimized.onnx");
+  await (await ort.InferenceSession.create(exp.bytes, { ...base, graphOptimizationLevel: "all", optimizedModelFilePath: saved })).release();
+  const r = elideNchwcReorders(readFileSync(saved));
+  [graph, level, shifts] = [r.bytes, "disabled", r.rewrites];
+}
+const session = await ort.InferenceSession.create(graph, {
+  ...base,
+  graphOptimizationLevel: level,
   enableProfiling: true,
   profileFilePrefix: args.prefix,
 });
@@ -60,7 +77,7 @@ if (!file) throw new Error(`no profile file for ${args.prefix}`);
 const s = summarizeProfile(file, 1);
 const median = [...wall].sort((a, b) => a - b)[Math.floor(wall.length / 2)];
 console.log(
-  `${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, load ${loadavg()[0].toFixed(2)}`,
+  `${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, ${shifts} shifts on blocked maps, load ${loadavg()[0].toFixed(2)}`,
 );
 for (const r of s.rows.slice(0, 16))
   console.log(

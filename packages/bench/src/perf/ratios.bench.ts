@@ -17,6 +17,7 @@
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet DIR (a checkout of IBM/bLVNet-TAM; default peer/blvnet-tam)] [--json out.json]
  *       [--lowering auto-scatter|auto-no-gemm|auto|convtranspose|gemm|gemm-scatter] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies] [--no-ffi]
+ *       [--no-blocked-shifts] [--settle-ms 100]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -26,6 +27,7 @@ import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
 import { type InputGradLowering, OrtEngine, OrtTrainer } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
+import { SETTLE_MS, settle as settleFor } from "../speed/measure.js";
 // The peer module alone: the package index loads every job (tfjs, the train loop, ...), ~120 MiB of
 // RSS that would count in our training peak.
 import { PeerSession } from "../speed/peer.js";
@@ -52,10 +54,15 @@ const { values: args } = parseArgs({
     "keep-output-copies": { type: "boolean", default: false },
     /** A/B: run the step through onnxruntime-node's binding instead of onnxruntime's C API (OrtTrainerOptions.ffi false). */
     "no-ffi": { type: "boolean", default: false },
+    /** Idle milliseconds before each timed run (see settle()). */
+    "settle-ms": { type: "string", default: String(SETTLE_MS) },
+    /** A/B: inference sessions without time shifts on blocked maps (OrtSessionOptions.blockedShifts false). */
+    "no-blocked-shifts": { type: "boolean", default: false },
   },
 });
 const threads = Number(args.threads);
 const skip = new Set(args.skip!.split(",").filter(Boolean));
+const inferOpts = { lazyRows: !args["no-lazy-rows"], blockedShifts: !args["no-blocked-shifts"] };
 const BLVNET = { depth: 50, alpha: 2, beta: 4, frames: 16, blendingFrames: 3, numClasses: 174 };
 const TSM = { depth: 50, frames: 16, numClasses: 174 };
 
@@ -120,7 +127,11 @@ function pair(
   return p;
 }
 
+/** Idle before each timed run, ours and the peer's alike (see SETTLE_MS in speed/measure.ts). */
+const settle = () => settleFor(Number(args["settle-ms"]));
+
 async function time(f: () => Promise<unknown>): Promise<number> {
+  await settle();
   const t = performance.now();
   await f();
   return performance.now() - t;
@@ -158,6 +169,7 @@ if (!skip.has("train")) {
   const t: number[] = [];
   for (let i = 0; i < Number(args.steps); i++) {
     o.push(await time(() => ort.step(input, labels, 0.001)));
+    await settle();
     t.push((await peer.run("train", 0, 1))[0]!);
     log(`train ${i + 1}: ours ${o[i]!.toFixed(0)} ms, pytorch ${t[i]!.toFixed(0)} ms (load ${load()})`);
   }
@@ -185,7 +197,7 @@ if (!skip.has("infer")) {
   const model = build("blvnet-tam", options, false);
   const shape = inputShape(model.inputSpec, 1);
   const input = refgenInput(shape);
-  const ours = await OrtEngine.create(model, { threads, clips: 1, lazyRows: !args["no-lazy-rows"] });
+  const ours = await OrtEngine.create(model, { threads, clips: 1, ...inferOpts });
   const peer = await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src-blvnet"]! });
   await ours.run(input, shape);
   await ours.run(input, shape);
@@ -194,6 +206,7 @@ if (!skip.has("infer")) {
   const t: number[] = [];
   for (let i = 0; i < Number(args.iters); i++) {
     o.push(await time(() => ours.run(input, shape)));
+    await settle();
     t.push((await peer.run("forward", 0, 1))[0]!);
     log(`infer ${i + 1}: ours ${o[i]!.toFixed(0)} ms, pytorch ${t[i]!.toFixed(0)} ms (load ${load()})`);
   }
@@ -220,8 +233,8 @@ for (const batch of [1, 8]) {
   const tShape = inputShape(ts.inputSpec, batch);
   const bIn = refgenInput(bShape);
   const tIn = refgenInput(tShape);
-  const be = await OrtEngine.create(bl, { threads, clips: batch, lazyRows: !args["no-lazy-rows"] });
-  const te = await OrtEngine.create(ts, { threads, clips: batch, lazyRows: !args["no-lazy-rows"] });
+  const be = await OrtEngine.create(bl, { threads, clips: batch, ...inferOpts });
+  const te = await OrtEngine.create(ts, { threads, clips: batch, ...inferOpts });
   // Two untimed runs each: the first run after another session's is still slow (arena growth).
   for (let w = 0; w < 2; w++) {
     await be.run(bIn, bShape);
@@ -248,7 +261,7 @@ for (const batch of [1, 8]) {
 }
 
 console.log(
-  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, step via ${args["no-ffi"] ? "binding" : "C API"}`,
+  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, blocked shifts ${!args["no-blocked-shifts"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, settle ${args["settle-ms"]} ms, step via ${args["no-ffi"] ? "binding" : "C API"}`,
 );
 for (const p of results) {
   const speedup = 1 / p.pairRatio;

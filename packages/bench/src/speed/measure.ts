@@ -121,7 +121,15 @@ async function timeRuns(name: string, fn: () => Promise<void>, iters: number): P
   return [...(r.latency.samples ?? [])];
 }
 
-/** Warm-up, then the timed runs in `rounds` chunks with the interleaved engine between them. */
+/**
+ * Idle time before each engine's turn when two engines alternate: onnxruntime's intra-op workers spin for
+ * ~30 ms after a run (26-32 ms of CPU after each TSM-R50 run on 2 threads) and PyTorch's OpenMP ones
+ * likewise, so on a small machine the next engine's first run would share a core with that spin.
+ */
+export const SETTLE_MS = 100;
+export const settle = (ms = SETTLE_MS) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Warm-up, then the timed runs in `rounds` chunks with the interleaved engine between them (each turn after a settle). */
 async function sample(cfg: SpeedConfig, phase: SpeedPhase, fn: () => Promise<void>, warmup: number, iters: number): Promise<LatencyStats> {
   for (let i = 0; i < warmup; i++) await fn();
   if (warmup > 0) await cfg.interleave?.(phase, warmup, 0);
@@ -129,7 +137,9 @@ async function sample(cfg: SpeedConfig, phase: SpeedPhase, fn: () => Promise<voi
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const chunk = Math.floor(((r + 1) * iters) / rounds) - Math.floor((r * iters) / rounds);
+    if (cfg.interleave) await settle();
     samples.push(...(await timeRuns(phase, fn, chunk)));
+    if (cfg.interleave) await settle();
     await cfg.interleave?.(phase, 0, chunk);
   }
   return latencyStats(samples);

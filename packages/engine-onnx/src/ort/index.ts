@@ -1,5 +1,6 @@
 export * from "./devices.js";
 export * from "./gpu-memory.js";
+export { type ElidedReorders, elideNchwcReorders } from "./nchwc-reorders.js";
 export * from "./onnx-nodes.js";
 export * from "./placement.js";
 // GPU execution providers (WebGPU, CUDA): device selection, node placement, device probes for

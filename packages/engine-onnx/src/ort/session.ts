@@ -4,14 +4,15 @@
  * where the user installed its binaries), run Float32Array batches.
  * onnxruntime-node is loaded lazily so commands that never touch it pay nothing for its binding.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { availableParallelism } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError, type VideoModel } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
 import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
 import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
+import { elideNchwcReorders } from "./nchwc-reorders.js";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
 import { deviceOfBackend, deviceSessionOptions, type OrtDevice } from "./providers.js";
 
@@ -29,6 +30,8 @@ export interface OrtSessionOptions extends ExportOptions {
   threads?: number;
   /** Graph optimisation level (default "all": BN/conv fusion, NCHWc layouts, ...). */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
+  /** CPU, level "all": run time shifts on the blocked maps (see nchwc-reorders.ts; default true). */
+  blockedShifts?: boolean;
 }
 
 export interface OrtOutput {
@@ -112,6 +115,35 @@ export async function createDeviceSession(
   }
 }
 
+/**
+ * A CPU session whose time shifts run on onnxruntime's blocked maps (see nchwc-reorders.ts): a first
+ * session optimises the graph and saves it, the rewrite drops the layout round trips around the
+ * shifts, and a second session runs the result as saved (optimisations off). The first session (the
+ * plain one) is kept when nothing was rewritten or the rewrite failed; `blockedShifts` says which.
+ */
+async function cpuSessionWithBlockedShifts(
+  ort: typeof Ort,
+  bytes: Uint8Array,
+  options: Ort.InferenceSession.SessionOptions,
+): Promise<{ session: Ort.InferenceSession; blockedShifts: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "blvnet-ort-"));
+  try {
+    const path = join(dir, "optimized.onnx");
+    const first = await ort.InferenceSession.create(bytes, { ...options, optimizedModelFilePath: path });
+    try {
+      const { bytes: rewritten, rewrites } = elideNchwcReorders(readFileSync(path));
+      if (!rewrites) return { session: first, blockedShifts: 0 };
+      const second = await ort.InferenceSession.create(rewritten, { ...options, graphOptimizationLevel: "disabled" });
+      await first.release();
+      return { session: second, blockedShifts: rewrites };
+    } catch {
+      return { session: first, blockedShifts: 0 };
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function defaultThreads(): number {
   return availableParallelism();
 }
@@ -125,6 +157,8 @@ export class OrtEngine {
     readonly exported: Omit<OnnxExport, "bytes">,
     readonly backend: OrtBackendName,
     readonly threads: number,
+    /** Time shifts the session runs on blocked maps (0: none, or the rewrite did not apply). */
+    readonly blockedShifts: number,
   ) {}
 
   static async create(model: VideoModel, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
@@ -137,12 +171,14 @@ export class OrtEngine {
     const backend = opts.backend ?? "ort";
     const threads = opts.threads ?? defaultThreads();
     if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
-    const session = await createDeviceSession(ort, deviceOfBackend(backend) ?? "cpu", exported.bytes, {
-      threads,
-      graphOptimizationLevel: opts.graphOptimizationLevel ?? "all",
-    });
+    const device = deviceOfBackend(backend) ?? "cpu";
+    const sessionOpts = { threads, graphOptimizationLevel: opts.graphOptimizationLevel ?? "all" } as const;
+    const { session, blockedShifts } =
+      device === "cpu" && sessionOpts.graphOptimizationLevel === "all" && opts.blockedShifts !== false
+        ? await cpuSessionWithBlockedShifts(ort, exported.bytes, deviceSessionOptions("cpu", sessionOpts))
+        : { session: await createDeviceSession(ort, device, exported.bytes, sessionOpts), blockedShifts: 0 };
     const { bytes: _bytes, ...meta } = exported;
-    return new OrtEngine(ort, session, meta, backend, threads);
+    return new OrtEngine(ort, session, meta, backend, threads, blockedShifts);
   }
 
   /** Logits (or the model's output) for one batch in the model's input layout. */

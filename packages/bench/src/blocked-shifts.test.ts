@@ -1,0 +1,42 @@
+/**
+ * Time shifts on onnxruntime's blocked maps (engine-onnx nchwc-reorders.ts): the rewritten session
+ * gives exactly the plain session's logits, for TAM's frame shifts (bLVNet-TAM) and TSM's channel
+ * shifts, with a static and a dynamic batch; and the rewrite does apply to both (x64: onnxruntime's
+ * blocked layout is an x64 CPU feature).
+ */
+import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
+import { OrtEngine } from "@blvnet/engine-onnx";
+import { createModel } from "@blvnet/models";
+import { describe, expect, it } from "vitest";
+
+const cases: [string, Record<string, unknown>][] = [
+  ["blvnet-tam", { depth: 50, frames: 8, size: 64, numClasses: 10, dropout: 0 }],
+  // layers 2-4 have 128+ channels: TSM's 1/8 folds are whole channel blocks there
+  ["tsm", { depth: 18, frames: 8, size: 64, numClasses: 10, dropout: 0 }],
+];
+
+describe.runIf(process.arch === "x64")("time shifts on blocked maps (onnxruntime CPU)", () => {
+  it.each(cases)("%s %j: exactly the plain session's logits", async (name, options) => {
+    const model = createModel(name, options);
+    fillDeterministic(model);
+    for (const dynamicBatch of [false, true]) {
+      const clips = dynamicBatch ? 2 : 1;
+      const shape = inputShape(model.inputSpec, clips);
+      const input = refgenInput(shape);
+      const logits = async (blockedShifts: boolean) => {
+        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, blockedShifts });
+        try {
+          return { shifts: engine.blockedShifts, ...(await engine.run(input, shape)) };
+        } finally {
+          await engine.release();
+        }
+      };
+      const plain = await logits(false);
+      const blocked = await logits(true);
+      expect(plain.shifts).toBe(0);
+      expect(blocked.shifts).toBeGreaterThan(0);
+      expect(blocked.shape).toEqual(plain.shape);
+      expect(Array.from(blocked.data)).toEqual(Array.from(plain.data));
+    }
+  });
+});
