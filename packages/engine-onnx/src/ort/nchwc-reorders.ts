@@ -108,7 +108,7 @@ class Rewriter {
     const split = parts[0]!.split;
     const sizes = split.input[1] ? this.ints.get(split.input[1]) : undefined;
     const blocked = this.blockedSource(split.input[0]);
-    const hw = parts.find((p) => p!.chain)?.chain!.mapShape.slice(2);
+    const hw = parts.find((p) => p!.chain)?.chain?.mapShape.slice(2);
     const inOrder = parts.every((p, i) => p!.split === split && split.output[i] === p!.output) && parts.length === split.output.length;
     if (!sizes || !blocked || !hw || !inOrder || attrInt(split, "axis") !== 1 || sizes.some((s) => s % BLOCK_MULTIPLE !== 0)) return;
     if (!split.output.every((o, i) => (this.readers.get(o) ?? []).length === 1 && this.onlyChainReader(o, parts[i]!.chain))) return;
