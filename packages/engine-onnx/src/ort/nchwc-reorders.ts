@@ -159,6 +159,9 @@ class Rewriter {
       pruned = kept.length !== nodes.length;
       nodes = kept;
     }
+    // constants of the dropped nodes (onnxruntime warns once per unused initializer)
+    const used = new Set([...nodes.flatMap((n) => n.input), ...outputs, ...graph.input.map((i) => i.name)]);
+    graph.initializer = graph.initializer.filter((t) => used.has(t.name));
     return nodes;
   }
 

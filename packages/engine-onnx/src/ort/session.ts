@@ -12,7 +12,7 @@ import { UserError, type VideoModel } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
 import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
 import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
-import { elideNchwcReorders } from "./nchwc-reorders.js";
+import { type ElidedReorders, elideNchwcReorders } from "./nchwc-reorders.js";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
 import { deviceOfBackend, deviceSessionOptions, type OrtDevice } from "./providers.js";
 
@@ -119,7 +119,8 @@ export async function createDeviceSession(
  * A CPU session whose time shifts run on onnxruntime's blocked maps (see nchwc-reorders.ts): a first
  * session optimises the graph and saves it, the rewrite drops the layout round trips around the
  * shifts, and a second session runs the result as saved (optimisations off). The first session (the
- * plain one) is kept when nothing was rewritten or the rewrite failed; `blockedShifts` says which.
+ * plain one) is kept when nothing was rewritten or the rewrite failed, and a plain one is made again when
+ * the rewritten model does not load; `blockedShifts` says which.
  */
 async function cpuSessionWithBlockedShifts(
   ort: typeof Ort,
@@ -129,15 +130,22 @@ async function cpuSessionWithBlockedShifts(
   const dir = mkdtempSync(join(tmpdir(), "blvnet-ort-"));
   try {
     const path = join(dir, "optimized.onnx");
-    const first = await ort.InferenceSession.create(bytes, { ...options, optimizedModelFilePath: path });
+    // errors only: saving an NCHWc-optimised model always warns that it is hardware specific (it is used here, at once)
+    const first = await ort.InferenceSession.create(bytes, { ...options, optimizedModelFilePath: path, logSeverityLevel: 3 });
+    let rewritten: ElidedReorders;
     try {
-      const { bytes: rewritten, rewrites } = elideNchwcReorders(readFileSync(path));
-      if (!rewrites) return { session: first, blockedShifts: 0 };
-      const second = await ort.InferenceSession.create(rewritten, { ...options, graphOptimizationLevel: "disabled" });
-      await first.release();
-      return { session: second, blockedShifts: rewrites };
+      rewritten = elideNchwcReorders(readFileSync(path));
     } catch {
       return { session: first, blockedShifts: 0 };
+    }
+    if (!rewritten.rewrites) return { session: first, blockedShifts: 0 };
+    // one session's weights in memory at a time
+    await first.release();
+    try {
+      const session = await ort.InferenceSession.create(rewritten.bytes, { ...options, graphOptimizationLevel: "disabled" });
+      return { session, blockedShifts: rewritten.rewrites };
+    } catch {
+      return { session: await ort.InferenceSession.create(bytes, options), blockedShifts: 0 };
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
