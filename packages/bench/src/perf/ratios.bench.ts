@@ -27,10 +27,10 @@ import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
 import { type InputGradLowering, OrtEngine, OrtTrainer } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
-import { SETTLE_MS, settle as settleFor } from "../speed/measure.js";
 // The peer module alone: the package index loads every job (tfjs, the train loop, ...), ~120 MiB of
 // RSS that would count in our training peak.
 import { PeerSession } from "../speed/peer.js";
+import { SETTLE_MS, settle as settleFor } from "../speed/settle.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -127,7 +127,7 @@ function pair(
   return p;
 }
 
-/** Idle before each timed run, ours and the peer's alike (see SETTLE_MS in speed/measure.ts). */
+/** Idle before each timed run, ours and the peer's alike (see speed/settle.ts). */
 const settle = () => settleFor(Number(args["settle-ms"]));
 
 async function time(f: () => Promise<unknown>): Promise<number> {

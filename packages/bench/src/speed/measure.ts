@@ -25,6 +25,7 @@ import {
 import { backendThreads, initBackend, sgdOf, TfOps, tfForward, trainStep } from "@blvnet/engine-tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import { Bench } from "tinybench";
+import { settle } from "./settle.js";
 
 export const SPEED_BACKENDS = ["ort", "ort-webgpu", "ort-cuda", "tensorflow", "wasm", "cpu"] as const;
 export type SpeedBackend = (typeof SPEED_BACKENDS)[number];
@@ -120,14 +121,6 @@ async function timeRuns(name: string, fn: () => Promise<void>, iters: number): P
   if (r.state !== "completed") throw new Error(`${name}: benchmark ended in state ${r.state}`);
   return [...(r.latency.samples ?? [])];
 }
-
-/**
- * Idle time before each engine's turn when two engines alternate: onnxruntime's intra-op workers spin for
- * ~30 ms after a run (26-32 ms of CPU after each TSM-R50 run on 2 threads) and PyTorch's OpenMP ones
- * likewise, so on a small machine the next engine's first run would share a core with that spin.
- */
-export const SETTLE_MS = 100;
-export const settle = (ms = SETTLE_MS) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Warm-up, then the timed runs in `rounds` chunks with the interleaved engine between them (each turn after a settle). */
 async function sample(cfg: SpeedConfig, phase: SpeedPhase, fn: () => Promise<void>, warmup: number, iters: number): Promise<LatencyStats> {
