@@ -33,4 +33,19 @@ describe("--backend", () => {
       else process.env.BLVNET_THREADS = saved;
     }
   });
+
+  it("env names the Vulkan driver manifests it was given", async () => {
+    const saved = process.env.VK_DRIVER_FILES;
+    process.env.VK_DRIVER_FILES = "/tmp/nvidia_icd_egl.json:/usr/share/vulkan/icd.d/nvidia_icd.json";
+    try {
+      const json = await runCli("env", "--json", "--no-probe");
+      expect(JSON.parse(json.out).vulkanDriverFiles).toEqual(["/tmp/nvidia_icd_egl.json", "/usr/share/vulkan/icd.d/nvidia_icd.json"]);
+      expect((await runCli("env", "--no-probe")).out).toMatch(
+        /^vulkan driver manifests: \/tmp\/nvidia_icd_egl\.json, \/usr\/share\/vulkan\/icd\.d\/nvidia_icd\.json$/m,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.VK_DRIVER_FILES;
+      else process.env.VK_DRIVER_FILES = saved;
+    }
+  });
 });

@@ -101,11 +101,12 @@ export function expandSweep(spec: SweepSpec): Job[] {
                 }
     }
   }
+  // a stable sort: within one rank, the model-major order
   const ordered =
     spec.order === "smallest-first"
       ? jobs
-          .map((j, i) => ({ j, i }))
-          .sort((a, b) => frameRank[a.i]! - frameRank[b.i]! || a.i - b.i)
+          .map((j, i) => ({ j, rank: frameRank[i]! }))
+          .sort((a, b) => a.rank - b.rank)
           .map((x) => x.j)
       : jobs;
   const seen = new Set<string>();

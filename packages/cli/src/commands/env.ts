@@ -26,6 +26,8 @@ export function registerEnvCommand(program: Command): void {
         memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
         threads: backendThreads(),
         ort,
+        // the Vulkan ICD manifests the loader was pointed at (the bundle's launcher sets them on NVIDIA servers)
+        vulkanDriverFiles: (process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES)?.split(":").filter(Boolean) ?? [],
       };
       await shutdownBackend(); // stops wasm pthread workers
       if (opts.json) {
@@ -43,6 +45,7 @@ export function registerEnvCommand(program: Command): void {
       }
       console.log("onnxruntime backends (--backend ort | ort-webgpu | ort-cuda):");
       for (const line of formatOrtDevices(ort)) console.log(line);
+      if (info.vulkanDriverFiles.length) console.log(`vulkan driver manifests: ${info.vulkanDriverFiles.join(", ")}`);
       if (info.threads !== undefined)
         console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);
     });
