@@ -7,13 +7,18 @@
  *       [--frames 16] [--size 224] [--batch 1] [--threads 2] [--iters 5] [--top 25] [--opt k=v ...]
  *       [--no-blocked-shifts] (profile the graph as onnxruntime optimises it, without nchwc-reorders.ts's rewrite)
  */
-import { mkdtempSync, readFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
 
-import { buildOnnx, elideNchwcReorders, findProfileFile, loadOrt, summarizeProfile } from "@blvnet/engine-onnx";
+import {
+  buildOnnx,
+  cpuSessionWithBlockedShifts,
+  deviceSessionOptions,
+  findProfileFile,
+  loadOrt,
+  summarizeProfile,
+} from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 
 const { values: args } = parseArgs({
@@ -42,28 +47,15 @@ const shape = inputShape(model.inputSpec, batch);
 const exp = buildOnnx(model, { clips: batch });
 const ort = await loadOrt();
 const input = new ort.Tensor("float32", refgenInput(shape), shape);
-const base = {
-  executionProviders: ["cpu"],
-  intraOpNumThreads: Number(args.threads),
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-} as const;
-// As OrtEngine runs it: the optimised graph with time shifts on blocked maps, run with optimisations off.
-let graph = exp.bytes;
-let level: "all" | "disabled" = "all";
-let shifts = 0;
-if (!args["no-blocked-shifts"]) {
-  const saved = join(mkdtempSync(join(tmpdir(), "infer-profile-")), "optimized.onnx");
-  await (await ort.InferenceSession.create(exp.bytes, { ...base, graphOptimizationLevel: "all", optimizedModelFilePath: saved })).release();
-  const r = elideNchwcReorders(readFileSync(saved));
-  [graph, level, shifts] = [r.bytes, "disabled", r.rewrites];
-}
-const session = await ort.InferenceSession.create(graph, {
-  ...base,
-  graphOptimizationLevel: level,
+// As OrtEngine runs it (session.ts): by default the optimised graph with time shifts on blocked maps.
+const sessionOptions = deviceSessionOptions("cpu", {
+  threads: Number(args.threads),
   enableProfiling: true,
   profileFilePrefix: args.prefix,
 });
+const { session, blockedShifts: shifts } = args["no-blocked-shifts"]
+  ? { session: await ort.InferenceSession.create(exp.bytes, sessionOptions), blockedShifts: 0 }
+  : await cpuSessionWithBlockedShifts(ort, exp.bytes, sessionOptions);
 const wall: number[] = [];
 await session.run({ [exp.inputName]: input });
 for (let i = 0; i < Number(args.iters); i++) {

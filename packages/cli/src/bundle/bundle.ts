@@ -166,7 +166,7 @@ if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -z "\${VK_ICD_FILENAMES:-}" ]; then
   if [ -n "$icd" ] && [ -n "$egl" ] && [ -z "\${DISPLAY:-}\${WAYLAND_DISPLAY:-}" ] && grep -q '"libGLX_nvidia.so.0"' "$icd"; then
     # Headless, the driver's GLX library cannot create a Vulkan instance ("Could not get 'vkCreateInstance'",
     # seen on an H200 server); its EGL library can. A copy of the manifest names it, ahead of the original.
-    sed "s#"libGLX_nvidia.so.0"#"$egl"#" "$icd" > "$XDG_RUNTIME_DIR/nvidia_icd_egl.json" &&
+    sed "s#libGLX_nvidia.so.0#$egl#" "$icd" > "$XDG_RUNTIME_DIR/nvidia_icd_egl.json" &&
       VK_DRIVER_FILES="$XDG_RUNTIME_DIR/nvidia_icd_egl.json:$icd" && export VK_DRIVER_FILES
   elif [ -n "$icd" ] && [ -z "$others" ]; then
     VK_DRIVER_FILES="$icd" && export VK_DRIVER_FILES

@@ -122,7 +122,7 @@ export async function createDeviceSession(
  * plain one) is kept when nothing was rewritten or the rewrite failed, and a plain one is made again when
  * the rewritten model does not load; `blockedShifts` says which.
  */
-async function cpuSessionWithBlockedShifts(
+export async function cpuSessionWithBlockedShifts(
   ort: typeof Ort,
   bytes: Uint8Array,
   options: Ort.InferenceSession.SessionOptions,
