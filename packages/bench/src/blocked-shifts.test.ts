@@ -2,10 +2,11 @@
  * Time shifts on onnxruntime's blocked maps (engine-onnx nchwc-reorders.ts): the rewritten session
  * gives exactly the plain session's logits, for TAM's frame shifts (bLVNet-TAM) and TSM's channel
  * shifts, with a static and a dynamic batch; and the rewrite does apply to both (x64: onnxruntime's
- * blocked layout is an x64 CPU feature).
+ * blocked layout is an x64 CPU feature). Then TAM's blends as RowBlend custom ops on blocked maps
+ * (row-blend-session.ts), where the custom-op library builds: the plain session's logits again.
  */
 import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
-import { OrtEngine } from "@blvnet/engine-onnx";
+import { OrtEngine, type OrtEngineOptions, rowBlendAvailable } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 import { describe, expect, it } from "vitest";
 
@@ -24,7 +25,7 @@ describe.runIf(process.arch === "x64")("time shifts on blocked maps (onnxruntime
       const shape = inputShape(model.inputSpec, clips);
       const input = refgenInput(shape);
       const logits = async (blockedShifts: boolean) => {
-        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, blockedShifts });
+        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, blockedShifts, rowBlend: false });
         try {
           return { shifts: engine.blockedShifts, ...(await engine.run(input, shape)) };
         } finally {
@@ -37,6 +38,35 @@ describe.runIf(process.arch === "x64")("time shifts on blocked maps (onnxruntime
       expect(blocked.shifts).toBeGreaterThan(0);
       expect(blocked.shape).toEqual(plain.shape);
       expect(Array.from(blocked.data)).toEqual(Array.from(plain.data));
+    }
+  });
+});
+
+describe.runIf(process.arch === "x64" && rowBlendAvailable())("TAM blends as RowBlend custom ops on blocked maps", () => {
+  it("bLVNet-TAM: the plain session's logits, static and dynamic batch", async () => {
+    const model = createModel("blvnet-tam", cases[0][1]);
+    fillDeterministic(model);
+    for (const dynamicBatch of [false, true]) {
+      const clips = dynamicBatch ? 2 : 1;
+      const shape = inputShape(model.inputSpec, clips);
+      const input = refgenInput(shape);
+      const run = async (opts: OrtEngineOptions) => {
+        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, ...opts });
+        try {
+          return { engine, ...(await engine.run(input, shape)) };
+        } finally {
+          await engine.release();
+        }
+      };
+      const plain = await run({ blockedShifts: false, rowBlend: false });
+      const fused = await run({});
+      expect(fused.engine.rowBlend).toBe(true);
+      // every blend and shift on blocked maps: bLVNet-TAM-50 has 9 TAMs
+      expect(fused.engine.blockedShifts).toBeGreaterThanOrEqual(9);
+      expect(fused.shape).toEqual(plain.shape);
+      const scale = Math.max(...Array.from(plain.data, Math.abs));
+      const worst = Math.max(...Array.from(plain.data, (v, i) => Math.abs(v - fused.data[i])));
+      expect(worst / scale).toBeLessThan(1e-6);
     }
   });
 });

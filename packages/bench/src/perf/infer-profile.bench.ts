@@ -6,6 +6,7 @@
  *   npx tsx --conditions=source packages/bench/src/perf/infer-profile.bench.ts --model blvnet-tam \
  *       [--frames 16] [--size 224] [--batch 1] [--threads 2] [--iters 5] [--top 25] [--opt k=v ...]
  *       [--no-blocked-shifts] (profile the graph as onnxruntime optimises it, without nchwc-reorders.ts's rewrite)
+ *       [--no-row-blend] (TAM blends as depthwise convs and shifts, not RowBlend custom ops; implied by --no-blocked-shifts)
  */
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -14,6 +15,7 @@ import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
 import {
   buildOnnx,
   cpuSessionWithBlockedShifts,
+  cpuSessionWithRowBlend,
   deviceSessionOptions,
   findProfileFile,
   loadOrt,
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     opt: { type: "string", multiple: true, default: [] },
     prefix: { type: "string", default: "/tmp/infer-profile" },
     "no-blocked-shifts": { type: "boolean", default: false },
+    "no-row-blend": { type: "boolean", default: false },
   },
 });
 const options: Record<string, unknown> = { frames: Number(args.frames), size: Number(args.size) };
@@ -44,18 +47,33 @@ const model = createModel(args.model!, options);
 fillDeterministic(model);
 const batch = Number(args.batch);
 const shape = inputShape(model.inputSpec, batch);
-const exp = buildOnnx(model, { clips: batch });
 const ort = await loadOrt();
+// As OrtEngine runs it (session.ts): by default TAM blends as RowBlend custom ops and every blend and
+// time shift on blocked maps (row-blend-session.ts), else the binding's session with blocked shifts.
+const fused =
+  args["no-blocked-shifts"] || args["no-row-blend"]
+    ? null
+    : await cpuSessionWithRowBlend(
+        ort,
+        buildOnnx(model, { clips: batch, rowBlend: true }).bytes,
+        Number(args.threads),
+        ["output"],
+        args.prefix,
+      );
+const exp = buildOnnx(model, { clips: batch });
 const input = new ort.Tensor("float32", refgenInput(shape), shape);
-// As OrtEngine runs it (session.ts): by default the optimised graph with time shifts on blocked maps.
 const sessionOptions = deviceSessionOptions("cpu", {
   threads: Number(args.threads),
   enableProfiling: true,
   profileFilePrefix: args.prefix,
 });
-const { session, blockedShifts: shifts } = args["no-blocked-shifts"]
-  ? { session: await ort.InferenceSession.create(exp.bytes, sessionOptions), blockedShifts: 0 }
-  : await cpuSessionWithBlockedShifts(ort, exp.bytes, sessionOptions);
+const plain = fused
+  ? null
+  : args["no-blocked-shifts"]
+    ? { session: await ort.InferenceSession.create(exp.bytes, sessionOptions), blockedShifts: 0 }
+    : await cpuSessionWithBlockedShifts(ort, exp.bytes, sessionOptions);
+const session = fused?.runner ?? plain!.session;
+const shifts = fused?.rewrites ?? plain!.blockedShifts;
 const wall: number[] = [];
 await session.run({ [exp.inputName]: input });
 for (let i = 0; i < Number(args.iters); i++) {
@@ -63,13 +81,13 @@ for (let i = 0; i < Number(args.iters); i++) {
   await session.run({ [exp.inputName]: input });
   wall.push(performance.now() - t);
 }
-session.endProfiling();
-const file = findProfileFile(args.prefix!);
+plain?.session.endProfiling();
+const file = fused ? fused.runner.endProfiling() : findProfileFile(args.prefix!);
 if (!file) throw new Error(`no profile file for ${args.prefix}`);
 const s = summarizeProfile(file, 1);
 const median = [...wall].sort((a, b) => a - b)[Math.floor(wall.length / 2)];
 console.log(
-  `${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, ${shifts} shifts on blocked maps, load ${loadavg()[0].toFixed(2)}`,
+  `${model.id} batch ${batch} [${shape}] ${args.threads} threads: wall median ${median.toFixed(1)} ms (profiled), kernel ${s.msPerRun.toFixed(1)} ms/run, ${shifts} shifts${fused ? " and RowBlends" : ""} on blocked maps, load ${loadavg()[0].toFixed(2)}`,
 );
 for (const r of s.rows.slice(0, 16))
   console.log(

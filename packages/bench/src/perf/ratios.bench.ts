@@ -17,7 +17,7 @@
  *       [--steps 5] [--iters 5] [--iters8 3] [--skip train,infer,tsm,tsm8]
  *       [--peer-src-blvnet DIR (a checkout of IBM/bLVNet-TAM; default peer/blvnet-tam)] [--json out.json]
  *       [--lowering auto-scatter|auto-no-gemm|auto|convtranspose|gemm|gemm-scatter] [--no-lazy-rows] [--no-arena] [--pattern] [--keep-output-copies] [--no-ffi]
- *       [--no-blocked-shifts] [--settle-ms 100]
+ *       [--no-blocked-shifts] [--no-row-blend] [--settle-ms 100]
  *   npm run bench:ratios -w @blvnet/bench -- [flags]
  */
 import { writeFileSync } from "node:fs";
@@ -58,11 +58,15 @@ const { values: args } = parseArgs({
     "settle-ms": { type: "string", default: String(SETTLE_MS) },
     /** A/B: inference sessions without time shifts on blocked maps (OrtSessionOptions.blockedShifts false). */
     "no-blocked-shifts": { type: "boolean", default: false },
+    /** A/B: TAM blends as depthwise convs and shifts instead of RowBlend custom ops (OrtEngineOptions.rowBlend false). */
+    "no-row-blend": { type: "boolean", default: false },
   },
 });
 const threads = Number(args.threads);
 const skip = new Set(args.skip!.split(",").filter(Boolean));
-const inferOpts = { lazyRows: !args["no-lazy-rows"], blockedShifts: !args["no-blocked-shifts"] };
+/** Whether the inference sessions ran TAM's blends as RowBlend custom ops (false: not available or --no-row-blend). */
+let rowBlendUsed: boolean | undefined;
+const inferOpts = { lazyRows: !args["no-lazy-rows"], blockedShifts: !args["no-blocked-shifts"], rowBlend: !args["no-row-blend"] };
 const BLVNET = { depth: 50, alpha: 2, beta: 4, frames: 16, blendingFrames: 3, numClasses: 174 };
 const TSM = { depth: 50, frames: 16, numClasses: 174 };
 
@@ -198,6 +202,7 @@ if (!skip.has("infer")) {
   const shape = inputShape(model.inputSpec, 1);
   const input = refgenInput(shape);
   const ours = await OrtEngine.create(model, { threads, clips: 1, ...inferOpts });
+  rowBlendUsed = ours.rowBlend;
   const peer = await PeerSession.start({ model: "blvnet-tam", options, batch: 1, threads, seed: 0, src: args["peer-src-blvnet"]! });
   await ours.run(input, shape);
   await ours.run(input, shape);
@@ -234,6 +239,7 @@ for (const batch of [1, 8]) {
   const bIn = refgenInput(bShape);
   const tIn = refgenInput(tShape);
   const be = await OrtEngine.create(bl, { threads, clips: batch, ...inferOpts });
+  rowBlendUsed = be.rowBlend;
   const te = await OrtEngine.create(ts, { threads, clips: batch, ...inferOpts });
   // Two untimed runs each: the first run after another session's is still slow (arena growth).
   for (let w = 0; w < 2; w++) {
@@ -261,7 +267,7 @@ for (const batch of [1, 8]) {
 }
 
 console.log(
-  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, blocked shifts ${!args["no-blocked-shifts"]}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, settle ${args["settle-ms"]} ms, step via ${args["no-ffi"] ? "binding" : "C API"}`,
+  `\nissue-18 ratios, ${threads} threads, ${new Date().toISOString()}, lowering ${args.lowering}, lazy rows ${!args["no-lazy-rows"]}, blocked shifts ${!args["no-blocked-shifts"]}, row blend ${rowBlendUsed ?? "not run"}, arena ${!args["no-arena"]}, pattern ${args.pattern && !args["no-pattern"]}, settle ${args["settle-ms"]} ms, step via ${args["no-ffi"] ? "binding" : "C API"}`,
 );
 for (const p of results) {
   const speedup = 1 / p.pairRatio;
@@ -287,6 +293,7 @@ if (args.json) {
     device: deviceName(),
     threads,
     step_via: args["no-ffi"] ? "onnxruntime-node binding" : "onnxruntime C API (koffi)",
+    tam_blend: rowBlendUsed === undefined ? "not run" : rowBlendUsed ? "RowBlend custom op" : "depthwise convs + shifts",
     date: new Date().toISOString(),
     command: ["ratios.bench.ts", ...withoutPaths(process.argv.slice(2))].join(" "),
   };

@@ -157,10 +157,13 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
   // Peak GPU memory over session creation + runs; null (n/a) without nvidia-smi.
   const gpuSampler = device !== "cpu" ? await GpuMemorySampler.start() : null;
   const t0 = performance.now();
-  const exported = buildOnnx(model, { clips: batch });
   let engine: OrtEngine;
   try {
-    engine = await OrtEngine.fromExport(exported, { backend: cfg.backend as "ort" | "ort-webgpu" | "ort-cuda", threads: cfg.threads });
+    engine = await OrtEngine.create(model, {
+      clips: batch,
+      backend: cfg.backend as "ort" | "ort-webgpu" | "ort-cuda",
+      threads: cfg.threads,
+    });
   } catch (e) {
     await gpuSampler?.stop();
     throw e;
@@ -170,6 +173,8 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
     cfg.log?.(`${cfg.backend}: session ready in ${(setupMs / 1000).toFixed(1)} s; timing ${cfg.warmup} warm-up + ${cfg.iters} runs`);
     const latency = await sample(cfg, "forward", async () => void (await engine.run(input, shape)), cfg.warmup, cfg.iters);
     const notes = [rssNow()];
+    // how TAM's blends ran (bLVNet-TAM on the CPU EP): one custom op each, or depthwise convs and shifts
+    if (engine.rowBlend) notes.push("tam blend=RowBlend op");
     let trainStepMs: number | undefined;
     if (cfg.train) {
       // The compiled SGD step (one ONNX graph) on the same device; on WebGPU its state stays there.
@@ -196,7 +201,7 @@ async function measureOrt(cfg: SpeedConfig): Promise<SpeedResult> {
     // Nodes the GPU EP left to the CPU EP, from onnxruntime's own placement report (a child process).
     if (device !== "cpu") {
       try {
-        placement = await probeNodePlacement(exported.bytes, device);
+        placement = await probeNodePlacement(buildOnnx(model, { clips: batch }).bytes, device);
         notes.push(`nodes: ${formatPlacement(placement)}`);
       } catch (e) {
         placement = null;

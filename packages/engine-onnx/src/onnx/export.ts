@@ -18,6 +18,8 @@ export interface ExportOptions {
   taps?: boolean;
   /** Carry frame row maps lazily (bLVNet's duplicate / TAM / pick as blends; default true; false for A/B). */
   lazyRows?: boolean;
+  /** TAM blends as one custom RowBlend node each (OnnxOpsOptions.rowBlend; for sessions that register native-ops.ts' library). */
+  rowBlend?: boolean;
 }
 
 export interface OnnxExport {
@@ -30,6 +32,8 @@ export interface OnnxExport {
   opset: number;
   /** Tapped intermediates in forward order: stage name and its graph output name. */
   taps: { stage: string; output: string }[];
+  /** RowBlend custom-op nodes in the graph (ExportOptions.rowBlend): a session must register native-ops.ts' library. */
+  rowBlends: number;
 }
 
 export const ONNX_INPUT_NAME = "input";
@@ -54,7 +58,13 @@ export function buildOnnx(model: VideoModel, opts: ExportOptions = {}): OnnxExpo
   const wasTraining = model.training;
   model.eval();
   try {
-    const ops = new OnnxOps({ opset, dynamicClips: dynamic ? clips : null, foldBatchNorm: opts.foldBatchNorm, lazyRows: opts.lazyRows });
+    const ops = new OnnxOps({
+      opset,
+      dynamicClips: dynamic ? clips : null,
+      foldBatchNorm: opts.foldBatchNorm,
+      lazyRows: opts.lazyRows,
+      rowBlend: opts.rowBlend,
+    });
     const x = ops.input(ONNX_INPUT_NAME, shape);
     const tapped: { name: string; value: OnnxValue }[] = [];
     const taps: { stage: string; output: string }[] = [];
@@ -81,6 +91,7 @@ export function buildOnnx(model: VideoModel, opts: ExportOptions = {}): OnnxExpo
       outputShape: [dynamic ? null : outShape[0], ...outShape.slice(1)],
       opset,
       taps,
+      rowBlends: ops.rowBlends,
     };
   } finally {
     if (wasTraining) model.train();

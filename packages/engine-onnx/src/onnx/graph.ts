@@ -42,6 +42,8 @@ export interface OnnxNode {
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
+  /** Operator set domain of a custom op (see native-ops.ts); absent for the default ONNX domain. */
+  domain?: string;
   /** Removed by a rewrite pass (e.g. a BN folded into its conv); skipped at serialisation. */
   dropped?: boolean;
 }
@@ -51,8 +53,8 @@ export interface OnnxInitializer {
   data: Float32Array | BigInt64Array;
 }
 
-/** A dimension: a fixed size or a symbolic name (e.g. "N" for a dynamic batch). */
-export type OnnxDim = number | string;
+/** A dimension: a fixed size, a symbolic name (e.g. "N" for a dynamic batch), or null (unknown). */
+export type OnnxDim = number | string | null;
 
 export interface OnnxGraphIO {
   name: string;
@@ -62,6 +64,8 @@ export interface OnnxGraphIO {
 export class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers = new Map<string, OnnxInitializer>();
+  /** Shapes of intermediate values onnxruntime cannot infer itself (custom ops' outputs). */
+  readonly valueInfo: OnnxGraphIO[] = [];
   private readonly constKeys = new Map<string, string>();
   private counter = 0;
 
@@ -144,6 +148,7 @@ export class GraphBuilder {
           create(NodeProtoSchema, {
             name: `${n.opType}_${i}`,
             opType: n.opType,
+            domain: n.domain ?? "",
             input: n.inputs,
             output: n.outputs,
             attribute: Object.entries(n.attrs).map(([k, v]) => toAttribute(k, v)),
@@ -152,13 +157,20 @@ export class GraphBuilder {
       initializer: [...this.initializers].map(([name, t]) => toTensor(name, t)),
       input: opts.inputs.map(valueInfo),
       output: opts.outputs.map(valueInfo),
+      valueInfo: this.valueInfo.map(valueInfo),
     });
     const model = create(ModelProtoSchema, {
       irVersion: BigInt(irVersionFor(opts.opset)),
       producerName: "blvnet",
       producerVersion: "0.1.0",
       docString: opts.docString ?? "",
-      opsetImport: [create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(opts.opset) })],
+      opsetImport: [
+        create(OperatorSetIdProtoSchema, { domain: "", version: BigInt(opts.opset) }),
+        // custom-op domains are at version 1
+        ...[...new Set(this.nodes.filter((n) => !n.dropped && n.domain).map((n) => n.domain!))].map((domain) =>
+          create(OperatorSetIdProtoSchema, { domain, version: 1n }),
+        ),
+      ],
       graph,
     });
     return toBinary(ModelProtoSchema, model);
@@ -204,7 +216,7 @@ function toTensor(name: string, t: OnnxInitializer): TensorProto {
 function valueInfo(io: OnnxGraphIO): ValueInfoProto {
   const dims = io.dims.map((d) =>
     create(TensorShapeProto_DimensionSchema, {
-      value: typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : { case: "dimParam", value: d },
+      value: d === null ? undefined : typeof d === "number" ? { case: "dimValue", value: BigInt(d) } : { case: "dimParam", value: d },
     }),
   );
   return create(ValueInfoProtoSchema, {

@@ -77,7 +77,17 @@ export interface OnnxOpsOptions {
   foldBatchNorm?: boolean;
   /** Carry row maps lazily (see `RowExpr`; default true). Interpreters that override ops set false. */
   lazyRows?: boolean;
+  /**
+   * Emit each TAM blend (with its ReLU) as one `RowBlend` node of the custom domain ROW_BLEND_DOMAIN
+   * (one pass over the map; native-ops.ts) instead of depthwise Convs and Pads. Only for sessions that
+   * register that library (default false: plain ONNX).
+   */
+  rowBlend?: boolean;
 }
+
+/** Domain and op of the fused blend (native/row-blend.c). */
+export const ROW_BLEND_DOMAIN = "ai.blvnet";
+export const ROW_BLEND_OP = "RowBlend";
 
 /** A linear per-channel op a following eval BN can be folded into. */
 interface ConvRecord {
@@ -123,6 +133,9 @@ export class OnnxOps implements Ops<OnnxValue> {
   private readonly foldCandidates: FoldCandidate[] = [];
   private finished = false;
   private readonly lazyRows: boolean;
+  private readonly rowBlend: boolean;
+  /** RowBlend nodes emitted (see `rowBlend`). */
+  rowBlends = 0;
   /** Clips in the traced batch (row maps are per clip). */
   private clips = 1;
   /** Emitted values of lazy expressions (and of row-mapped leaves, keyed by base name + pattern). */
@@ -139,6 +152,7 @@ export class OnnxOps implements Ops<OnnxValue> {
     this.dynamicClips = opts.dynamicClips ?? null;
     this.foldBatchNorm = opts.foldBatchNorm ?? true;
     this.lazyRows = opts.lazyRows ?? true;
+    this.rowBlend = opts.rowBlend ?? false;
   }
 
   /** Declare the graph input (the name is the ONNX input name). */
@@ -542,9 +556,14 @@ export class OnnxOps implements Ops<OnnxValue> {
         break;
       }
       case "relu":
-        out = this.node("Relu", [this.emit(expr.x, shape).name], shape);
+        out = this.emitRowBlend(expr.x, shape, true) ?? this.node("Relu", [this.emit(expr.x, shape).name], shape);
         break;
       case "sum": {
+        const fused = this.emitRowBlend(expr, shape, false);
+        if (fused) {
+          out = fused;
+          break;
+        }
         const terms = mergeScales(flattenSum(expr));
         if (shape.length === 4 && terms.length > 1 && terms.every((t) => t.kind === "scale")) {
           out = this.emitBlend(terms as ScaleExpr[], shape);
@@ -584,6 +603,37 @@ export class OnnxOps implements Ops<OnnxValue> {
       acc = acc ? this.node("Add", [y.name, acc.name], shape) : y;
     }
     return acc!;
+  }
+
+  /**
+   * A sum of per-channel scales of row maps, with its ReLU, as one RowBlend node (when `rowBlend`):
+   *   out[n, j] = [ReLU]( sum_k w_k ⊙ base_{b_k}[n, pattern_k[j]] ),  zero where pattern_k[j] = -1
+   * for clip n and output row j. Inputs: the weights [K, C], then the distinct bases; null when the
+   * expression is not such a blend (then the caller emits it op by op).
+   */
+  private emitRowBlend(expr: RowExpr, shape: number[], relu: boolean): OnnxValue | null {
+    if (!this.rowBlend || expr.kind !== "sum" || shape.length !== 4) return null;
+    const terms = mergeScales(flattenSum(expr));
+    if (!terms.every((t) => t.kind === "scale" && t.x.kind === "rows")) return null;
+    const scales = terms as (ScaleExpr & { x: Extract<RowExpr, { kind: "rows" }> })[];
+    const c = shape[1];
+    const bases: OnnxValue[] = [];
+    for (const t of scales) if (!bases.includes(t.x.base)) bases.push(t.x.base);
+    const weights = new Float32Array(scales.length * c);
+    scales.forEach((t, k) => weights.set(t.weight, k * c));
+    const w = this.graph.setInitializer(this.graph.fresh("blend.w"), { dims: [scales.length, c], data: weights });
+    const out = this.graph.fresh("rowblend");
+    const node = this.graph.addNode(ROW_BLEND_OP, [w, ...bases.map((b) => b.name)], [out], {
+      base_rows: onnxAttr.ints(bases.map((b) => b.shape[0] / this.clips)),
+      term_base: onnxAttr.ints(scales.map((t) => bases.indexOf(t.x.base))),
+      patterns: onnxAttr.ints(scales.flatMap((t) => t.x.pattern)),
+      relu: onnxAttr.int(relu ? 1 : 0),
+    });
+    node.domain = ROW_BLEND_DOMAIN;
+    this.rowBlends++;
+    // onnxruntime cannot infer a custom op's shape, and without it fuses nothing downstream
+    this.graph.valueInfo.push({ name: out, dims: [this.dynamicClips ? null : shape[0], ...shape.slice(1)] });
+    return new OnnxValue(out, shape);
   }
 
   /** Rows of `base` by a per-clip pattern: nothing (identity), one Pad (shift), or a Gather. */

@@ -1,14 +1,16 @@
 /**
  * A CPU session driven through onnxruntime's C API (the library onnxruntime-node ships, called with
- * the koffi FFI) instead of onnxruntime-node's binding, for one reason: the binding (1.30, 1.31)
+ * the koffi FFI) instead of onnxruntime-node's binding, for two reasons. First, the binding (1.30, 1.31)
  * copies every output into a new ArrayBuffer after the run, even outputs the run wrote into buffers
  * the caller passed. The compiled SGD step fetches all weights and momentum buffers every step
  * (~200 MiB on bLVNet-TAM-50), and those copies took ~100 ms of a ~700 ms step. Here a fetch given
  * as a tensor is written in place and handed back as the same object; a fetch given as null is
  * allocated by onnxruntime and copied once into a new tensor (small outputs: loss, logits).
  *
- * Only what the step needs: CPU execution provider, float/int tensors, sequential execution. Where
- * koffi or the library cannot be loaded (a platform without koffi's prebuilt binary), `loadFfiApi`
+ * Second, the binding cannot register custom ops (blvnet's RowBlend, native-ops.ts).
+ *
+ * Only what the step and inference need: CPU execution provider, float/int tensors, sequential
+ * execution. Where koffi or the library cannot be loaded (a platform without koffi's prebuilt binary), `loadFfiApi`
  * returns null and callers use the binding.
  */
 import { readdirSync } from "node:fs";
@@ -32,11 +34,13 @@ const ORT_API_INDEX = {
     "void *Run(void *session, void *runOptions, const char **inNames, void **inputs, size_t nIn, const char **outNames, size_t nOut, _Inout_ void **outputs)",
   ],
   CreateSessionOptions: [10, "void *CreateSessionOptions(_Out_ void **out)"],
+  SetOptimizedModelFilePath: [11, "void *SetOptimizedModelFilePath(void *opts, const char *path)"],
   EnableProfiling: [14, "void *EnableProfiling(void *opts, const char *prefix)"],
   EnableMemPattern: [16, "void *EnableMemPattern(void *opts)"],
   DisableMemPattern: [17, "void *DisableMemPattern(void *opts)"],
   EnableCpuMemArena: [18, "void *EnableCpuMemArena(void *opts)"],
   DisableCpuMemArena: [19, "void *DisableCpuMemArena(void *opts)"],
+  SetSessionLogSeverityLevel: [22, "void *SetSessionLogSeverityLevel(void *opts, int level)"],
   SetSessionGraphOptimizationLevel: [23, "void *SetSessionGraphOptimizationLevel(void *opts, int level)"],
   SetIntraOpNumThreads: [24, "void *SetIntraOpNumThreads(void *opts, int n)"],
   SetInterOpNumThreads: [25, "void *SetInterOpNumThreads(void *opts, int n)"],
@@ -59,9 +63,11 @@ const ORT_API_INDEX = {
   ReleaseTensorTypeAndShapeInfo: [99, "void ReleaseTensorTypeAndShapeInfo(void *p)"],
   ReleaseSessionOptions: [100, "void ReleaseSessionOptions(void *p)"],
   SessionEndProfiling: [110, "void *SessionEndProfiling(void *session, void *allocator, _Out_ void **out)"],
+  // since onnxruntime 1.14
+  RegisterCustomOpsLibrary_V2: [228, "void *RegisterCustomOpsLibrary_V2(void *opts, const char *path)"],
 } as const;
 type ApiName = keyof typeof ORT_API_INDEX;
-const TABLE_SIZE = 111;
+const TABLE_SIZE = 229;
 /** Any version from 1 to the library's gives the same table; 1 is what every release accepts. */
 const API_VERSION = 1;
 
@@ -86,6 +92,10 @@ export interface FfiSessionOptions {
   enableMemPattern?: boolean;
   /** Write onnxruntime's profile (JSON) with this path prefix; `endProfiling` returns the file. */
   profileFilePrefix?: string;
+  /** Save the optimised model here (as onnxruntime-node's `optimizedModelFilePath`). */
+  optimizedModelFilePath?: string;
+  /** A custom-op library to register (see native-ops.ts). */
+  customOpsLibrary?: string;
 }
 
 /** A tensor's OrtValue and the memory it was made over. */
@@ -183,6 +193,9 @@ export function loadFfiApi(): FfiApi | null {
   api = null;
   try {
     const require = createRequire(import.meta.url);
+    // The binding first: loaded after koffi has loaded the library, it crashes the process on its
+    // first session after ours (seen with onnxruntime-node 1.30 under vitest's forks).
+    require("onnxruntime-node");
     const koffi = require("koffi") as typeof import("koffi");
     const path = libraryPath(require);
     if (!path) return api;
@@ -222,12 +235,17 @@ export class FfiSession {
     const { env } = api.shared();
     const so = api.out("CreateSessionOptions");
     try {
+      // errors only: the env may be onnxruntime-node's (a process singleton) at its warning level, and
+      // saving an NCHWc-optimised model always warns that it is hardware specific (it is used at once)
+      api.call("SetSessionLogSeverityLevel", so, 3);
       api.call("SetIntraOpNumThreads", so, opts.threads);
       api.call("SetInterOpNumThreads", so, 1);
       api.call("SetSessionGraphOptimizationLevel", so, GRAPH_LEVELS[opts.graphOptimizationLevel ?? "all"]);
       api.call(opts.enableCpuMemArena === false ? "DisableCpuMemArena" : "EnableCpuMemArena", so);
       api.call(opts.enableMemPattern === false ? "DisableMemPattern" : "EnableMemPattern", so);
       if (opts.profileFilePrefix) api.call("EnableProfiling", so, opts.profileFilePrefix);
+      if (opts.optimizedModelFilePath) api.call("SetOptimizedModelFilePath", so, opts.optimizedModelFilePath);
+      if (opts.customOpsLibrary) api.call("RegisterCustomOpsLibrary_V2", so, opts.customOpsLibrary);
       return new FfiSession(api, ort, api.out("CreateSessionFromArray", env, bytes, bytes.byteLength, so));
     } finally {
       api.release("ReleaseSessionOptions", so);

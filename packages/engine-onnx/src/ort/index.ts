@@ -1,5 +1,7 @@
 export * from "./devices.js";
+export { loadFfiApi } from "./ffi-session.js";
 export * from "./gpu-memory.js";
+export { nativeOpsLibrary, nativeOpsUnavailableReason } from "./native-ops.js";
 export { type ElidedReorders, elideNchwcReorders } from "./nchwc-reorders.js";
 export * from "./onnx-nodes.js";
 export * from "./placement.js";
@@ -7,5 +9,6 @@ export * from "./placement.js";
 // `blvnet env`, GPU memory sampling, device-resident state.
 export * from "./providers.js";
 export * from "./resident.js";
+export { cpuSessionWithRowBlend, type InferenceRunner, nchwcBlock, rowBlendAvailable } from "./row-blend-session.js";
 export * from "./session.js";
 export { identityModel, tinyAddModel } from "./tiny-onnx.js";

@@ -16,9 +16,24 @@
  *   shift:   ReorderOutput -> Reshape [n, T, C*H*W] -> Pad (frames axis only) -> Reshape [N, C, H, W] -> ReorderInput
  *   channel shift (TSM): ReorderOutput -> Split (channels) -> parts, each as is or shifted as above
  *            -> Concat (channels) -> ReorderInput
+ *   blend:   ReorderOutput (each base) -> RowBlend (native-ops.ts) -> ReorderInput; the RowBlend then
+ *            reads and writes blocked maps (its `block` attribute), which needs the block size
+ *            onnxruntime uses on this CPU (`RewriteOptions.block`; none given: no blend rewrite).
  */
+
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { type ModelProto, ModelProtoSchema, type NodeProto, NodeProtoSchema, type TensorProto, TensorProtoSchema } from "onnx-buf";
+import {
+  AttributeProto_AttributeType,
+  AttributeProtoSchema,
+  type ModelProto,
+  ModelProtoSchema,
+  type NodeProto,
+  NodeProtoSchema,
+  type TensorProto,
+  TensorProtoSchema,
+  ValueInfoProtoSchema,
+} from "onnx-buf";
+import { ROW_BLEND_DOMAIN, ROW_BLEND_OP } from "../onnx/onnxops.js";
 
 const NCHWC = "com.microsoft.nchwc";
 /** Channel counts must be multiples of this: every NCHWc block size onnxruntime uses (8 on AVX2, 16 on AVX-512). */
@@ -32,8 +47,13 @@ export interface ElidedReorders {
   rewrites: number;
 }
 
+export interface RewriteOptions {
+  /** onnxruntime's NCHWc block size on this CPU (8 or 16); needed to rewrite RowBlends. */
+  block?: number;
+}
+
 /** Rewrite an onnxruntime-optimised model (see the module comment). */
-export function elideNchwcReorders(optimized: Uint8Array): ElidedReorders {
+export function elideNchwcReorders(optimized: Uint8Array, opts: RewriteOptions = {}): ElidedReorders {
   const model = fromBinary(ModelProtoSchema, optimized);
   const graph = model.graph;
   if (!graph) return { bytes: optimized, rewrites: 0 };
@@ -43,6 +63,8 @@ export function elideNchwcReorders(optimized: Uint8Array): ElidedReorders {
     if (source?.opType === "Reshape") rw.shift(ri, source);
     else if (source?.opType === "Concat" && source.domain === "") rw.channelShift(ri, source);
   }
+  if (opts.block)
+    for (const n of graph.node.filter((n) => n.opType === ROW_BLEND_OP && n.domain === ROW_BLEND_DOMAIN)) rw.blend(n, opts.block);
   if (!rw.rewrites) return { bytes: optimized, rewrites: 0 };
   graph.node = rw.result();
   return { bytes: toBinary(ModelProtoSchema, model), rewrites: rw.rewrites };
@@ -61,8 +83,18 @@ interface ShiftChain {
   nodes: NodeProto[];
 }
 
+/** A residual join onnxruntime left unfused because one side is a RowBlend (see Rewriter.blend). */
+interface Residual {
+  add: NodeProto;
+  reorder: NodeProto;
+  conv: NodeProto;
+  relu: NodeProto;
+  ri: NodeProto;
+}
+
 class Rewriter {
   readonly producer = new Map<string, NodeProto>();
+  private readonly graphOutputs: Set<string>;
   private readonly readers = new Map<string, NodeProto[]>();
   private readonly ints = new Map<string, number[]>();
   private readonly dropped = new Set<NodeProto>();
@@ -73,6 +105,7 @@ class Rewriter {
 
   constructor(private readonly model: ModelProto) {
     const graph = model.graph!;
+    this.graphOutputs = new Set(graph.output.map((o) => o.name));
     for (const n of graph.node) {
       for (const o of n.output) this.producer.set(o, n);
       for (const i of n.input) this.readers.set(i, [...(this.readers.get(i) ?? []), n]);
@@ -144,6 +177,98 @@ class Rewriter {
     nodes.push(create(NodeProtoSchema, { name: cat, opType: "Concat", input: joined, output: [cat], attribute: concat.attribute }));
     this.reshape(cat, [-1, c, hw[0], hw[1]], `${tag}/map`, nodes, ri.output[0]);
     this.replace(ri, nodes, [ri, concat, split, ...parts.flatMap((p) => p!.chain?.nodes ?? [])]);
+  }
+
+  /**
+   * RowBlend(ReorderOutput(x_i)...) read by a ReorderInput and/or residual Adds -> RowBlend(x_i...)
+   * with `block` set, in place of the blend; each residual ReorderInput(Relu(Add(ReorderOutput(
+   * Conv(..)), blend))) becomes that Conv with the blocked blend as its Sum input and a fused ReLU,
+   * as onnxruntime itself fuses a residual that comes from a conv.
+   */
+  blend(blend: NodeProto, block: number): void {
+    const readers = this.readers.get(blend.output[0]) ?? [];
+    const reorders = readers.filter((r) => r.opType === "ReorderInput" && r.domain === NCHWC && !channelsLast(r));
+    const residuals = readers.filter((r) => !reorders.includes(r)).map((r) => this.residual(r, blend.output[0]));
+    if (reorders.length > 1 || residuals.some((r) => !r) || this.graphOutputs.has(blend.output[0])) return;
+    const bases = blend.input.slice(1).map((name) => {
+      const ro = this.producer.get(name);
+      const blocked = this.blockedSource(name);
+      return blocked && (attrInt(ro!, "channels") ?? 1) % BLOCK_MULTIPLE === 0 ? blocked : null;
+    });
+    if (!bases.length || bases.some((b) => !b)) return;
+    const tag = blend.name || blend.output[0];
+    const output = reorders[0]?.output[0] ?? `${tag}/blocked`;
+    const attribute = [
+      ...blend.attribute.filter((a) => a.name !== "block"),
+      create(AttributeProtoSchema, { name: "block", type: AttributeProto_AttributeType.INT, i: BigInt(block) }),
+    ];
+    const node = create(NodeProtoSchema, {
+      name: `${tag}/blocked`,
+      opType: ROW_BLEND_OP,
+      domain: ROW_BLEND_DOMAIN,
+      input: [blend.input[0], ...(bases as string[])],
+      output: [output],
+      attribute,
+    });
+    this.replace(blend, [node], [blend, ...reorders]);
+    // Its shape (as its NCHW output's, which the export declared): onnxruntime infers none for a
+    // custom op, and without shapes downstream it plans no memory reuse (a fused Sum is then copied).
+    const graph = this.model.graph!;
+    const declared = graph.valueInfo.find((v) => v.name === blend.output[0]);
+    if (declared) {
+      graph.valueInfo = graph.valueInfo.filter((v) => v.name !== output);
+      graph.valueInfo.push(create(ValueInfoProtoSchema, { ...declared, name: output }));
+    }
+    for (const r of residuals as Residual[]) {
+      const [x, w, b] = r.conv.input;
+      const fused = create(NodeProtoSchema, {
+        name: `${r.conv.name || r.conv.output[0]}/residual`,
+        opType: "Conv",
+        domain: NCHWC,
+        input: [x, w, b ?? "", output],
+        output: [r.ri.output[0]],
+        attribute: [
+          ...r.conv.attribute,
+          create(AttributeProtoSchema, {
+            name: "activation",
+            type: AttributeProto_AttributeType.STRING,
+            s: new TextEncoder().encode("Relu"),
+          }),
+        ],
+      });
+      this.replace(r.ri, [fused], [r.ri, r.relu, r.add, r.reorder, r.conv]);
+    }
+  }
+
+  /** ReorderInput(Relu(Add(ReorderOutput(Conv(..)), value))) around `add`, the conv blocked and unfused, or null. */
+  private residual(add: NodeProto, value: string): Residual | null {
+    if (add.opType !== "Add" || add.domain !== "" || add.input.length !== 2) return null;
+    const other = add.input[0] === value ? add.input[1] : add.input[0];
+    const reorder = this.producer.get(other);
+    const conv = reorder ? this.producer.get(reorder.input[0]) : undefined;
+    const relu = this.soleReader(add.output[0]);
+    const ri = relu ? this.soleReader(relu.output[0]) : null;
+    const ok =
+      reorder?.opType === "ReorderOutput" &&
+      reorder.domain === NCHWC &&
+      !channelsLast(reorder) &&
+      this.onlyReader(other, add) &&
+      conv?.opType === "Conv" &&
+      conv.domain === NCHWC &&
+      conv.input.length <= 3 &&
+      !conv.attribute.some((a) => a.name === "activation") &&
+      this.onlyReader(reorder.input[0], reorder) &&
+      relu?.opType === "Relu" &&
+      relu.domain === "" &&
+      ri?.opType === "ReorderInput" &&
+      ri.domain === NCHWC &&
+      !channelsLast(ri);
+    return ok ? { add, reorder: reorder!, conv: conv!, relu: relu!, ri: ri! } : null;
+  }
+
+  private soleReader(value: string): NodeProto | null {
+    const r = this.readers.get(value) ?? [];
+    return r.length === 1 && !this.graphOutputs.has(value) ? r[0] : null;
   }
 
   /** The nodes in graph order, rewritten chains in place and nodes left without readers dropped. */

@@ -15,6 +15,7 @@ import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
 import { type ElidedReorders, elideNchwcReorders } from "./nchwc-reorders.js";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
 import { deviceOfBackend, deviceSessionOptions, type OrtDevice } from "./providers.js";
+import { cpuSessionWithRowBlend, type InferenceRunner, rowBlendAvailable } from "./row-blend-session.js";
 
 export const ORT_BACKENDS = ["ort", "ort-webgpu", "ort-cuda"] as const;
 export type OrtBackendName = (typeof ORT_BACKENDS)[number];
@@ -32,6 +33,14 @@ export interface OrtSessionOptions extends ExportOptions {
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /** CPU, level "all": run time shifts on the blocked maps (see nchwc-reorders.ts; default true). */
   blockedShifts?: boolean;
+}
+
+export interface OrtEngineOptions extends OrtSessionOptions {
+  /**
+   * CPU, level "all", blocked shifts on: export each TAM blend as one RowBlend custom op and run it on
+   * the blocked maps (row-blend-session.ts; default true where the custom-op library builds).
+   */
+  rowBlend?: boolean;
 }
 
 export interface OrtOutput {
@@ -156,29 +165,47 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
+function checkThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
+  return threads;
+}
+
 /** One onnxruntime session over an exported model. */
 export class OrtEngine {
   private constructor(
     private readonly ort: typeof Ort,
-    private readonly session: Ort.InferenceSession,
+    private readonly session: InferenceRunner,
     /** The export's metadata (names, shapes, opset); its bytes are dropped once the session holds the model. */
     readonly exported: Omit<OnnxExport, "bytes">,
     readonly backend: OrtBackendName,
     readonly threads: number,
-    /** Time shifts the session runs on blocked maps (0: none, or the rewrite did not apply). */
+    /** Time shifts (and TAM blends) the session runs on blocked maps (0: none, or the rewrite did not apply). */
     readonly blockedShifts: number,
+    /** Whether TAM blends run as RowBlend custom ops (OrtEngineOptions.rowBlend). */
+    readonly rowBlend = false,
   ) {}
 
-  static async create(model: VideoModel, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+  static async create(model: VideoModel, opts: OrtEngineOptions = {}): Promise<OrtEngine> {
+    const threads = checkThreads(opts.threads ?? defaultThreads());
+    const cpuAll = (opts.backend ?? "ort") === "ort" && (opts.graphOptimizationLevel ?? "all") === "all" && opts.blockedShifts !== false;
+    if (cpuAll && opts.rowBlend !== false && rowBlendAvailable()) {
+      const exported = buildOnnx(model, { ...opts, rowBlend: true });
+      if (!exported.rowBlends) return OrtEngine.fromExport(exported, opts); // no TAM: the plain graph
+      const ort = await loadOrt();
+      const { bytes, ...meta } = exported;
+      const outputs = [meta.outputName, ...meta.taps.map((t) => t.output)];
+      const fused = await cpuSessionWithRowBlend(ort, bytes, threads, outputs);
+      if (fused) return new OrtEngine(ort, fused.runner, meta, "ort", threads, fused.rewrites, true);
+    }
     return OrtEngine.fromExport(buildOnnx(model, opts), opts);
   }
 
   /** A session over ONNX bytes made by `buildOnnx` (or read back from a file with its metadata). */
   static async fromExport(exported: OnnxExport, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+    if (exported.rowBlends) throw new Error("OrtEngine.fromExport: an export with RowBlend custom ops needs OrtEngine.create");
     const ort = await loadOrt();
     const backend = opts.backend ?? "ort";
-    const threads = opts.threads ?? defaultThreads();
-    if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
+    const threads = checkThreads(opts.threads ?? defaultThreads());
     const device = deviceOfBackend(backend) ?? "cpu";
     const sessionOpts = { threads, graphOptimizationLevel: opts.graphOptimizationLevel ?? "all" } as const;
     const { session, blockedShifts } =
@@ -186,7 +213,7 @@ export class OrtEngine {
         ? await cpuSessionWithBlockedShifts(ort, exported.bytes, deviceSessionOptions("cpu", sessionOpts))
         : { session: await createDeviceSession(ort, device, exported.bytes, sessionOpts), blockedShifts: 0 };
     const { bytes: _bytes, ...meta } = exported;
-    return new OrtEngine(ort, session, meta, backend, threads, blockedShifts);
+    return new OrtEngine(ort, session as InferenceRunner, meta, backend, threads, blockedShifts);
   }
 
   /** Logits (or the model's output) for one batch in the model's input layout. */
@@ -216,6 +243,6 @@ export class OrtEngine {
 }
 
 /** Export `model` (eval mode, current weights) and open an onnxruntime session over it. */
-export function createOrtSession(model: VideoModel, opts: OrtSessionOptions = {}): Promise<OrtEngine> {
+export function createOrtSession(model: VideoModel, opts: OrtEngineOptions = {}): Promise<OrtEngine> {
   return OrtEngine.create(model, opts);
 }
