@@ -1,5 +1,5 @@
 import { availableParallelism, cpus, totalmem } from "node:os";
-import { formatOrtDevices, ortDevices } from "@blvnet/engine-onnx";
+import { formatOrtDevices, loadOrt, ortDevices, rowBlendStatus } from "@blvnet/engine-onnx";
 import { backendThreads, initBackend, listBackends, shutdownBackend } from "@blvnet/engine-tfjs";
 import { VERSION } from "@blvnet/train";
 import * as tf from "@tensorflow/tfjs-core";
@@ -26,6 +26,8 @@ export function registerEnvCommand(program: Command): void {
         memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
         threads: backendThreads(),
         ort,
+        // how TAM's blends run on the CPU EP: RowBlend custom ops (compiled here) or the plain graph
+        tamBlend: await rowBlendStatus(opts.probe ? await loadOrt() : undefined),
         // the Vulkan ICD manifests the loader was pointed at (the bundle's launcher sets them on NVIDIA servers)
         vulkanDriverFiles: (process.env.VK_DRIVER_FILES ?? process.env.VK_ICD_FILENAMES)?.split(":").filter(Boolean) ?? [],
       };
@@ -45,6 +47,14 @@ export function registerEnvCommand(program: Command): void {
       }
       console.log("onnxruntime backends (--backend ort | ort-webgpu | ort-cuda):");
       for (const line of formatOrtDevices(ort)) console.log(line);
+      const tb = info.tamBlend;
+      console.log(
+        `TAM blend on the CPU (ort): ${
+          tb.available
+            ? `RowBlend custom op${tb.block === undefined ? "" : tb.block ? ` on blocked maps of ${tb.block} channels` : " in NCHW"}`
+            : `plain ONNX graph (${tb.reason})`
+        }`,
+      );
       if (info.vulkanDriverFiles.length) console.log(`vulkan driver manifests: ${info.vulkanDriverFiles.join(", ")}`);
       if (info.threads !== undefined)
         console.log(`threads: ${info.threads}${selected === "wasm" ? " (wasm; set with BLVNET_THREADS)" : ""}`);

@@ -58,8 +58,11 @@ describe("onnxruntime GPU backends in the CLI", () => {
     const ort = JSON.parse(out).ort as { backend: string; available: boolean; reason?: string }[];
     expect(ort.map((d) => d.backend)).toEqual(["ort", "ort-webgpu", "ort-cuda"]);
     for (const d of ort) if (!d.available) expect(d.reason).toMatch(/\S/);
+    const tamBlend = JSON.parse(out).tamBlend as { available: boolean; reason?: string };
+    expect(tamBlend.available || /\S/.test(tamBlend.reason ?? "")).toBe(true);
     const text = await cli("env", "--no-probe");
     expect(text.out).toMatch(/ort-webgpu\s+(available|unavailable)/);
+    expect(text.out).toMatch(/^TAM blend on the CPU \(ort\): (RowBlend custom op|plain ONNX graph \(.+\))$/m);
   });
 
   it("a missing Vulkan driver or CUDA EP is a one-line error", async () => {

@@ -9,6 +9,13 @@ export * from "./placement.js";
 // `blvnet env`, GPU memory sampling, device-resident state.
 export * from "./providers.js";
 export * from "./resident.js";
-export { cpuSessionWithRowBlend, type InferenceRunner, nchwcBlock, rowBlendAvailable } from "./row-blend-session.js";
+export {
+  cpuSessionWithRowBlend,
+  type InferenceRunner,
+  nchwcBlock,
+  type RowBlendStatus,
+  rowBlendAvailable,
+  rowBlendStatus,
+} from "./row-blend-session.js";
 export * from "./session.js";
 export { identityModel, tinyAddModel } from "./tiny-onnx.js";

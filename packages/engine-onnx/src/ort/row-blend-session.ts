@@ -17,7 +17,7 @@ import type * as Ort from "onnxruntime-node";
 import { GraphBuilder, onnxAttr } from "../onnx/graph.js";
 import { ROW_BLEND_DOMAIN, ROW_BLEND_OP } from "../onnx/onnxops.js";
 import { FfiSession, loadFfiApi } from "./ffi-session.js";
-import { nativeOpsLibrary } from "./native-ops.js";
+import { nativeOpsLibrary, nativeOpsUnavailableReason } from "./native-ops.js";
 import { elideNchwcReorders } from "./nchwc-reorders.js";
 
 /** What OrtEngine runs: onnxruntime-node's session, or an FfiSession fetching the named outputs. */
@@ -43,6 +43,22 @@ export interface RowBlendSession {
 /** Whether RowBlend exports can run here: the C API and the compiled custom-op library are available. */
 export function rowBlendAvailable(): boolean {
   return loadFfiApi() !== null && nativeOpsLibrary() !== null;
+}
+
+export interface RowBlendStatus {
+  available: boolean;
+  /** Why not (no compiler, BLVNET_NATIVE_OPS=0, no koffi). */
+  reason?: string;
+  /** The NCHWc block the blends run on (probed; 0: in NCHW between onnxruntime's conversions); absent without a probe. */
+  block?: number;
+}
+
+/** For `blvnet env`: how TAM's blends run on the CPU here (the block probed when `ort` is given). */
+export async function rowBlendStatus(ort?: typeof Ort): Promise<RowBlendStatus> {
+  if (!loadFfiApi()) return { available: false, reason: "onnxruntime's C API cannot be loaded (koffi)" };
+  const library = nativeOpsLibrary();
+  if (!library) return { available: false, reason: nativeOpsUnavailableReason() ?? "unavailable" };
+  return ort ? { available: true, block: await nchwcBlock(ort, library) } : { available: true };
 }
 
 /**
