@@ -16,9 +16,12 @@
  *   shift:   ReorderOutput -> Reshape [n, T, C*H*W] -> Pad (frames axis only) -> Reshape [N, C, H, W] -> ReorderInput
  *   channel shift (TSM): ReorderOutput -> Split (channels) -> parts, each as is or shifted as above
  *            -> Concat (channels) -> ReorderInput
- *   blend:   ReorderOutput (each base) -> RowBlend (native-ops.ts) -> ReorderInput; the RowBlend then
- *            reads and writes blocked maps (its `block` attribute), which needs the block size
- *            onnxruntime uses on this CPU (`RewriteOptions.block`; none given: no blend rewrite).
+ *   blend:   ReorderOutput (each base) -> RowBlend (native-ops.ts) -> ReorderInput and/or a residual
+ *            Add + Relu; the RowBlend then reads and writes blocked maps (its `block` attribute: the
+ *            block size onnxruntime uses on this CPU, `RewriteOptions.block`; none given: no blend
+ *            rewrite), and the residual joins the conv before it as its fused Sum, as onnxruntime
+ *            itself fuses residuals. Not exact to the bit in general (RowBlend sums its terms in its own
+ *            order), exact in the tests so far.
  */
 
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
