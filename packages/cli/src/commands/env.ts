@@ -50,9 +50,11 @@ export function registerEnvCommand(program: Command): void {
       const tb = info.tamBlend;
       console.log(
         `TAM blend on the CPU (ort): ${
-          tb.available
-            ? `RowBlend custom op${tb.block === undefined ? "" : tb.block ? ` on blocked maps of ${tb.block} channels` : " in NCHW"}`
-            : `plain ONNX graph (${tb.reason})`
+          !tb.available
+            ? `plain ONNX graph (${tb.reason})`
+            : tb.block === 0
+              ? "plain ONNX graph (no blocked layout found for RowBlend)"
+              : `RowBlend custom op${tb.block ? ` on blocked maps of ${tb.block} channels` : ""}`
         }`,
       );
       if (info.vulkanDriverFiles.length) console.log(`vulkan driver manifests: ${info.vulkanDriverFiles.join(", ")}`);

@@ -7,8 +7,8 @@
  *
  * The blend rewrite needs onnxruntime's NCHWc block size on this CPU, which no API reports: it is
  * found once per process by a probe (a tiny conv -> blend -> conv model run with each candidate
- * block, kept only when it reproduces the un-rewritten session bit for bit). No block found: the
- * blends stay in NCHW between onnxruntime's own layout conversions (same values, a little slower).
+ * block, kept only when it reproduces the un-rewritten session bit for bit). No block found: no
+ * RowBlend session (callers run the plain graph).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -49,7 +49,7 @@ export interface RowBlendStatus {
   available: boolean;
   /** Why not (no compiler, BLVNET_NATIVE_OPS=0, no koffi). */
   reason?: string;
-  /** The NCHWc block the blends run on (probed; 0: in NCHW between onnxruntime's conversions); absent without a probe. */
+  /** The NCHWc block the blends run on (probed; 0: none found, the plain graph runs); absent without a probe. */
   block?: number;
 }
 
@@ -63,7 +63,7 @@ export async function rowBlendStatus(ort?: typeof Ort): Promise<RowBlendStatus> 
 
 /**
  * A CPU session over `bytes` (an export with RowBlend nodes), fetching `outputs`; null when
- * RowBlend cannot run here (see rowBlendAvailable).
+ * RowBlend cannot run here (see rowBlendAvailable) or no NCHWc block size was found.
  */
 export async function cpuSessionWithRowBlend(
   ort: typeof Ort,
@@ -76,6 +76,8 @@ export async function cpuSessionWithRowBlend(
   const library = nativeOpsLibrary();
   if (!library || !loadFfiApi()) return null;
   const block = await nchwcBlock(ort, library);
+  // no blocked layout found: RowBlends would sit between layout conversions, which can cost more than they save
+  if (!block) return null;
   const open = (model: Uint8Array, level: "all" | "disabled", optimizedModelFilePath?: string) =>
     FfiSession.create(ort, model, {
       threads,
