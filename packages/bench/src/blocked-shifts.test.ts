@@ -5,7 +5,7 @@
  * blocked layout is an x64 CPU feature). Then TAM's blends as RowBlend custom ops on blocked maps
  * (row-blend-session.ts), where the custom-op library builds: the plain session's logits again.
  */
-import { fillDeterministic, inputShape, refgenInput } from "@blvnet/core";
+import { fillDeterministic, inputShape, refgenInput, type VideoModel } from "@blvnet/core";
 import { OrtEngine, type OrtEngineOptions, rowBlendAvailable } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
 import { describe, expect, it } from "vitest";
@@ -16,26 +16,27 @@ const cases: [string, Record<string, unknown>][] = [
   ["tsm", { depth: 18, frames: 8, size: 64, numClasses: 10, dropout: 0 }],
 ];
 
+/** Logits of `model` with engine options `opts`, static (1 clip) or dynamic batch (2 clips). */
+async function logits(model: VideoModel, dynamicBatch: boolean, opts: OrtEngineOptions) {
+  const clips = dynamicBatch ? 2 : 1;
+  const shape = inputShape(model.inputSpec, clips);
+  const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, ...opts });
+  try {
+    return { engine, ...(await engine.run(refgenInput(shape), shape)) };
+  } finally {
+    await engine.release();
+  }
+}
+
 describe.runIf(process.arch === "x64")("time shifts on blocked maps (onnxruntime CPU)", () => {
   it.each(cases)("%s %j: exactly the plain session's logits", async (name, options) => {
     const model = createModel(name, options);
     fillDeterministic(model);
     for (const dynamicBatch of [false, true]) {
-      const clips = dynamicBatch ? 2 : 1;
-      const shape = inputShape(model.inputSpec, clips);
-      const input = refgenInput(shape);
-      const logits = async (blockedShifts: boolean) => {
-        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, blockedShifts, rowBlend: false });
-        try {
-          return { shifts: engine.blockedShifts, ...(await engine.run(input, shape)) };
-        } finally {
-          await engine.release();
-        }
-      };
-      const plain = await logits(false);
-      const blocked = await logits(true);
-      expect(plain.shifts).toBe(0);
-      expect(blocked.shifts).toBeGreaterThan(0);
+      const plain = await logits(model, dynamicBatch, { blockedShifts: false, rowBlend: false });
+      const blocked = await logits(model, dynamicBatch, { blockedShifts: true, rowBlend: false });
+      expect(plain.engine.blockedShifts).toBe(0);
+      expect(blocked.engine.blockedShifts).toBeGreaterThan(0);
       expect(blocked.shape).toEqual(plain.shape);
       expect(Array.from(blocked.data)).toEqual(Array.from(plain.data));
     }
@@ -47,19 +48,8 @@ describe.runIf(process.arch === "x64" && rowBlendAvailable())("TAM blends as Row
     const model = createModel("blvnet-tam", cases[0][1]);
     fillDeterministic(model);
     for (const dynamicBatch of [false, true]) {
-      const clips = dynamicBatch ? 2 : 1;
-      const shape = inputShape(model.inputSpec, clips);
-      const input = refgenInput(shape);
-      const run = async (opts: OrtEngineOptions) => {
-        const engine = await OrtEngine.create(model, { clips, dynamicBatch, threads: 2, ...opts });
-        try {
-          return { engine, ...(await engine.run(input, shape)) };
-        } finally {
-          await engine.release();
-        }
-      };
-      const plain = await run({ blockedShifts: false, rowBlend: false });
-      const fused = await run({});
+      const plain = await logits(model, dynamicBatch, { blockedShifts: false, rowBlend: false });
+      const fused = await logits(model, dynamicBatch, {});
       expect(fused.engine.rowBlend).toBe(true);
       // every blend and shift on blocked maps: bLVNet-TAM-50 has 9 TAMs
       expect(fused.engine.blockedShifts).toBeGreaterThanOrEqual(9);
