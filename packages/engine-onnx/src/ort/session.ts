@@ -165,6 +165,12 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
+const warned = new Set<string>();
+function warnOnce(message: string): void {
+  if (!warned.has(message)) console.error(message);
+  warned.add(message);
+}
+
 function checkThreads(threads: number): number {
   if (!Number.isInteger(threads) || threads < 1) throw new UserError(`--threads must be a positive integer, got ${threads}`);
   return threads;
@@ -194,7 +200,11 @@ export class OrtEngine {
       const ort = await loadOrt();
       const { bytes, ...meta } = exported;
       const outputs = [meta.outputName, ...meta.taps.map((t) => t.output)];
-      const fused = await cpuSessionWithRowBlend(ort, bytes, threads, outputs);
+      // any failure of the custom-op path (library, probe, session) leaves the plain graph, which always runs
+      const fused = await cpuSessionWithRowBlend(ort, bytes, threads, outputs).catch((e: Error) => {
+        warnOnce(`blvnet: TAM's RowBlend op failed (${String(e.message).split("\n")[0]}); running the plain graph`);
+        return null;
+      });
       if (fused) return new OrtEngine(ort, fused.runner, meta, "ort", threads, fused.rewrites, true);
     }
     return OrtEngine.fromExport(buildOnnx(model, opts), opts);
