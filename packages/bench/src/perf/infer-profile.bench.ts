@@ -19,6 +19,7 @@ import {
   deviceSessionOptions,
   findProfileFile,
   loadOrt,
+  ONNX_INPUT_NAME,
   summarizeProfile,
 } from "@blvnet/engine-onnx";
 import { createModel } from "@blvnet/models";
@@ -60,25 +61,25 @@ const fused =
         ["output"],
         args.prefix,
       );
-const exp = buildOnnx(model, { clips: batch });
 const input = new ort.Tensor("float32", refgenInput(shape), shape);
 const sessionOptions = deviceSessionOptions("cpu", {
   threads: Number(args.threads),
   enableProfiling: true,
   profileFilePrefix: args.prefix,
 });
-const plain = fused
+const plainBytes = fused ? null : buildOnnx(model, { clips: batch }).bytes;
+const plain = !plainBytes
   ? null
   : args["no-blocked-shifts"]
-    ? { session: await ort.InferenceSession.create(exp.bytes, sessionOptions), blockedShifts: 0 }
-    : await cpuSessionWithBlockedShifts(ort, exp.bytes, sessionOptions);
+    ? { session: await ort.InferenceSession.create(plainBytes, sessionOptions), blockedShifts: 0 }
+    : await cpuSessionWithBlockedShifts(ort, plainBytes, sessionOptions);
 const session = fused?.runner ?? plain!.session;
 const shifts = fused?.rewrites ?? plain!.blockedShifts;
 const wall: number[] = [];
-await session.run({ [exp.inputName]: input });
+await session.run({ [ONNX_INPUT_NAME]: input });
 for (let i = 0; i < Number(args.iters); i++) {
   const t = performance.now();
-  await session.run({ [exp.inputName]: input });
+  await session.run({ [ONNX_INPUT_NAME]: input });
   wall.push(performance.now() - t);
 }
 plain?.session.endProfiling();

@@ -1,9 +1,8 @@
 /**
  * CPU sessions over exports with RowBlend nodes (TAM's blend in one pass; OnnxOpsOptions.rowBlend):
  * opened through onnxruntime's C API (ffi-session.ts), the only way to register the custom-op
- * library (native-ops.ts). As cpuSessionWithBlockedShifts does for the binding, a first session
- * optimises the graph and saves it, nchwc-reorders.ts rewrites it (time shifts and blends on the
- * blocked maps), and a second session runs the result with optimisations off.
+ * library (native-ops.ts). Opened as cpuSessionWithBlockedShifts is for the binding
+ * (rewritten-session.ts), the rewrite putting time shifts and blends on the blocked maps.
  *
  * The blend rewrite needs onnxruntime's NCHWc block size on this CPU, which no API reports: it is
  * found once per process by a probe (a tiny conv -> blend -> conv model run with each candidate
@@ -19,6 +18,7 @@ import { ROW_BLEND_DOMAIN, ROW_BLEND_OP } from "../onnx/onnxops.js";
 import { FfiSession, loadFfiApi } from "./ffi-session.js";
 import { nativeOpsLibrary, nativeOpsUnavailableReason } from "./native-ops.js";
 import { elideNchwcReorders } from "./nchwc-reorders.js";
+import { openRewritten } from "./rewritten-session.js";
 
 /** What OrtEngine runs: onnxruntime-node's session, or an FfiSession fetching the named outputs. */
 export interface InferenceRunner {
@@ -78,35 +78,19 @@ export async function cpuSessionWithRowBlend(
   const block = await nchwcBlock(ort, library);
   // no blocked layout found: RowBlends would sit between layout conversions, which can cost more than they save
   if (!block) return null;
-  const open = (model: Uint8Array, level: "all" | "disabled", optimizedModelFilePath?: string) =>
-    FfiSession.create(ort, model, {
-      threads,
-      graphOptimizationLevel: level,
-      customOpsLibrary: library,
-      optimizedModelFilePath,
-      profileFilePrefix: optimizedModelFilePath ? undefined : profileFilePrefix,
-    })!;
-  const dir = mkdtempSync(join(tmpdir(), "blvnet-ort-"));
-  try {
-    const path = join(dir, "optimized.onnx");
-    const first = open(bytes, "all", path);
-    let rewritten: ReturnType<typeof elideNchwcReorders>;
-    try {
-      rewritten = elideNchwcReorders(readFileSync(path), { block });
-    } catch {
-      return { runner: fetching(first, outputs), rewrites: 0, block: 0 };
-    }
-    if (!rewritten.rewrites) return { runner: fetching(first, outputs), rewrites: 0, block: 0 };
-    // one session's weights in memory at a time
-    await first.release();
-    try {
-      return { runner: fetching(open(rewritten.bytes, "disabled"), outputs), rewrites: rewritten.rewrites, block };
-    } catch {
-      return { runner: fetching(open(bytes, "all"), outputs), rewrites: 0, block: 0 };
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { session, rewrites } = await openRewritten(
+    bytes,
+    async (model, { optimizedModelFilePath, asSaved }) =>
+      FfiSession.create(ort, model, {
+        threads,
+        graphOptimizationLevel: asSaved ? "disabled" : "all",
+        customOpsLibrary: library,
+        optimizedModelFilePath,
+        profileFilePrefix: optimizedModelFilePath ? undefined : profileFilePrefix,
+      })!,
+    (optimized) => elideNchwcReorders(optimized, { block }),
+  );
+  return { runner: fetching(session, outputs), rewrites, block: rewrites ? block : 0 };
 }
 
 function fetching(session: FfiSession, outputs: string[]): FfiRunner {

@@ -4,18 +4,19 @@
  * where the user installed its binaries), run Float32Array batches.
  * onnxruntime-node is loaded lazily so commands that never touch it pay nothing for its binding.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { UserError, type VideoModel } from "@blvnet/core";
 import type * as Ort from "onnxruntime-node";
 import { buildOnnx, type ExportOptions, type OnnxExport } from "../onnx/export.js";
 import { explainWebgpuError, vulkanStaticReason } from "./devices.js";
-import { type ElidedReorders, elideNchwcReorders } from "./nchwc-reorders.js";
+import { elideNchwcReorders } from "./nchwc-reorders.js";
 import { webgpuUnsupportedNodes } from "./onnx-nodes.js";
 import { deviceOfBackend, deviceSessionOptions, type OrtDevice } from "./providers.js";
-import { cpuSessionWithRowBlend, type InferenceRunner, rowBlendAvailable } from "./row-blend-session.js";
+import { openRewritten } from "./rewritten-session.js";
+import { cpuSessionWithRowBlend, type InferenceRunner, rowBlendStatus } from "./row-blend-session.js";
 
 export const ORT_BACKENDS = ["ort", "ort-webgpu", "ort-cuda"] as const;
 export type OrtBackendName = (typeof ORT_BACKENDS)[number];
@@ -125,40 +126,29 @@ export async function createDeviceSession(
 }
 
 /**
- * A CPU session whose time shifts run on onnxruntime's blocked maps (see nchwc-reorders.ts): a first
- * session optimises the graph and saves it, the rewrite drops the layout round trips around the
- * shifts, and a second session runs the result as saved (optimisations off). The first session (the
- * plain one) is kept when nothing was rewritten or the rewrite failed, and a plain one is made again when
- * the rewritten model does not load; `blockedShifts` says which.
+ * A CPU session whose time shifts run on onnxruntime's blocked maps (see nchwc-reorders.ts), opened as
+ * rewritten-session.ts describes; `blockedShifts` counts the rewrites (0: the plain session).
  */
 export async function cpuSessionWithBlockedShifts(
   ort: typeof Ort,
   bytes: Uint8Array,
   options: Ort.InferenceSession.SessionOptions,
 ): Promise<{ session: Ort.InferenceSession; blockedShifts: number }> {
-  const dir = mkdtempSync(join(tmpdir(), "blvnet-ort-"));
-  try {
-    const path = join(dir, "optimized.onnx");
-    // errors only: saving an NCHWc-optimised model always warns that it is hardware specific (it is used here, at once)
-    const first = await ort.InferenceSession.create(bytes, { ...options, optimizedModelFilePath: path, logSeverityLevel: 3 });
-    let rewritten: ElidedReorders;
-    try {
-      rewritten = elideNchwcReorders(readFileSync(path));
-    } catch {
-      return { session: first, blockedShifts: 0 };
-    }
-    if (!rewritten.rewrites) return { session: first, blockedShifts: 0 };
-    // one session's weights in memory at a time
-    await first.release();
-    try {
-      const session = await ort.InferenceSession.create(rewritten.bytes, { ...options, graphOptimizationLevel: "disabled" });
-      return { session, blockedShifts: rewritten.rewrites };
-    } catch {
-      return { session: await ort.InferenceSession.create(bytes, options), blockedShifts: 0 };
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { session, rewrites } = await openRewritten(
+    bytes,
+    (model, { optimizedModelFilePath, asSaved }) =>
+      ort.InferenceSession.create(
+        model,
+        optimizedModelFilePath
+          ? // errors only: saving an NCHWc-optimised model always warns that it is hardware specific (it is used here, at once)
+            { ...options, optimizedModelFilePath, logSeverityLevel: 3 }
+          : asSaved
+            ? { ...options, graphOptimizationLevel: "disabled" }
+            : options,
+      ),
+    (optimized) => elideNchwcReorders(optimized),
+  );
+  return { session, blockedShifts: rewrites };
 }
 
 export function defaultThreads(): number {
@@ -194,10 +184,11 @@ export class OrtEngine {
   static async create(model: VideoModel, opts: OrtEngineOptions = {}): Promise<OrtEngine> {
     const threads = checkThreads(opts.threads ?? defaultThreads());
     const cpuAll = (opts.backend ?? "ort") === "ort" && (opts.graphOptimizationLevel ?? "all") === "all" && opts.blockedShifts !== false;
-    if (cpuAll && opts.rowBlend !== false && rowBlendAvailable()) {
+    // RowBlend only where it runs on blocked maps (the probe found a block): the export is made once
+    const ort = cpuAll && opts.rowBlend !== false ? await loadOrt() : null;
+    if (ort && (await rowBlendStatus(ort)).block) {
       const exported = buildOnnx(model, { ...opts, rowBlend: true });
       if (!exported.rowBlends) return OrtEngine.fromExport(exported, opts); // no TAM: the plain graph
-      const ort = await loadOrt();
       const { bytes, ...meta } = exported;
       const outputs = [meta.outputName, ...meta.taps.map((t) => t.output)];
       // any failure of the custom-op path (library, probe, session) leaves the plain graph, which always runs
